@@ -1,0 +1,275 @@
+/**
+ * Envoy access-log lines → observations. Two encodings, told apart per line:
+ *
+ * - the default text format (Envoy 1.40, `configuration/observability/access_log/usage`):
+ *   `[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE% %RESPONSE_FLAGS%
+ *   %BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%"
+ *   "%REQ(USER-AGENT)%" "%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%"`, a real line:
+ *   `[2026-11-23T02:38:55.737Z] "CONNECT - HTTP/1.1" 200 DC 20 20 1 - "-" "-" "54db619c-5573-4ed5-8ddc-4e3e65800ff3" "127.0.0.1:17777" "127.0.0.1:17777"`
+ * - a `json_format` line (starts with `{`), with the key names Envoy's docs and Istio's JSON access log use
+ *   (`start_time`, `authority`, `upstream_host`, `downstream_remote_address`, `requested_server_name`, …):
+ *   `{"authority":"nope.test","bytes_received":0,"bytes_sent":0,"downstream_remote_address":"127.0.0.1:44208","duration":0,"method":"GET","path":"/","protocol":"HTTP/1.1","response_code":404,"response_flags":"NR","start_time":"2026-11-23T02:38:55.592Z","upstream_host":null}`
+ *
+ * Mapping: `src` is the downstream peer (JSON) or the first X-Forwarded-For hop; the text format logs no
+ * downstream address. The destination is the authority (`host:port` for CONNECT), else the TLS SNI, else the
+ * upstream host; Envoy's `BYTES_RECEIVED` (from downstream, the opener) is `bytesOut` and `BYTES_SENT` is `bytesIn`.
+ * The user agent and X-Forwarded-For are client text and are never split: the text format does not escape
+ * quotes in them, so the fields after them are read from the end of the line.
+ */
+import { observation, PROTOCOL } from '../../src/model/observation.js';
+import { ParseOutcome } from '../../src/model/parse-outcome.js';
+import type { Authority } from '../../src/model/authority.js';
+import { normalizeHost, parseAuthority, parseIpEndpoint } from '../../src/model/authority.js';
+
+/** Why a line is malformed. Bounded: these strings are quarantine reasons and metric tags. */
+export const ENVOY_REJECT_REASONS = [
+  'field_count',
+  'bad_json',
+  'bad_time',
+  'bad_status',
+  'bad_flags',
+  'bad_bytes',
+  'bad_duration',
+  'bad_host',
+  'bad_port',
+] as const;
+export type EnvoyRejectReason = (typeof ENVOY_REJECT_REASONS)[number];
+
+/** Why a well-formed line carries no destination. Counted, not quarantined. */
+export const ENVOY_SKIP_REASONS = [
+  /** Empty or whitespace-only line. */
+  'blank',
+  /** No authority, SNI or upstream host: Envoy answered before it knew where the request was going (`DPE`, …). */
+  'no_destination',
+] as const;
+export type EnvoySkipReason = (typeof ENVOY_SKIP_REASONS)[number];
+
+type Outcome = ParseOutcome<EnvoyRejectReason>;
+
+/**
+ * The default text format up to the opening quote of X-Forwarded-For: the request line and the numbers are
+ * Envoy's own. The rest is read by hand from the end of the line (see `parseText`): X-Forwarded-For and the user
+ * agent are client text that Envoy does not escape, and a regex with two free-text groups backtracks
+ * quadratically on a line full of `" "`.
+ */
+const TEXT_HEAD_RE = /^\[([^\]]*)\] "(\S*) (\S*) (\S*)" (\S+) (\S+) (\S+) (\S+) (\S+) (\S+) "/;
+const ISO_TIME_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})$/;
+const DIGITS_RE = /^\d{1,15}$/;
+const FLAGS_RE = /^[A-Z]+(?:,[A-Z]+)*$/;
+
+/** Parses one Envoy access-log line (default text format or JSON). Pure; never throws. */
+export function parseEnvoyLine(text: string): Outcome {
+  const line = text.trim();
+  if (line.length === 0) return ParseOutcome.skip('blank');
+  return line.charCodeAt(0) === 123 ? parseJson(line) : parseText(line);
+}
+
+/** The fields both encodings share, as logged (`-` / null already turned into `null`). */
+interface Fields {
+  readonly startTime: string | null;
+  readonly responseCode: string | null;
+  readonly responseFlags: string | null;
+  readonly bytesReceived: string | null;
+  readonly bytesSent: string | null;
+  readonly duration: string | null;
+  readonly xForwardedFor: string | null;
+  readonly authority: string | null;
+  readonly upstreamHost: string | null;
+  readonly downstreamAddress: string | null;
+  readonly serverName: string | null;
+  readonly details: string | null;
+  readonly terminationDetails: string | null;
+}
+
+function parseText(line: string): Outcome {
+  const m = TEXT_HEAD_RE.exec(line);
+  if (m === null) return ParseOutcome.reject('field_count');
+  // From the end: `"%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%"`, which hold no quotes.
+  let end = line.length;
+  const tail: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    if (line.charCodeAt(end - 1) !== 34) return ParseOutcome.reject('field_count');
+    const open = line.lastIndexOf('"', end - 2);
+    if (open < m[0].length || line.charCodeAt(open - 1) !== 32) return ParseOutcome.reject('field_count');
+    tail.push(line.slice(open + 1, end - 1));
+    end = open - 1;
+  }
+  // What is left is `"<x-forwarded-for>" "<user-agent>"`, starting at the quote TEXT_HEAD_RE ended on.
+  const head = m[0].length;
+  if (end - head < 6 || line.charCodeAt(end - 1) !== 34) return ParseOutcome.reject('field_count');
+  const xffEnd = line.indexOf('"', head);
+  return build({
+    startTime: m[1]!,
+    responseCode: dash(m[5]!),
+    responseFlags: dash(m[6]!),
+    bytesReceived: dash(m[7]!),
+    bytesSent: dash(m[8]!),
+    duration: dash(m[9]!),
+    xForwardedFor: dash(line.slice(head, xffEnd)),
+    authority: dash(tail[1]!),
+    upstreamHost: dash(tail[0]!),
+    downstreamAddress: null,
+    serverName: null,
+    details: null,
+    terminationDetails: null,
+  });
+}
+
+function parseJson(line: string): Outcome {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return ParseOutcome.reject('bad_json');
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return ParseOutcome.reject('bad_json');
+  const o = value as Record<string, unknown>;
+  return build({
+    startTime: str(o['start_time']),
+    responseCode: str(o['response_code']),
+    responseFlags: str(o['response_flags']),
+    bytesReceived: str(o['bytes_received']),
+    bytesSent: str(o['bytes_sent']),
+    duration: str(o['duration']),
+    xForwardedFor: str(o['x_forwarded_for']),
+    authority: str(o['authority']),
+    upstreamHost: str(o['upstream_host']),
+    // The direct peer first: without `use_remote_address` Envoy fills `downstream_remote_address` from the
+    // client's own X-Forwarded-For (a real line: `"downstream_remote_address":"10.1.2.3:0"`), so a pod could
+    // name another workload there. Only the socket peer is Envoy's own observation.
+    downstreamAddress: str(o['downstream_direct_remote_address']) ?? str(o['downstream_remote_address']),
+    serverName: str(o['requested_server_name']),
+    details: str(o['response_code_details']),
+    terminationDetails: str(o['connection_termination_details']),
+  });
+}
+
+function build(f: Fields): Outcome {
+  const startMs = f.startTime === null ? null : parseIsoMs(f.startTime);
+  if (startMs === null) return ParseOutcome.reject('bad_time');
+  if (f.responseCode !== null && !DIGITS_RE.test(f.responseCode)) return ParseOutcome.reject('bad_status');
+  const flags = f.responseFlags;
+  if (flags !== null && !FLAGS_RE.test(flags)) return ParseOutcome.reject('bad_flags');
+  const bytesOut = count(f.bytesReceived);
+  const bytesIn = count(f.bytesSent);
+  if (bytesOut < 0 || bytesIn < 0) return ParseOutcome.reject('bad_bytes');
+  const duration = count(f.duration);
+  if (duration < 0) return ParseOutcome.reject('bad_duration');
+
+  let authority: Authority | null = null;
+  if (f.authority !== null) {
+    authority = parseAuthority(f.authority);
+    if (authority === null) return ParseOutcome.reject('bad_host');
+    if (authority.port === -1) return ParseOutcome.reject('bad_port');
+  }
+  let sni: string | null = null;
+  if (authority === null && f.serverName !== null) {
+    sni = normalizeHost(f.serverName);
+    if (sni === null) return ParseOutcome.reject('bad_host');
+  }
+  // Not an IP endpoint (an internal listener, a pipe): no address, but not a malformed line either.
+  const upstream = f.upstreamHost === null ? null : parseIpEndpoint(f.upstreamHost);
+  if (authority === null && sni === null && upstream === null) return ParseOutcome.skip('no_destination');
+
+  const dstHost = authority !== null ? authority.host : sni;
+  const dstAddr = authority !== null && authority.addr !== null ? authority.addr : (upstream?.addr ?? null);
+  const dstPort = authority?.port ?? upstream?.port ?? (sni !== null ? 443 : 80);
+
+  let srcAddr: string | null = null;
+  let srcPort: number | null = null;
+  const downstream = f.downstreamAddress === null ? null : parseIpEndpoint(f.downstreamAddress);
+  if (downstream !== null) {
+    srcAddr = downstream.addr;
+    srcPort = downstream.port;
+  } else if (f.xForwardedFor !== null) {
+    // The left-most hop is the original client; client-supplied, so an unreadable value is only absent.
+    const comma = f.xForwardedFor.indexOf(',');
+    const hop = (comma === -1 ? f.xForwardedFor : f.xForwardedFor.slice(0, comma)).trim();
+    srcAddr = parseIpEndpoint(hop)?.addr ?? null;
+  }
+
+  return ParseOutcome.observation(
+    observation({
+      sourceKind: 'envoy',
+      start: startMs / 1000,
+      end: (startMs + duration) / 1000,
+      srcAddr,
+      srcPort,
+      dstAddr,
+      dstHost,
+      dstPort,
+      protocol: PROTOCOL.tcp,
+      action: refused(f.responseCode, flags, upstream, f.details, f.terminationDetails) ? 'reject' : 'accept',
+      direction: 'egress',
+      orientation: 'proxy',
+      reply: false,
+      bytesOut,
+      bytesIn,
+    }),
+  );
+}
+
+/**
+ * True when Envoy itself refused the request: no route (`NR`), external authorization denied (`UAEX`), or an
+ * RBAC policy. The HTTP RBAC filter sets no response flag; JSON logs carry `rbac_access_denied_matched_policy[…]`
+ * in the response (or, for the network filter, connection-termination) details. The default text format has no
+ * details, so a 403 that never reached an upstream host (`"-"`) counts as Envoy's own refusal: a real line is
+ * `"GET /x HTTP/1.1" 403 - 0 19 0 - … "denied.test" "-"`. Upstream failures (`UF`, `UH`, …) and an upstream's
+ * own 403 were allowed by the proxy and are accepts.
+ */
+function refused(
+  responseCode: string | null,
+  flags: string | null,
+  upstream: { readonly addr: string } | null,
+  details: string | null,
+  terminationDetails: string | null,
+): boolean {
+  if (flags !== null) {
+    for (const flag of flags.split(',')) {
+      if (flag === 'NR' || flag === 'UAEX') return true;
+    }
+  }
+  if (details !== null && details.startsWith('rbac_access_denied')) return true;
+  if (terminationDetails !== null && terminationDetails.startsWith('rbac_access_denied')) return true;
+  return responseCode === '403' && upstream === null;
+}
+
+/** Text fields log an absent value as `-`. */
+function dash(text: string): string | null {
+  return text === '-' || text === '' ? null : text;
+}
+
+/** A JSON value as text: numbers as Envoy typed them, strings as-is, `null`/`-`/other types as absent. */
+function str(value: unknown): string | null {
+  if (typeof value === 'string') return dash(value);
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : null;
+  return null;
+}
+
+/** A non-negative integer count; absent is 0, anything else -1. */
+function count(text: string | null): number {
+  if (text === null) return 0;
+  return DIGITS_RE.test(text) ? Number(text) : -1;
+}
+
+/** `%START_TIME%` (`2026-11-23T02:38:55.567Z`, or with an offset) as epoch milliseconds, truncated to whole ms. */
+function parseIsoMs(text: string): number | null {
+  const m = ISO_TIME_RE.exec(text);
+  if (m === null) return null;
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
+  const second = Number(m[6]);
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return null;
+  const fraction = m[7] ?? '';
+  const ms = fraction === '' ? 0 : Number(fraction.slice(0, 3).padEnd(3, '0'));
+  const zone = m[8]!;
+  let offsetMin = 0;
+  if (zone !== 'Z') {
+    const digits = zone.replace(':', '');
+    offsetMin = (Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5))) * (zone[0] === '-' ? -1 : 1);
+  }
+  return Date.UTC(Number(m[1]), month - 1, day, hour, minute, second, ms) - offsetMin * 60_000;
+}

@@ -1,0 +1,126 @@
+import type { LineChunk } from './line-chunk.js';
+
+export interface SplitOptions {
+  readonly sourceId: string;
+  /** Number of the first line the stream yields (1 unless resuming from a byte offset). */
+  readonly firstLineNo: number;
+  /** Byte offset of the stream's first byte in the whole source. */
+  readonly startOffset: number;
+  /** Lines numbered up to and including this one are dropped (resume of a stream that cannot seek). */
+  readonly skipThroughLine: number;
+  /** Longest line kept whole; longer lines are cut and flagged (a 10 MB "line" is binary junk, not a record). */
+  readonly maxLineBytes: number;
+}
+
+const NEWLINE = 0x0a;
+const CR = 0x0d;
+
+/**
+ * Turns a byte stream into chunks of complete lines. Splits on bytes (not decoded text) so offsets stay
+ * exact for checkpoints, and decodes each chunk's span once. A last line without a terminator is a line.
+ */
+export async function* splitLines(
+  bytes: AsyncIterable<Buffer>,
+  opts: SplitOptions,
+): AsyncGenerator<LineChunk> {
+  const max = opts.maxLineBytes;
+  let lineNo = opts.firstLineNo;
+  let offset = opts.startOffset;
+  // Bytes of a line not yet terminated, across input buffers.
+  let carry: Buffer[] = [];
+  let carryLen = 0;
+  // Set while discarding the rest of an over-long line: its cut text, emitted when the line ends.
+  let overlong: string | null = null;
+
+  let lines: string[] = [];
+  let tooLong: number[] = [];
+
+  const emitLine = (text: string, long: boolean): void => {
+    if (lineNo > opts.skipThroughLine) {
+      if (long) tooLong.push(lines.length);
+      lines.push(text);
+    }
+    lineNo++;
+  };
+  const emitCarry = (): void => {
+    const whole = Buffer.concat(carry);
+    carry = [];
+    carryLen = 0;
+    if (whole.length > max) emitLine(whole.toString('utf8', 0, max), true);
+    else
+      emitLine(
+        whole.toString('utf8', 0, whole[whole.length - 1] === CR ? whole.length - 1 : whole.length),
+        false,
+      );
+  };
+  const takeChunk = (): LineChunk | null => {
+    if (lines.length === 0) return null;
+    const chunk: LineChunk = {
+      sourceId: opts.sourceId,
+      firstLineNo: lineNo - lines.length,
+      lines,
+      tooLong,
+      endOffset: offset,
+    };
+    lines = [];
+    tooLong = [];
+    return chunk;
+  };
+
+  for await (const buf of bytes) {
+    let pos = 0;
+    while (pos < buf.length) {
+      const nl = buf.indexOf(NEWLINE, pos);
+      if (nl === -1) {
+        carryLen += buf.length - pos;
+        if (overlong === null) {
+          carry.push(buf.subarray(pos));
+          if (carryLen > max) {
+            overlong = Buffer.concat(carry).toString('utf8', 0, max);
+            carry = [];
+          }
+        }
+        break;
+      }
+      if (overlong !== null) {
+        offset += carryLen + (nl - pos) + 1;
+        emitLine(overlong, true);
+        overlong = null;
+        carryLen = 0;
+        pos = nl + 1;
+        continue;
+      }
+      if (carryLen > 0) {
+        carry.push(buf.subarray(pos, nl));
+        offset += carryLen + (nl - pos) + 1;
+        emitCarry();
+        pos = nl + 1;
+        continue;
+      }
+      // Fast path: decode every complete line left in this buffer at once.
+      const lastNl = buf.lastIndexOf(NEWLINE);
+      const parts = buf.toString('utf8', pos, lastNl).split('\n');
+      for (let i = 0; i < parts.length; i++) {
+        const text = parts[i]!;
+        // Length in UTF-16 units, not bytes: close enough for a sanity limit, and free.
+        if (text.length > max) emitLine(text.slice(0, max), true);
+        else if (text.length > 0 && text.charCodeAt(text.length - 1) === CR)
+          emitLine(text.slice(0, -1), false);
+        else emitLine(text, false);
+      }
+      offset += lastNl + 1 - pos;
+      pos = lastNl + 1;
+    }
+    const chunk = takeChunk();
+    if (chunk !== null) yield chunk;
+  }
+  if (overlong !== null) {
+    offset += carryLen;
+    emitLine(overlong, true);
+  } else if (carryLen > 0) {
+    offset += carryLen;
+    emitCarry();
+  }
+  const chunk = takeChunk();
+  if (chunk !== null) yield chunk;
+}

@@ -1,0 +1,74 @@
+/**
+ * The `vpc-flow` collector: AWS VPC flow log records (default version 2 format or a custom v3–v8 format), from
+ * S3 exports (gzipped files that begin with a header line) or CloudWatch Logs exports (no header; pass
+ * `--fields`). See https://docs.aws.amazon.com/vpc/latest/userguide/flow-log-records.html.
+ */
+import type { CollectorDescriptor, LineParser } from '../../src/model/collector.js';
+import { UsageError } from '../../src/model/errors.js';
+import { ParseOutcome } from '../../src/model/parse-outcome.js';
+import type { FieldLayout } from './fields.js';
+import { DEFAULT_LAYOUT, parseFieldList } from './fields.js';
+import type { VpcFlowRejectReason } from './parse.js';
+import { parseVpcFlowHeader, parseVpcFlowLine } from './parse.js';
+
+export { DEFAULT_LAYOUT, KNOWN_FIELDS, V2_FIELDS, parseFieldList } from './fields.js';
+export type { FieldLayout } from './fields.js';
+export {
+  VPC_FLOW_REJECT_REASONS,
+  VPC_FLOW_SKIP_REASONS,
+  parseVpcFlowHeader,
+  parseVpcFlowLine,
+} from './parse.js';
+export type { VpcFlowRejectReason, VpcFlowSkipReason } from './parse.js';
+
+/**
+ * Reads the lines of one input in order. It starts with the `--fields` layout (or the version 2 default), and a
+ * header line anywhere replaces the layout for the lines after it: `cat`-ing several S3 export files into stdin
+ * yields one header per file, and the files may have been written with different formats.
+ */
+export class VpcFlowLineParser implements LineParser {
+  #layout: FieldLayout;
+
+  constructor(layout: FieldLayout = DEFAULT_LAYOUT) {
+    this.#layout = layout;
+  }
+
+  /** The layout the next record will be read with. */
+  get layout(): FieldLayout {
+    return this.#layout;
+  }
+
+  parse(text: string): ParseOutcome<VpcFlowRejectReason> {
+    const outcome = parseVpcFlowLine(text, this.#layout);
+    if (outcome.kind !== 'skip' || outcome.reason !== 'header') return outcome;
+    // Not null: parseVpcFlowLine only reports `header` for a line parseVpcFlowHeader reads.
+    const layout = parseVpcFlowHeader(text)!;
+    this.#layout = layout;
+    // A header that lacks a required field is kept (so its records are rejected, not misread with the old
+    // layout) and is itself quarantined, where the reason points at it.
+    return layout.missing.length === 0 ? outcome : ParseOutcome.reject('layout_missing_field');
+  }
+}
+
+export const vpcFlowCollector: CollectorDescriptor = Object.freeze({
+  name: 'vpc-flow',
+  sourceKind: 'vpcflow',
+  description: 'AWS VPC flow logs (default or custom format, S3 or CloudWatch Logs exports)',
+  sample:
+    '2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK',
+  options: Object.freeze([
+    Object.freeze({
+      flags: '--fields <list>',
+      description:
+        'field order when the input has no header line (default: version 2 order); space- or comma-separated ' +
+        'names, or the flow log format string (${version} ${srcaddr} …)',
+    }),
+  ]),
+  createParser(options: Readonly<Record<string, string | undefined>>): LineParser {
+    const fields = options['fields'];
+    if (fields === undefined) return new VpcFlowLineParser();
+    const result = parseFieldList(fields);
+    if (!result.ok) throw new UsageError(`--fields: ${result.error}`, 'bad_fields');
+    return new VpcFlowLineParser(result.layout);
+  },
+});

@@ -1,0 +1,53 @@
+import { existsSync } from 'node:fs';
+import { UsageError } from '../model/errors.js';
+import { Store } from '../store/store.js';
+import {
+  createLogger,
+  LOG_FORMATS,
+  LOG_LEVELS,
+  type LogFormat,
+  type Logger,
+  type LogLevel,
+} from '../util/log.js';
+
+/** Options every command accepts (set on the root program). */
+export interface GlobalOptions {
+  readonly db?: string;
+  readonly quiet?: boolean;
+  readonly logLevel: string;
+  readonly logFormat: string;
+}
+
+export const DEFAULT_DB = './egress-learner.db';
+
+export function dbPath(g: GlobalOptions): string {
+  return g.db ?? (process.env.EGRESS_LEARNER_DB || DEFAULT_DB);
+}
+
+export function oneOf<T extends string>(list: readonly T[], value: string, flag: string): T {
+  if ((list as readonly string[]).includes(value)) return value as T;
+  throw new UsageError(`${flag} ${JSON.stringify(value)}: expected one of ${list.join(', ')}`);
+}
+
+export function logger(g: GlobalOptions): Logger {
+  const level =
+    g.quiet && g.logLevel === 'info' ? 'warn' : oneOf<LogLevel>(LOG_LEVELS, g.logLevel, '--log-level');
+  return createLogger(level, oneOf<LogFormat>(LOG_FORMATS, g.logFormat, '--log-format'));
+}
+
+/** Opens the database for writing, creating it if needed. */
+export function openForWrite(g: GlobalOptions): Store {
+  return new Store(dbPath(g));
+}
+
+/** Opens an existing database for reading; a missing file is a usage error, not an empty result. */
+export function openForRead(g: GlobalOptions): Store {
+  const path = dbPath(g);
+  if (!existsSync(path)) {
+    throw new UsageError(
+      `database ${path} does not exist (run 'egress-learner collect …' first, or pass --db)`,
+      'no_db',
+    );
+  }
+  return new Store(path, { readonly: true });
+}

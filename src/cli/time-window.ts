@@ -1,0 +1,36 @@
+import { UsageError } from '../model/errors.js';
+
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
+
+/** Parses a duration such as `90m`, `36h`, `14d`, `1h30m` into seconds, or null. */
+export function parseDuration(text: string): number | null {
+  const re = /(\d+(?:\.\d+)?)([smhdw])/gy;
+  let total = 0;
+  let matched = 0;
+  let m: RegExpExecArray | null;
+  while ((m = re.exec(text)) !== null) {
+    total += Number(m[1]) * UNIT_SECONDS[m[2]!]!;
+    matched = re.lastIndex;
+  }
+  return matched === text.length && text.length > 0 ? total : null;
+}
+
+/**
+ * `--since` / `--until`: a duration counted back from `now` (`90m`, `36h`, `14d`) or an RFC 3339 instant.
+ * Returns epoch seconds.
+ */
+export function parseInstant(text: string, now: number, flag: string): number {
+  const d = parseDuration(text);
+  if (d !== null) return now - d;
+  if (/^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})?)?$/.test(text)) {
+    const ms = Date.parse(/[Tt ]/.test(text) && !/([Zz]|[+-]\d{2}:\d{2})$/.test(text) ? `${text}Z` : text);
+    if (!Number.isNaN(ms)) return ms / 1000;
+  }
+  throw new UsageError(
+    `${flag} ${JSON.stringify(text)}: expected a duration like 90m, 36h, 14d or an RFC 3339 time`,
+  );
+}
+
+export function isoTime(epochSeconds: number): string {
+  return new Date(epochSeconds * 1000).toISOString().replace('.000Z', 'Z');
+}

@@ -1,0 +1,224 @@
+import { lastLineNo } from '../../collectors/sources/line-chunk.js';
+import { openSource, type OpenedSource, type SourceRef } from '../../collectors/sources/open.js';
+import { splitLines } from '../../collectors/sources/split-lines.js';
+import type { CollectorDescriptor, LineParser } from '../model/collector.js';
+import { IngestCounts, QUARANTINE_RAW_CHARS, type QuarantineRow } from '../model/edge.js';
+import { KnownError } from '../model/errors.js';
+import type { SourceState, Store } from '../store/store.js';
+import { EdgeAggregator } from './aggregate.js';
+
+export interface IngestOptions {
+  readonly collector: CollectorDescriptor;
+  readonly parserOptions: Readonly<Record<string, string | undefined>>;
+  /** Lines between two commits; each commit carries the checkpoint of its last line. */
+  readonly flushLines?: number;
+  /** Distinct edges held in memory before a commit is forced. */
+  readonly maxEdges?: number;
+  readonly maxLineBytes?: number;
+  readonly onProgress?: (p: IngestProgress) => void;
+  /** Stops between chunks; what was read so far is committed first. */
+  readonly signal?: AbortSignal;
+}
+
+export interface IngestProgress {
+  readonly source: string;
+  /** Records read in this run, over all sources. */
+  readonly records: number;
+}
+
+export const SOURCE_STATUSES = ['ingested', 'resumed', 'unchanged', 'interrupted', 'failed'] as const;
+export type SourceStatus = (typeof SOURCE_STATUSES)[number];
+
+export interface SourceResult {
+  readonly name: string;
+  readonly sourceId: string | null;
+  readonly status: SourceStatus;
+  /** What this run read of the source (not earlier runs). */
+  readonly counts: IngestCounts;
+  /** Skip and reject reasons with their counts. */
+  readonly reasons: Readonly<Record<string, number>>;
+  readonly error: KnownError | null;
+}
+
+/** One result per source plus the first error; ingest keeps going past a bad source and never throws for one. */
+export interface IngestResult {
+  readonly sources: readonly SourceResult[];
+  readonly totals: IngestCounts;
+  readonly error: KnownError | null;
+}
+
+const DEFAULTS = { flushLines: 250_000, maxEdges: 200_000, maxLineBytes: 64 * 1024, maxQuarantine: 10_000 };
+
+/**
+ * Reads every source through one collector into the store. Idempotent: each commit writes edge deltas and the
+ * source's checkpoint in one transaction, and a source already read (same content fingerprint) resumes after
+ * its checkpoint, so a re-run or a run after a crash counts every line exactly once.
+ */
+export async function ingest(
+  store: Store,
+  refs: readonly SourceRef[],
+  opts: IngestOptions,
+): Promise<IngestResult> {
+  const bucketSeconds = store.bucketSeconds();
+  const results: SourceResult[] = [];
+  const totals = IngestCounts.zero();
+  const progress = { records: 0 };
+  let error: KnownError | null = null;
+  for (const ref of refs) {
+    if (opts.signal?.aborted) break;
+    const r = await ingestOne(store, ref, opts, bucketSeconds, progress);
+    results.push(r);
+    IngestCounts.add(totals, r.counts);
+    if (r.error !== null && error === null) error = r.error;
+  }
+  return { sources: results, totals, error };
+}
+
+async function ingestOne(
+  store: Store,
+  ref: SourceRef,
+  opts: IngestOptions,
+  bucketSeconds: number,
+  progress: { records: number },
+): Promise<SourceResult> {
+  const kind = opts.collector.sourceKind;
+  const counts = IngestCounts.zero();
+  const reasons: Record<string, number> = {};
+  let checkpoint: SourceState | null = null;
+  let opened: OpenedSource;
+  try {
+    opened = await openSource(ref, {
+      kind,
+      resumeOffsetFor: (id) => {
+        checkpoint = store.checkpointOf(id);
+        return checkpoint?.byteOffset ?? 0;
+      },
+    });
+  } catch (err) {
+    if (err instanceof KnownError)
+      return { name: ref.name, sourceId: null, status: 'failed', counts, reasons, error: err };
+    throw err;
+  }
+  const cp = checkpoint as SourceState | null;
+  const seeks = opened.startOffset > 0;
+  // A finished stream that cannot seek has nothing new; a finished plain file is re-read from its end, which
+  // picks up appended lines.
+  if (cp?.done && !seeks) {
+    return { name: ref.name, sourceId: opened.sourceId, status: 'unchanged', counts, reasons, error: null };
+  }
+
+  const parser: LineParser = opts.collector.createParser(opts.parserOptions, cp?.parserState ?? null);
+  const agg = new EdgeAggregator(bucketSeconds);
+  const flushLines = opts.flushLines ?? DEFAULTS.flushLines;
+  const maxEdges = opts.maxEdges ?? DEFAULTS.maxEdges;
+  let quarantine: QuarantineRow[] = [];
+  let delta = IngestCounts.zero();
+  let firstTime: number | null = null;
+  let lastTime: number | null = null;
+  let lineNo = cp?.lineNo ?? 0;
+  let byteOffset = cp?.byteOffset ?? 0;
+  let sinceFlush = 0;
+
+  const flush = (done: boolean): void => {
+    if (!done && sinceFlush === 0) return;
+    store.writeBatch({
+      edges: agg.drain(),
+      quarantine,
+      checkpoint: {
+        sourceId: opened.sourceId,
+        kind,
+        name: ref.name,
+        lineNo,
+        byteOffset,
+        done,
+        parserState: parser.snapshot?.() ?? null,
+        delta,
+        firstTime,
+        lastTime,
+      },
+    });
+    IngestCounts.add(counts, delta);
+    quarantine = [];
+    delta = IngestCounts.zero();
+    firstTime = null;
+    lastTime = null;
+    sinceFlush = 0;
+  };
+  const quarantineLine = (n: number, reason: string, text: string): void => {
+    delta.malformed++;
+    reasons[reason] = (reasons[reason] ?? 0) + 1;
+    quarantine.push({
+      sourceId: opened.sourceId,
+      sourceName: ref.name,
+      kind,
+      lineNo: n,
+      reason,
+      raw: text.length > QUARANTINE_RAW_CHARS ? text.slice(0, QUARANTINE_RAW_CHARS) : text,
+    });
+  };
+
+  let status: SourceStatus = cp === null ? 'ingested' : 'resumed';
+  let error: KnownError | null = null;
+  try {
+    const chunks = splitLines(opened.bytes, {
+      sourceId: opened.sourceId,
+      firstLineNo: seeks ? (cp?.lineNo ?? 0) + 1 : 1,
+      startOffset: opened.startOffset,
+      skipThroughLine: seeks ? 0 : (cp?.lineNo ?? 0),
+      maxLineBytes: opts.maxLineBytes ?? DEFAULTS.maxLineBytes,
+    });
+    for await (const chunk of chunks) {
+      const lines = chunk.lines;
+      const tooLong = chunk.tooLong;
+      let nextLong = tooLong.length > 0 ? tooLong[0]! : -1;
+      let longIdx = 0;
+      for (let i = 0; i < lines.length; i++) {
+        const text = lines[i]!;
+        delta.records++;
+        if (i === nextLong) {
+          quarantineLine(chunk.firstLineNo + i, 'line_too_long', text);
+          nextLong = ++longIdx < tooLong.length ? tooLong[longIdx]! : -1;
+          continue;
+        }
+        if (text.length === 0) {
+          delta.skipped++;
+          reasons.empty = (reasons.empty ?? 0) + 1;
+          continue;
+        }
+        const out = parser.parse(text);
+        if (out.kind === 'observation') {
+          const o = out.value;
+          agg.add(o);
+          delta.stored++;
+          if (firstTime === null || o.start < firstTime) firstTime = o.start;
+          if (lastTime === null || o.end > lastTime) lastTime = o.end;
+        } else if (out.kind === 'skip') {
+          delta.skipped++;
+          reasons[out.reason] = (reasons[out.reason] ?? 0) + 1;
+        } else {
+          quarantineLine(chunk.firstLineNo + i, out.reason, text);
+        }
+      }
+      lineNo = lastLineNo(chunk);
+      byteOffset = chunk.endOffset;
+      sinceFlush += lines.length;
+      progress.records += lines.length;
+      opts.onProgress?.({ source: ref.name, records: progress.records });
+      if (sinceFlush >= flushLines || agg.size >= maxEdges || quarantine.length >= DEFAULTS.maxQuarantine)
+        flush(false);
+      if (opts.signal?.aborted) {
+        status = 'interrupted';
+        break;
+      }
+    }
+    flush(status !== 'interrupted');
+    if (cp?.done && counts.records === 0) status = 'unchanged';
+  } catch (err) {
+    if (!(err instanceof KnownError)) throw err;
+    // Lines read before the failure are complete lines: keep them, and the checkpoint that says so.
+    flush(false);
+    status = 'failed';
+    error = err;
+  }
+  return { name: ref.name, sourceId: opened.sourceId, status, counts, reasons, error };
+}

@@ -1,0 +1,42 @@
+import type { SourceKind } from './observation.js';
+import type { ParseOutcome } from './parse-outcome.js';
+
+/**
+ * Parses the lines of one source, in order. Most formats are stateless; VPC flow logs keep the field
+ * layout announced by a header line. `parse` never throws on bad input.
+ */
+export interface LineParser {
+  parse(text: string): ParseOutcome;
+  /**
+   * State that must survive a resume from a checkpoint (a VPC flow header seen at line 1 governs line 9 000 000),
+   * or null when there is none. Saved with the checkpoint, in the same transaction as the data.
+   */
+  snapshot?(): string | null;
+}
+
+/** A format-specific option, shown in `collect <format> --help` and passed to `createParser`. */
+export interface CollectorOption {
+  /** commander flag syntax, e.g. `--fields <list>`. */
+  readonly flags: string;
+  readonly description: string;
+  readonly defaultValue?: string;
+}
+
+/**
+ * What a collector tells the rest of the program about itself: the CLI builds `collect <name> --help`
+ * from it and the ingest loop (and its worker threads) create parsers through it.
+ */
+export interface CollectorDescriptor {
+  /** CLI noun: `collect <name>`. */
+  readonly name: string;
+  readonly sourceKind: SourceKind;
+  readonly description: string;
+  /** One real line of the format, quoted in help. */
+  readonly sample: string;
+  readonly options: readonly CollectorOption[];
+  /** Options are plain strings keyed by commander's camel-cased option name (`--fields` → `fields`). */
+  createParser(
+    options: Readonly<Record<string, string | undefined>>,
+    resumeState?: string | null,
+  ): LineParser;
+}

@@ -1,0 +1,75 @@
+import type { Action, Direction } from './observation.js';
+
+/**
+ * The aggregate the store keeps: one source address × destination × port × protocol × action × direction ×
+ * time bucket. Absent values are '' (addresses, host) or 0 (port) so that they take part in the key.
+ */
+export interface Edge {
+  /** Epoch seconds at the start of the bucket. */
+  readonly bucket: number;
+  readonly srcAddr: string;
+  readonly dstAddr: string;
+  readonly dstHost: string;
+  readonly dstPort: number;
+  readonly protocol: number;
+  readonly action: Action;
+  readonly direction: Direction;
+  /** Records of the opening half (a proxy request is one). */
+  readonly flows: number;
+  /** Records of the reply half, folded in here rather than stored as an edge from the server. */
+  readonly replies: number;
+  readonly packetsOut: number;
+  readonly bytesOut: number;
+  readonly packetsIn: number;
+  readonly bytesIn: number;
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+  /** Bit mask over SOURCE_KINDS: which kinds of input saw this edge. */
+  readonly sources: number;
+}
+
+/** Per-source counters. Invariant: records = stored + skipped + malformed. */
+export interface IngestCounts {
+  records: number;
+  stored: number;
+  skipped: number;
+  malformed: number;
+}
+
+export const IngestCounts = Object.freeze({
+  zero: (): IngestCounts => ({ records: 0, stored: 0, skipped: 0, malformed: 0 }),
+  add(into: IngestCounts, x: IngestCounts): void {
+    into.records += x.records;
+    into.stored += x.stored;
+    into.skipped += x.skipped;
+    into.malformed += x.malformed;
+  },
+});
+
+/** A malformed line, kept with where it came from and why it was refused. */
+export interface QuarantineRow {
+  readonly sourceId: string;
+  readonly sourceName: string;
+  readonly kind: string;
+  readonly lineNo: number;
+  readonly reason: string;
+  /** The line, cut to QUARANTINE_RAW_CHARS. */
+  readonly raw: string;
+}
+
+export const QUARANTINE_RAW_CHARS = 200;
+
+/** How far a source has been read; committed in the same transaction as the data it covers. */
+export interface Checkpoint {
+  readonly sourceId: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly lineNo: number;
+  readonly byteOffset: number;
+  readonly done: boolean;
+  readonly parserState: string | null;
+  /** Counters of the lines covered since the previous checkpoint (the store adds them up). */
+  readonly delta: IngestCounts;
+  readonly firstTime: number | null;
+  readonly lastTime: number | null;
+}

@@ -1,0 +1,155 @@
+/**
+ * IP address text handling shared by every parser. Addresses are stored in one canonical text form so that
+ * the same host written two ways aggregates into one edge: IPv4 as a dotted quad without leading zeros, IPv6
+ * as RFC 5952 (lower case, no leading zeros, longest zero run compressed).
+ */
+
+/** Returns the canonical IPv4 text, or null. Hand-rolled because it runs once or twice per input line. */
+export function canonicalIpv4(text: string): string | null {
+  const n = text.length;
+  if (n < 7 || n > 15) return null;
+  let octets = 0;
+  let value = 0;
+  let digits = 0;
+  let leadingZero = false;
+  for (let i = 0; i <= n; i++) {
+    const c = i === n ? 46 : text.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || value > 255) return null;
+      octets++;
+      value = 0;
+      digits = 0;
+      leadingZero = false;
+      continue;
+    }
+    if (c < 48 || c > 57) return null;
+    if (digits === 1 && value === 0) leadingZero = true;
+    value = value * 10 + (c - 48);
+    digits++;
+    if (digits > 3) return null;
+  }
+  if (octets !== 4) return null;
+  return leadingZero ? stripLeadingZeros(text) : text;
+}
+
+function stripLeadingZeros(text: string): string {
+  const parts = text.split('.');
+  for (let i = 0; i < parts.length; i++) parts[i] = String(Number(parts[i]));
+  return parts.join('.');
+}
+
+/** Parses IPv6 text (with optional embedded IPv4 tail) into 8 hextets, or null. Zone ids are refused. */
+export function parseIpv6(text: string): number[] | null {
+  if (text.length < 2 || text.length > 45 || text.includes('%')) return null;
+  let head = text;
+  let tail: number[] = [];
+  const lastColon = text.lastIndexOf(':');
+  if (text.indexOf('.', lastColon) !== -1) {
+    const v4 = canonicalIpv4(text.slice(lastColon + 1));
+    if (v4 === null) return null;
+    const o = v4.split('.').map(Number) as [number, number, number, number];
+    tail = [(o[0] << 8) | o[1], (o[2] << 8) | o[3]];
+    head = text.slice(0, lastColon + 1);
+    if (head.endsWith(':') && !head.endsWith('::')) head = head.slice(0, -1);
+  }
+  const dbl = head.indexOf('::');
+  if (dbl !== -1 && head.indexOf('::', dbl + 1) !== -1) return null;
+  const parseGroups = (s: string): number[] | null => {
+    if (s === '') return [];
+    const out: number[] = [];
+    for (const g of s.split(':')) {
+      if (g.length === 0 || g.length > 4 || !/^[0-9a-fA-F]+$/.test(g)) return null;
+      out.push(parseInt(g, 16));
+    }
+    return out;
+  };
+  let groups: number[];
+  if (dbl === -1) {
+    const all = parseGroups(head);
+    if (all === null) return null;
+    groups = all.concat(tail);
+    if (groups.length !== 8) return null;
+  } else {
+    const left = parseGroups(head.slice(0, dbl));
+    const right = parseGroups(head.slice(dbl + 2));
+    if (left === null || right === null) return null;
+    const known = left.length + right.length + tail.length;
+    if (known > 7) return null;
+    groups = left.concat(new Array<number>(8 - known).fill(0), right, tail);
+  }
+  return groups;
+}
+
+/** Formats 8 hextets per RFC 5952; IPv4-mapped addresses keep their dotted tail (RFC 5952 §5). */
+export function formatIpv6(groups: readonly number[]): string {
+  if (
+    groups[0] === 0 &&
+    groups[1] === 0 &&
+    groups[2] === 0 &&
+    groups[3] === 0 &&
+    groups[4] === 0 &&
+    groups[5] === 0xffff
+  ) {
+    const a = groups[6]!;
+    const b = groups[7]!;
+    return `::ffff:${a >> 8}.${a & 255}.${b >> 8}.${b & 255}`;
+  }
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  const hex = (from: number, to: number): string =>
+    groups
+      .slice(from, to)
+      .map((g) => g.toString(16))
+      .join(':');
+  if (bestStart === -1) return hex(0, 8);
+  return `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;
+}
+
+export function canonicalIpv6(text: string): string | null {
+  const groups = parseIpv6(text);
+  return groups === null ? null : formatIpv6(groups);
+}
+
+/** Canonical text of an IPv4 or IPv6 address, or null when `text` is not one. */
+export function canonicalIp(text: string): string | null {
+  return text.indexOf(':') === -1 ? canonicalIpv4(text) : canonicalIpv6(text);
+}
+
+export function ipFamily(canonical: string): 4 | 6 {
+  return canonical.indexOf(':') === -1 ? 4 : 6;
+}
+
+/**
+ * True for addresses that never route on the internet (RFC 1918, CGNAT, loopback, link-local, ULA). Used
+ * as the last hint for which side of a flow is local when a format does not say.
+ */
+export function isPrivateIp(canonical: string): boolean {
+  if (canonical.indexOf(':') === -1) {
+    const dot = canonical.indexOf('.');
+    const a = Number(canonical.slice(0, dot));
+    const b = Number(canonical.slice(dot + 1, canonical.indexOf('.', dot + 1)));
+    return (
+      a === 10 ||
+      a === 127 ||
+      (a === 172 && b >= 16 && b <= 31) ||
+      (a === 192 && b === 168) ||
+      (a === 169 && b === 254) ||
+      (a === 100 && b >= 64 && b <= 127)
+    );
+  }
+  const lower = canonical.toLowerCase();
+  return lower === '::1' || lower.startsWith('fc') || lower.startsWith('fd') || lower.startsWith('fe80:');
+}

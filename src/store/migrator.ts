@@ -1,0 +1,46 @@
+import type Database from 'better-sqlite3';
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export interface MigrationResult {
+  readonly applied: readonly number[];
+  readonly current: number;
+}
+
+/**
+ * Applies pending migrations in order, each in its own transaction together with its record in
+ * `schema_migrations`, so a crash leaves the schema at a known version. A database newer than this program
+ * is refused rather than written to.
+ */
+export function migrate(
+  db: Database.Database,
+  migrations: readonly Migration[],
+  now: () => number,
+): MigrationResult {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at REAL NOT NULL
+  ) STRICT`);
+  const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
+  const current = row.v ?? 0;
+  const latest = migrations.reduce((m, x) => Math.max(m, x.version), 0);
+  if (current > latest) {
+    throw new Error(`database schema version ${current} is newer than this program knows (${latest})`);
+  }
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  const applied: number[] = [];
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (m.version <= current) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      record.run(m.version, m.name, now());
+    })();
+    applied.push(m.version);
+  }
+  return { applied, current: Math.max(current, ...applied) };
+}

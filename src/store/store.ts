@@ -1,0 +1,244 @@
+import Database from 'better-sqlite3';
+import type { Checkpoint, Edge, IngestCounts, QuarantineRow } from '../model/edge.js';
+import { UsageError } from '../model/errors.js';
+import { migrate } from './migrator.js';
+import { MIGRATIONS } from './migrations/index.js';
+import { registerFunctions } from './sql-functions.js';
+
+/** What one transaction writes: edge deltas, quarantined lines and the checkpoint that covers them. */
+export interface Batch {
+  readonly edges: Iterable<Edge>;
+  readonly quarantine: readonly QuarantineRow[];
+  readonly checkpoint: Checkpoint;
+}
+
+/** A source's stored progress, read back before ingesting it again. */
+export interface SourceState {
+  readonly sourceId: string;
+  readonly kind: string;
+  readonly name: string;
+  readonly lineNo: number;
+  readonly byteOffset: number;
+  readonly done: boolean;
+  readonly parserState: string | null;
+  readonly counts: IngestCounts;
+  readonly firstTime: number | null;
+  readonly lastTime: number | null;
+  readonly startedAt: number;
+  readonly updatedAt: number;
+}
+
+export interface StoreOptions {
+  readonly readonly?: boolean;
+  /** Wall clock for bookkeeping columns (epoch seconds); tests pass a fixed one. */
+  readonly now?: () => number;
+}
+
+const DEFAULT_BUCKET_SECONDS = 3600;
+
+/**
+ * The SQLite database: schema, writes and reads. Every statement is prepared once here. WAL mode lets
+ * readers (`query flows`) run while a collector writes.
+ */
+export class Store {
+  readonly db: Database.Database;
+  readonly path: string;
+  readonly #now: () => number;
+  readonly #upsertEdge: Database.Statement;
+  readonly #insertQuarantine: Database.Statement;
+  readonly #upsertSource: Database.Statement;
+  readonly #getSource: Database.Statement;
+  readonly #getMeta: Database.Statement;
+  readonly #setMeta: Database.Statement;
+  readonly #writeBatch: (batch: Batch) => number;
+
+  constructor(path: string, opts: StoreOptions = {}) {
+    this.path = path;
+    this.#now = opts.now ?? (() => Date.now() / 1000);
+    try {
+      this.db = new Database(path, {
+        readonly: opts.readonly ?? false,
+        fileMustExist: opts.readonly ?? false,
+      });
+    } catch (err) {
+      throw new UsageError(`cannot open database ${path}: ${(err as Error).message}`, 'db_open');
+    }
+    if (!opts.readonly) {
+      this.db.pragma('journal_mode = WAL');
+      // NORMAL in WAL mode survives a process crash; only an OS crash can lose the last commits.
+      this.db.pragma('synchronous = NORMAL');
+    }
+    this.db.pragma('busy_timeout = 10000');
+    this.db.pragma('cache_size = -65536');
+    registerFunctions(this.db);
+    if (!opts.readonly) migrate(this.db, MIGRATIONS, this.#now);
+    else this.#assertSchema();
+
+    this.#upsertEdge = this.db.prepare(`
+      INSERT INTO edges (bucket, src_addr, dst_addr, dst_host, dst_port, protocol, action, direction,
+                         flows, replies, packets_out, bytes_out, packets_in, bytes_in, first_seen, last_seen, sources)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+      ON CONFLICT DO UPDATE SET
+        flows = flows + excluded.flows,
+        replies = replies + excluded.replies,
+        packets_out = packets_out + excluded.packets_out,
+        bytes_out = bytes_out + excluded.bytes_out,
+        packets_in = packets_in + excluded.packets_in,
+        bytes_in = bytes_in + excluded.bytes_in,
+        first_seen = MIN(first_seen, excluded.first_seen),
+        last_seen = MAX(last_seen, excluded.last_seen),
+        sources = sources | excluded.sources`);
+    this.#insertQuarantine = this.db.prepare(`
+      INSERT OR IGNORE INTO quarantine (source_id, line_no, source_name, kind, reason, raw, at)
+      VALUES (?, ?, ?, ?, ?, ?, ?)`);
+    this.#upsertSource = this.db.prepare(`
+      INSERT INTO sources (source_id, kind, name, line_no, byte_offset, done, parser_state,
+                           records, stored, skipped, malformed, first_time, last_time, started_at, updated_at)
+      VALUES (@sourceId, @kind, @name, @lineNo, @byteOffset, @done, @parserState,
+              @records, @stored, @skipped, @malformed, @firstTime, @lastTime, @now, @now)
+      ON CONFLICT DO UPDATE SET
+        name = excluded.name,
+        line_no = excluded.line_no,
+        byte_offset = excluded.byte_offset,
+        done = excluded.done,
+        parser_state = excluded.parser_state,
+        records = records + excluded.records,
+        stored = stored + excluded.stored,
+        skipped = skipped + excluded.skipped,
+        malformed = malformed + excluded.malformed,
+        first_time = MIN(COALESCE(first_time, excluded.first_time), COALESCE(excluded.first_time, first_time)),
+        last_time = MAX(COALESCE(last_time, excluded.last_time), COALESCE(excluded.last_time, last_time)),
+        updated_at = excluded.updated_at`);
+    this.#getSource = this.db.prepare('SELECT * FROM sources WHERE source_id = ?');
+    this.#getMeta = this.db.prepare('SELECT value FROM meta WHERE key = ?');
+    this.#setMeta = this.db.prepare(
+      'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT DO UPDATE SET value = excluded.value',
+    );
+
+    this.#writeBatch = this.db.transaction((batch: Batch): number => {
+      let n = 0;
+      for (const e of batch.edges) {
+        this.#upsertEdge.run(
+          e.bucket,
+          e.srcAddr,
+          e.dstAddr,
+          e.dstHost,
+          e.dstPort,
+          e.protocol,
+          e.action,
+          e.direction,
+          e.flows,
+          e.replies,
+          e.packetsOut,
+          e.bytesOut,
+          e.packetsIn,
+          e.bytesIn,
+          e.firstSeen,
+          e.lastSeen,
+          e.sources,
+        );
+        n++;
+      }
+      const now = this.#now();
+      for (const q of batch.quarantine) {
+        this.#insertQuarantine.run(q.sourceId, q.lineNo, q.sourceName, q.kind, q.reason, q.raw, now);
+      }
+      const c = batch.checkpoint;
+      this.#upsertSource.run({
+        sourceId: c.sourceId,
+        kind: c.kind,
+        name: c.name,
+        lineNo: c.lineNo,
+        byteOffset: c.byteOffset,
+        done: c.done ? 1 : 0,
+        parserState: c.parserState,
+        records: c.delta.records,
+        stored: c.delta.stored,
+        skipped: c.delta.skipped,
+        malformed: c.delta.malformed,
+        firstTime: c.firstTime,
+        lastTime: c.lastTime,
+        now,
+      });
+      return n;
+    });
+  }
+
+  #assertSchema(): void {
+    const row = this.db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'")
+      .get();
+    if (row === undefined)
+      throw new UsageError(`${this.path} is not an egress-learner database`, 'db_schema');
+  }
+
+  /** Writes edge deltas, quarantined lines and the checkpoint atomically; returns the number of edge rows. */
+  writeBatch(batch: Batch): number {
+    return this.#writeBatch(batch);
+  }
+
+  checkpointOf(sourceId: string): SourceState | null {
+    const r = this.#getSource.get(sourceId) as SourceRow | undefined;
+    return r === undefined ? null : toSourceState(r);
+  }
+
+  /**
+   * The time-bucket width, fixed when the database first stores data: edges of different widths would not
+   * add up. Asking for another width later is a usage error.
+   */
+  bucketSeconds(requested?: number): number {
+    const row = this.#getMeta.get('bucket_seconds') as { value: string } | undefined;
+    if (row !== undefined) {
+      const stored = Number(row.value);
+      if (requested !== undefined && requested !== stored) {
+        throw new UsageError(
+          `this database aggregates in ${stored} s buckets; --bucket ${requested}s would not add up (use another --db)`,
+          'bucket_mismatch',
+        );
+      }
+      return stored;
+    }
+    const value = requested ?? DEFAULT_BUCKET_SECONDS;
+    if (!this.db.readonly) this.#setMeta.run('bucket_seconds', String(value));
+    return value;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
+
+interface SourceRow {
+  source_id: string;
+  kind: string;
+  name: string;
+  line_no: number;
+  byte_offset: number;
+  done: number;
+  parser_state: string | null;
+  records: number;
+  stored: number;
+  skipped: number;
+  malformed: number;
+  first_time: number | null;
+  last_time: number | null;
+  started_at: number;
+  updated_at: number;
+}
+
+export function toSourceState(r: SourceRow): SourceState {
+  return {
+    sourceId: r.source_id,
+    kind: r.kind,
+    name: r.name,
+    lineNo: r.line_no,
+    byteOffset: r.byte_offset,
+    done: r.done === 1,
+    parserState: r.parser_state,
+    counts: { records: r.records, stored: r.stored, skipped: r.skipped, malformed: r.malformed },
+    firstTime: r.first_time,
+    lastTime: r.last_time,
+    startedAt: r.started_at,
+    updatedAt: r.updated_at,
+  };
+}

@@ -1,0 +1,177 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { cli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+import { vpcBytes, vpcFile } from '../helpers/vpc-lines.js';
+
+const noStack = (stderr: string): void => {
+  expect(stderr).not.toMatch(/\n\s+at /);
+  expect(stderr.trim().split('\n')).toHaveLength(1);
+};
+
+describe('cli errors', () => {
+  it('prints its version', () => {
+    const r = cli(['--version']);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+
+  it('exits 2 with one line for a missing input', () => {
+    const dir = tempDir();
+    const r = cli(['collect', 'vpc-flow', '--db', join(dir, 'x.db'), join(dir, 'nope.log')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`egress-learner: ${join(dir, 'nope.log')}: no such file or directory\n`);
+  });
+
+  it('exits 1 with one line when the database does not exist', () => {
+    const dir = tempDir();
+    const r = cli(['query', 'flows', '--db', join(dir, 'missing.db')]);
+    expect(r.code).toBe(1);
+    noStack(r.stderr);
+    expect(r.stderr).toMatch(/does not exist/);
+  });
+
+  it('exits 1 on a bad time window, naming the flag', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'f.log'), vpcFile(10));
+    expect(cli(['collect', 'vpc-flow', '-q', '--db', join(dir, 'x.db'), join(dir, 'f.log')]).code).toBe(0);
+    const r = cli(['query', 'flows', '--db', join(dir, 'x.db'), '--since', 'yesterday']);
+    expect(r.code).toBe(1);
+    noStack(r.stderr);
+    expect(r.stderr).toMatch(/--since "yesterday"/);
+  });
+
+  it('exits 1 on an unknown command or option', () => {
+    expect(cli(['frobnicate']).code).toBe(1);
+    expect(cli(['query', 'flows', '--no-such-flag']).code).toBe(1);
+  });
+
+  it('exits 1 on a bad --fields list before reading anything', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'f.log'), vpcFile(10, false));
+    const r = cli([
+      'collect',
+      'vpc-flow',
+      '--db',
+      join(dir, 'x.db'),
+      '--fields',
+      'version bogus',
+      join(dir, 'f.log'),
+    ]);
+    expect(r.code).toBe(1);
+    noStack(r.stderr);
+  });
+
+  it('exits 2 on binary garbage and on a truncated gzip, keeping what came before the cut', () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, 'garbage.bin'),
+      Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 7919) % 256)),
+    );
+    const g = cli(['collect', 'vpc-flow', '--db', join(dir, 'x.db'), join(dir, 'garbage.bin')]);
+    expect(g.code).toBe(2);
+    expect(g.stderr).toMatch(/garbage\.bin: binary data/);
+    const gz = gzipSync(vpcFile(60_000));
+    writeFileSync(join(dir, 'cut.log.gz'), gz.subarray(0, gz.length - 200));
+    const t = cli(['collect', 'vpc-flow', '-o', 'json', '--db', join(dir, 'x.db'), join(dir, 'cut.log.gz')]);
+    expect(t.code).toBe(2);
+    expect(t.stderr).toMatch(/^egress-learner: .*cut\.log\.gz: truncated gzip stream/m);
+    const summary = JSON.parse(t.stdout) as { totals: { stored: number } };
+    expect(summary.totals.stored).toBeGreaterThan(50_000);
+  });
+
+  it('quarantines a 10 MB single line instead of failing', () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, 'long.log'),
+      `${vpcFile(5)}${'A'.repeat(10 * 1024 * 1024)}\n${vpcFile(3, false)}`,
+    );
+    const r = cli(['collect', 'vpc-flow', '-o', 'json', '--db', join(dir, 'x.db'), join(dir, 'long.log')]);
+    expect(r.code).toBe(0);
+    const q = cli(['query', 'quarantine', '--db', join(dir, 'x.db'), '-o', 'json']);
+    const rows = JSON.parse(q.stdout) as { line: number; reason: string; raw: string }[];
+    expect(rows.map((x) => [x.line, x.reason, x.raw.length])).toEqual([[7, 'line_too_long', 200]]);
+  });
+});
+
+describe('collect and query', () => {
+  it('ingests from stdin, and the same data again from a file counts once', () => {
+    const dir = tempDir();
+    const db = join(dir, 'x.db');
+    const text = vpcFile(1000);
+    expect(cli(['collect', 'vpc-flow', '-q', '--db', db, '-'], { input: text }).code).toBe(0);
+    writeFileSync(join(dir, 'same.log'), text);
+    expect(cli(['collect', 'vpc-flow', '-q', '--db', db, join(dir, 'same.log')]).code).toBe(0);
+    const r = cli(['query', 'flows', '--db', db, '--group-by', '', '-o', 'json']);
+    const [tot] = JSON.parse(r.stdout) as {
+      flows: number;
+      replies: number;
+      bytesOut: number;
+      bytesIn: number;
+    }[];
+    expect(tot!.flows + tot!.replies).toBe(1000);
+    expect(tot!.bytesOut + tot!.bytesIn).toBe(vpcBytes(1000));
+  });
+
+  it('folds reply halves: no edge starts at a server port', () => {
+    const dir = tempDir();
+    const db = join(dir, 'x.db');
+    writeFileSync(join(dir, 'f.log'), vpcFile(600));
+    cli(['collect', 'vpc-flow', '-q', '--db', db, join(dir, 'f.log')]);
+    const rows = JSON.parse(
+      cli(['query', 'flows', '--db', db, '--group-by', 'src,dst,port', '-o', 'json']).stdout,
+    ) as {
+      src: string;
+      dst: string;
+      port: number;
+      replies: number;
+    }[];
+    expect(new Set(rows.map((r) => r.port))).toEqual(new Set([443, 5432]));
+    expect(rows.every((r) => r.src.startsWith('10.0.') && r.src !== '10.0.20.5')).toBe(true);
+    expect(rows.some((r) => r.replies > 0)).toBe(true);
+  });
+
+  it('filters by CIDR, port, action and time window, and renders csv', () => {
+    const dir = tempDir();
+    const db = join(dir, 'x.db');
+    writeFileSync(join(dir, 'f.log'), vpcFile(3000));
+    cli(['collect', 'vpc-flow', '-q', '--db', db, join(dir, 'f.log')]);
+    const q = (...a: string[]) =>
+      JSON.parse(cli(['query', 'flows', '--db', db, ...a, '-o', 'json']).stdout) as Record<string, unknown>[];
+    const pg = q('--dst', '10.0.20.0/24', '--group-by', 'dst,port');
+    expect(pg).toHaveLength(1);
+    expect(pg[0]).toMatchObject({ dst: '10.0.20.5', port: 5432 });
+    expect(q('--port', '5432', '--group-by', 'port').map((r) => r.port)).toEqual([5432]);
+    const rejected = q('--action', 'reject', '--group-by', 'action');
+    expect(rejected).toEqual([expect.objectContaining({ action: 'reject', flows: Math.ceil(3000 / 97) })]);
+    const early = q('--until', '2025-11-20T00:10:00Z', '--group-by', '');
+    const all = q('--group-by', '');
+    expect((early[0]!.flows as number) + (early[0]!.replies as number)).toBeLessThan(
+      (all[0]!.flows as number) + (all[0]!.replies as number),
+    );
+    const csv = cli(['query', 'flows', '--db', db, '--group-by', 'port', '-o', 'csv'])
+      .stdout.trim()
+      .split('\n');
+    expect(csv[0]).toBe(
+      'port,flows,replies,packetsOut,bytesOut,packetsIn,bytesIn,firstSeen,lastSeen,sources',
+    );
+    expect(csv).toHaveLength(3);
+  });
+
+  it('orders top-N by bytes deterministically', () => {
+    const dir = tempDir();
+    const db = join(dir, 'x.db');
+    writeFileSync(join(dir, 'f.log'), vpcFile(2000));
+    cli(['collect', 'vpc-flow', '-q', '--db', db, join(dir, 'f.log')]);
+    const a = cli(['query', 'flows', '--db', db, '--group-by', 'src', '--top', '5', '-o', 'json']).stdout;
+    const rows = JSON.parse(a) as { bytesOut: number; bytesIn: number }[];
+    expect(rows).toHaveLength(5);
+    const totals = rows.map((r) => r.bytesOut + r.bytesIn);
+    expect([...totals].sort((x, y) => y - x)).toEqual(totals);
+    expect(cli(['query', 'flows', '--db', db, '--group-by', 'src', '--top', '5', '-o', 'json']).stdout).toBe(
+      a,
+    );
+  });
+});

@@ -1,0 +1,154 @@
+import { appendFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { expandPaths } from '../../collectors/sources/open.js';
+import { ingest } from '../../src/ingest/ingest.js';
+import { queryQuarantine } from '../../src/store/quarantine-query.js';
+import { edgeTotals } from '../../src/store/source-query.js';
+import { Store } from '../../src/store/store.js';
+import { tempDir } from '../helpers/tmp.js';
+import { toyCollector } from '../helpers/toy-collector.js';
+
+const T0 = 1_763_596_800; // 2025-11-20T00:00:00Z
+
+function toyLines(n: number, startAt = 0): string {
+  const out: string[] = [];
+  for (let i = startAt; i < startAt + n; i++) {
+    out.push(`${T0 + i * 7} 10.0.${i % 3}.1 192.0.2.${i % 5} ${i % 2 ? 443 : 80} ${i + 1}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+const sumBytes = (n: number, startAt = 0): number => {
+  let s = 0;
+  for (let i = startAt; i < startAt + n; i++) s += i + 1;
+  return s;
+};
+
+async function run(store: Store, paths: string[], flushLines = 1000) {
+  return ingest(store, await expandPaths(paths), { collector: toyCollector, parserOptions: {}, flushLines });
+}
+
+describe('ingest', () => {
+  it('aggregates lines into hourly edges whose bytes add up to the input', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'a.log'), toyLines(5000));
+    const store = new Store(join(dir, 'db.sqlite'));
+    const r = await run(store, [join(dir, 'a.log')]);
+    expect(r.error).toBeNull();
+    expect(r.totals).toEqual({ records: 5000, stored: 5000, skipped: 0, malformed: 0 });
+    const t = edgeTotals(store.db);
+    expect(t.flows).toBe(5000);
+    expect(t.bytes).toBe(sumBytes(5000));
+    // 5000 lines × 7 s span 10 hours; 3 sources × 5 destinations × 2 ports, but i%3, i%5, i%2 tie to i mod 30.
+    expect(t.edges).toBeLessThanOrEqual(10 * 30);
+    store.close();
+  });
+
+  it('counts a file read twice, or a renamed copy, once', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'a.log'), toyLines(3000));
+    writeFileSync(join(dir, 'copy-of-a.log'), toyLines(3000));
+    const store = new Store(join(dir, 'db.sqlite'));
+    await run(store, [join(dir, 'a.log')]);
+    const again = await run(store, [join(dir, 'a.log'), join(dir, 'copy-of-a.log')]);
+    expect(again.sources.map((s) => s.status)).toEqual(['unchanged', 'unchanged']);
+    expect(edgeTotals(store.db).bytes).toBe(sumBytes(3000));
+    store.close();
+  });
+
+  it('counts a gzip file read twice once', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'a.log.gz'), gzipSync(toyLines(3000)));
+    const store = new Store(join(dir, 'db.sqlite'));
+    await run(store, [join(dir, 'a.log.gz')]);
+    await run(store, [join(dir, 'a.log.gz')]);
+    expect(edgeTotals(store.db).bytes).toBe(sumBytes(3000));
+    store.close();
+  });
+
+  it('reads only the lines appended to a plain file since the last run', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'grow.log');
+    writeFileSync(file, toyLines(2000));
+    const store = new Store(join(dir, 'db.sqlite'));
+    await run(store, [file]);
+    appendFileSync(file, toyLines(500, 2000));
+    const r = await run(store, [file]);
+    expect(r.totals.records).toBe(500);
+    expect(edgeTotals(store.db).bytes).toBe(sumBytes(2500));
+    store.close();
+  });
+
+  it('resumes an interrupted gzip read after its checkpoint with the parser state it had', async () => {
+    const dir = tempDir();
+    const text = `hdr=3\n${toyLines(40_000)}`;
+    writeFileSync(join(dir, 'a.log.gz'), gzipSync(text));
+    const store = new Store(join(dir, 'db.sqlite'));
+    const abort = new AbortController();
+    const first = await ingest(store, await expandPaths([join(dir, 'a.log.gz')]), {
+      collector: toyCollector,
+      parserOptions: {},
+      flushLines: 500,
+      onProgress: (p) => {
+        if (p.records >= 10_000) abort.abort();
+      },
+      signal: abort.signal,
+    });
+    expect(first.sources[0]!.status).toBe('interrupted');
+    expect(first.totals.records).toBeLessThan(40_001);
+    const second = await run(store, [join(dir, 'a.log.gz')], 500);
+    expect(second.sources[0]!.status).toBe('resumed');
+    expect(first.totals.records + second.totals.records).toBe(40_001);
+    expect(edgeTotals(store.db).bytes).toBe(3 * sumBytes(40_000));
+    store.close();
+  });
+
+  it('quarantines malformed lines with file, line number and reason, and keeps going', async () => {
+    const dir = tempDir();
+    const file = join(dir, 'mixed.log');
+    writeFileSync(
+      file,
+      `# comment\n${T0} 10.0.0.1 192.0.2.1 443 10\nshort line\n\n${T0} 10.0.0.1 192.0.2.1 443 x\n${'y'.repeat(70_000)}\n`,
+    );
+    const store = new Store(join(dir, 'db.sqlite'));
+    const r = await run(store, [file]);
+    expect(r.totals).toEqual({ records: 6, stored: 1, skipped: 2, malformed: 3 });
+    const q = [...queryQuarantine(store.db, { limit: null })];
+    expect(q.map((e) => [e.source, e.line, e.reason, e.raw.length])).toEqual([
+      [file, 3, 'field_count', 10],
+      [file, 5, 'bad_count', `${T0} 10.0.0.1 192.0.2.1 443 x`.length],
+      [file, 6, 'line_too_long', 200],
+    ]);
+    store.close();
+  });
+
+  it('folds reply halves into their request edge as flows and replies', async () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, 'r.log'),
+      `${T0} 10.0.0.1 192.0.2.1 443 100\n${T0 + 1} 10.0.0.1 192.0.2.1 443 900 reply\n`,
+    );
+    const store = new Store(join(dir, 'db.sqlite'));
+    await run(store, [join(dir, 'r.log')]);
+    const rows = store.db.prepare('SELECT flows, replies, bytes_out, bytes_in FROM edges').all();
+    expect(rows).toEqual([{ flows: 1, replies: 1, bytes_out: 100, bytes_in: 900 }]);
+    store.close();
+  });
+
+  it('keeps going past an unreadable source and reports it', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'good.log'), toyLines(10));
+    const gz = gzipSync(toyLines(50_000));
+    writeFileSync(join(dir, 'cut.log.gz'), gz.subarray(0, gz.length - 100));
+    const store = new Store(join(dir, 'db.sqlite'));
+    const r = await run(store, [join(dir, 'cut.log.gz'), join(dir, 'good.log')]);
+    expect(r.sources.map((s) => s.status)).toEqual(['failed', 'ingested']);
+    expect(r.error?.message).toMatch(/cut\.log\.gz: truncated gzip stream/);
+    expect(r.error?.exitCode).toBe(2);
+    // Complete lines before the cut are kept, with a checkpoint that says how far they go.
+    expect(r.sources[0]!.counts.records).toBeGreaterThan(40_000);
+    store.close();
+  });
+});

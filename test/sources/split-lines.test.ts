@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import type { LineChunk } from '../../collectors/sources/line-chunk.js';
+import { splitLines, type SplitOptions } from '../../collectors/sources/split-lines.js';
+
+const opts = (o: Partial<SplitOptions> = {}): SplitOptions => ({
+  sourceId: 's',
+  firstLineNo: 1,
+  startOffset: 0,
+  skipThroughLine: 0,
+  maxLineBytes: 1024,
+  ...o,
+});
+
+async function* buffers(...parts: (string | Buffer)[]): AsyncGenerator<Buffer> {
+  for (const p of parts) yield typeof p === 'string' ? Buffer.from(p) : p;
+}
+
+async function collect(it: AsyncIterable<LineChunk>): Promise<LineChunk[]> {
+  const out: LineChunk[] = [];
+  for await (const c of it) out.push(c);
+  return out;
+}
+
+function flat(chunks: LineChunk[]): { lineNo: number; text: string; long: boolean }[] {
+  return chunks.flatMap((c) =>
+    c.lines.map((text, i) => ({ lineNo: c.firstLineNo + i, text, long: c.tooLong.includes(i) })),
+  );
+}
+
+describe('splitLines', () => {
+  it('joins lines split across buffers and keeps exact byte offsets', async () => {
+    const chunks = await collect(splitLines(buffers('ab', 'c\nde', 'f\r\n', 'g'), opts()));
+    expect(flat(chunks)).toEqual([
+      { lineNo: 1, text: 'abc', long: false },
+      { lineNo: 2, text: 'def', long: false },
+      { lineNo: 3, text: 'g', long: false },
+    ]);
+    expect(chunks.at(-1)!.endOffset).toBe(Buffer.byteLength('abc\ndef\r\ng'));
+  });
+
+  it('counts multi-byte characters in bytes for offsets', async () => {
+    const chunks = await collect(splitLines(buffers('é\nü\n'), opts()));
+    expect(flat(chunks).map((l) => l.text)).toEqual(['é', 'ü']);
+    expect(chunks.at(-1)!.endOffset).toBe(6);
+  });
+
+  it('skips lines already checkpointed and keeps numbering', async () => {
+    const chunks = await collect(splitLines(buffers('a\nb\nc\nd\n'), opts({ skipThroughLine: 2 })));
+    expect(flat(chunks)).toEqual([
+      { lineNo: 3, text: 'c', long: false },
+      { lineNo: 4, text: 'd', long: false },
+    ]);
+    expect(chunks.at(-1)!.endOffset).toBe(8);
+  });
+
+  it('numbers lines from a seek position', async () => {
+    const chunks = await collect(splitLines(buffers('x\ny\n'), opts({ firstLineNo: 10, startOffset: 100 })));
+    expect(flat(chunks).map((l) => l.lineNo)).toEqual([10, 11]);
+    expect(chunks.at(-1)!.endOffset).toBe(104);
+  });
+
+  it('cuts an over-long line spread over many buffers and flags it', async () => {
+    const big = Array.from({ length: 40 }, () => 'z'.repeat(1000));
+    const chunks = await collect(
+      splitLines(buffers('ok\n', ...big, '\nnext\n'), opts({ maxLineBytes: 100 })),
+    );
+    const lines = flat(chunks);
+    expect(lines.map((l) => [l.lineNo, l.text.length, l.long])).toEqual([
+      [1, 2, false],
+      [2, 100, true],
+      [3, 4, false],
+    ]);
+    expect(chunks.at(-1)!.endOffset).toBe(3 + 40_000 + 1 + 5);
+  });
+
+  it('flags an over-long line inside one buffer', async () => {
+    const lines = flat(
+      await collect(splitLines(buffers(`${'q'.repeat(500)}\nshort\n`), opts({ maxLineBytes: 100 }))),
+    );
+    expect(lines.map((l) => [l.text.length, l.long])).toEqual([
+      [100, true],
+      [5, false],
+    ]);
+  });
+
+  it('yields nothing for an empty stream', async () => {
+    expect(await collect(splitLines(buffers(), opts()))).toEqual([]);
+  });
+});
