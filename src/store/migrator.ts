@@ -1,4 +1,5 @@
 import type Database from 'better-sqlite3';
+import { UsageError } from '../model/errors.js';
 
 export interface Migration {
   readonly version: number;
@@ -30,7 +31,10 @@ export function migrate(
   const current = row.v ?? 0;
   const latest = migrations.reduce((m, x) => Math.max(m, x.version), 0);
   if (current > latest) {
-    throw new Error(`database schema version ${current} is newer than this program knows (${latest})`);
+    throw new UsageError(
+      `database schema version ${current} is newer than this program knows (${latest}): upgrade egress-learner`,
+      'db_schema',
+    );
   }
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
   const applied: number[] = [];

@@ -1,0 +1,132 @@
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import type { Checkpoint, Edge } from '../../src/model/edge.js';
+import { queryFlows } from '../../src/store/flow-query.js';
+import { edgeTotals } from '../../src/store/source-query.js';
+import { Store } from '../../src/store/store.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const edge = (o: Partial<Edge> = {}): Edge => ({
+  bucket: 1_763_596_800,
+  srcAddr: '10.0.0.1',
+  dstAddr: '192.0.2.1',
+  dstHost: '',
+  dstPort: 443,
+  protocol: 6,
+  action: 'accept',
+  direction: 'egress',
+  flows: 1,
+  replies: 0,
+  packetsOut: 2,
+  bytesOut: 100,
+  packetsIn: 1,
+  bytesIn: 50,
+  firstSeen: 1_763_596_810,
+  lastSeen: 1_763_596_870,
+  sources: 1,
+  ...o,
+});
+
+const checkpoint = (o: Partial<Checkpoint> = {}): Checkpoint => ({
+  sourceId: 'src-1',
+  kind: 'vpcflow',
+  name: 'a.log',
+  lineNo: 10,
+  byteOffset: 1000,
+  done: false,
+  parserState: null,
+  delta: { records: 10, stored: 10, skipped: 0, malformed: 0 },
+  firstTime: 1_763_596_810,
+  lastTime: 1_763_596_870,
+  ...o,
+});
+
+describe('Store', () => {
+  it('applies migrations once and records them', () => {
+    const dir = tempDir();
+    const path = join(dir, 'x.db');
+    new Store(path, { now: () => 1 }).close();
+    new Store(path, { now: () => 2 }).close();
+    const db = new Database(path, { readonly: true });
+    expect(db.prepare('SELECT version, name, applied_at FROM schema_migrations').all()).toEqual([
+      { version: 1, name: 'initial', applied_at: 1 },
+    ]);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    db.close();
+  });
+
+  it('refuses a database from a newer version of the program', () => {
+    const dir = tempDir();
+    const path = join(dir, 'x.db');
+    new Store(path).close();
+    const db = new Database(path);
+    db.prepare("INSERT INTO schema_migrations VALUES (99, 'future', 0)").run();
+    db.close();
+    expect(() => new Store(path)).toThrow(/schema version 99 is newer/);
+  });
+
+  it('adds up an edge written in two batches and keeps the widest seen range', () => {
+    const dir = tempDir();
+    const store = new Store(join(dir, 'x.db'));
+    store.writeBatch({ edges: [edge()], quarantine: [], checkpoint: checkpoint() });
+    store.writeBatch({
+      edges: [edge({ flows: 0, replies: 2, firstSeen: 1_763_596_805, lastSeen: 1_763_596_860, sources: 2 })],
+      quarantine: [],
+      checkpoint: checkpoint({ lineNo: 20 }),
+    });
+    const rows = [...queryFlows(store.db, { filter: {}, groupBy: null, sort: 'bytes', limit: null })];
+    expect(rows).toEqual([
+      expect.objectContaining({
+        flows: 1,
+        replies: 2,
+        bytesOut: 200,
+        bytesIn: 100,
+        firstSeen: 1_763_596_805,
+        lastSeen: 1_763_596_870,
+        sources: 3,
+      }),
+    ]);
+    const cp = store.checkpointOf('src-1')!;
+    expect(cp.lineNo).toBe(20);
+    expect(cp.counts.records).toBe(20);
+    store.close();
+  });
+
+  it('writes nothing of a batch that fails midway', () => {
+    const dir = tempDir();
+    const store = new Store(join(dir, 'x.db'));
+    const bad = { ...edge({ srcAddr: '10.9.9.9' }), protocol: 'not-a-number' as unknown as number };
+    expect(() =>
+      store.writeBatch({ edges: [edge(), bad], quarantine: [], checkpoint: checkpoint() }),
+    ).toThrow();
+    expect(edgeTotals(store.db).edges).toBe(0);
+    expect(store.checkpointOf('src-1')).toBeNull();
+    store.close();
+  });
+
+  it('fixes the bucket width on first use and refuses another later', () => {
+    const dir = tempDir();
+    const store = new Store(join(dir, 'x.db'));
+    expect(store.bucketSeconds(900)).toBe(900);
+    expect(store.bucketSeconds()).toBe(900);
+    expect(() => store.bucketSeconds(3600)).toThrow(/900 s buckets/);
+    store.close();
+  });
+
+  it('lets a reader query while a writer holds an open transaction', () => {
+    const dir = tempDir();
+    const path = join(dir, 'x.db');
+    const writer = new Store(path);
+    writer.writeBatch({ edges: [edge()], quarantine: [], checkpoint: checkpoint() });
+    writer.db.prepare('BEGIN IMMEDIATE').run();
+    writer.db.prepare('UPDATE edges SET bytes_out = 999999').run();
+    const reader = new Store(path, { readonly: true });
+    reader.db.pragma('busy_timeout = 0');
+    const rows = [...queryFlows(reader.db, { filter: {}, groupBy: [], sort: 'bytes', limit: null })];
+    expect(rows[0]!.bytesOut).toBe(100);
+    writer.db.prepare('COMMIT').run();
+    reader.close();
+    writer.close();
+  });
+});
