@@ -13,9 +13,10 @@
  * Custom formats (v3–v8) choose their fields and order; S3 exports start each file with a header line naming
  * them (`version vpc-id subnet-id …`), which `parseVpcFlowHeader` reads. `start` / `end` are epoch seconds.
  *
- * This runs once per input line over tens of GB: the line is split once, numbers are read by hand (no regex,
- * no `Number()` quirks such as `0x10` or `1e3`), nothing allocates beyond the token array and the observation,
- * and rejects are shared constant outcomes.
+ * This runs once per input line over tens of GB. The line is scanned once (`indexOf(' ')`) into a shared table
+ * of field boundaries, so numbers and keywords are read in place without a string per field; numbers are read
+ * by hand (no regex, none of `Number()`'s `0x10` / `1e3` / `' 1'` leniency); the only allocations are the
+ * address and id strings and the observation, and rejects and skips are shared constant outcomes.
  */
 import { canonicalIp } from '../../src/model/ip.js';
 import type { Action, Observation } from '../../src/model/observation.js';
