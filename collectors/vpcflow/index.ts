@@ -3,13 +3,13 @@
  * S3 exports (gzipped files that begin with a header line) or CloudWatch Logs exports (no header; pass
  * `--fields`). See https://docs.aws.amazon.com/vpc/latest/userguide/flow-log-records.html.
  */
-import type { CollectorDescriptor, LineParser } from '../../src/model/collector.js';
+import type { CollectorDescriptor, LineParser, ObservationScratch } from '../../src/model/collector.js';
 import { UsageError } from '../../src/model/errors.js';
 import { ParseOutcome } from '../../src/model/parse-outcome.js';
 import type { FieldLayout } from './fields.js';
-import { DEFAULT_LAYOUT, parseFieldList } from './fields.js';
+import { DEFAULT_LAYOUT, layoutOf, parseFieldList } from './fields.js';
 import type { VpcFlowRejectReason } from './parse.js';
-import { parseVpcFlowHeader, parseVpcFlowLine } from './parse.js';
+import { parseVpcFlowHeader, parseVpcFlowLineInto } from './parse.js';
 
 export { DEFAULT_LAYOUT, KNOWN_FIELDS, V2_FIELDS, parseFieldList } from './fields.js';
 export type { FieldLayout } from './fields.js';
@@ -39,7 +39,11 @@ export class VpcFlowLineParser implements LineParser {
   }
 
   parse(text: string): ParseOutcome<VpcFlowRejectReason> {
-    const outcome = parseVpcFlowLine(text, this.#layout);
+    return this.parseInto(text, null);
+  }
+
+  parseInto(text: string, into: ObservationScratch | null): ParseOutcome<VpcFlowRejectReason> {
+    const outcome = parseVpcFlowLineInto(text, this.#layout, into);
     if (outcome.kind !== 'skip' || outcome.reason !== 'header') return outcome;
     // Not null: parseVpcFlowLine only reports `header` for a line parseVpcFlowHeader reads.
     const layout = parseVpcFlowHeader(text)!;
@@ -47,6 +51,11 @@ export class VpcFlowLineParser implements LineParser {
     // A header that lacks a required field is kept (so its records are rejected, not misread with the old
     // layout) and is itself quarantined, where the reason points at it.
     return layout.missing.length === 0 ? outcome : ParseOutcome.reject('layout_missing_field');
+  }
+
+  /** The layout in force, so a resumed read of line 9 000 000 uses the header line 1 announced. */
+  snapshot(): string {
+    return this.#layout.names.join(' ');
   }
 }
 
@@ -64,7 +73,9 @@ export const vpcFlowCollector: CollectorDescriptor = Object.freeze({
         'names, or the flow log format string (${version} ${srcaddr} …)',
     }),
   ]),
-  createParser(options: Readonly<Record<string, string | undefined>>): LineParser {
+  createParser(options: Readonly<Record<string, string | undefined>>, resumeState?: string | null): LineParser {
+    // validated when it was saved: it is the names of a layout this parser was using
+    if (resumeState) return new VpcFlowLineParser(layoutOf(resumeState.split(' ')));
     const fields = options['fields'];
     if (fields === undefined) return new VpcFlowLineParser();
     const result = parseFieldList(fields);

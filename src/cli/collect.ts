@@ -25,7 +25,7 @@ function formatCommand(c: CollectorDescriptor): Command {
     .addOption(
       new Option('-o, --output <format>', 'summary format').choices(['text', 'json']).default('text'),
     )
-    .addOption(new Option('--flush-lines <n>', 'lines per commit').default('250000').hideHelp())
+    .addOption(new Option('--flush-lines <n>', 'lines per commit').default('1000000').hideHelp())
     .addHelpText(
       'after',
       `\nSample line:\n  ${c.sample}\n\nExamples:\n  egress-learner collect ${c.name} access.log\n  zcat *.gz | egress-learner collect ${c.name} -`,
@@ -91,7 +91,7 @@ function formatCommand(c: CollectorDescriptor): Command {
       process.stderr.write(`${summaryLine(c, result, seconds)}\n`);
     }
     if (process.env.EGRESS_LEARNER_REPORT_RSS === '1') {
-      process.stderr.write(`maxrss_kb=${process.resourceUsage().maxRSS}\n`);
+      process.stderr.write(`maxrss_kb=${process.resourceUsage().maxRSS} ${JSON.stringify(process.memoryUsage())}\n`);
     }
     const failed = result.sources.filter((s) => s.error !== null);
     if (failed.length > 1) {

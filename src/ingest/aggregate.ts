@@ -1,26 +1,11 @@
 import type { Edge } from '../model/edge.js';
-import { SOURCE_KINDS, type Observation, type SourceKind } from '../model/observation.js';
-
-/** A mutable edge being summed in memory between two flushes. */
-interface EdgeAcc {
-  bucket: number;
-  srcAddr: string;
-  dstAddr: string;
-  dstHost: string;
-  dstPort: number;
-  protocol: number;
-  action: Edge['action'];
-  direction: Edge['direction'];
-  flows: number;
-  replies: number;
-  packetsOut: number;
-  bytesOut: number;
-  packetsIn: number;
-  bytesIn: number;
-  firstSeen: number;
-  lastSeen: number;
-  sources: number;
-}
+import {
+  SOURCE_KINDS,
+  type Action,
+  type Direction,
+  type Observation,
+  type SourceKind,
+} from '../model/observation.js';
 
 const SOURCE_BITS: Readonly<Record<SourceKind, number>> = Object.fromEntries(
   SOURCE_KINDS.map((k, i) => [k, 1 << i]),
@@ -30,33 +15,45 @@ export function sourceBit(kind: SourceKind): number {
   return SOURCE_BITS[kind];
 }
 
-/**
- * The numeric part of an edge key: bucket index, port, protocol, action and direction packed into one number
- * (at most 2^45, exact in a double). Numbers hash without building a string per observation.
- */
-function packKey(
-  bucketIndex: number,
-  port: number,
-  protocol: number,
-  action: Edge['action'],
-  direction: Edge['direction'],
-): number {
-  return (
-    ((bucketIndex * 65536 + port) * 256 + protocol) * 4 +
-    (action === 'reject' ? 2 : 0) +
-    (direction === 'ingress' ? 1 : 0)
-  );
-}
+const INITIAL_CAPACITY = 1 << 14;
+const EMPTY = -1;
+
+/** Counter columns, in the order `#counters` stores them per edge. */
+const C_FLOWS = 0;
+const C_REPLIES = 1;
+const C_PACKETS_OUT = 2;
+const C_BYTES_OUT = 3;
+const C_PACKETS_IN = 4;
+const C_BYTES_IN = 5;
+const C_FIRST = 6;
+const C_LAST = 7;
+const COUNTERS = 8;
 
 /**
- * Sums observations into edges, updating counters in place, so memory follows the number of distinct edges
- * between flushes, not the number of lines. Keys are nested maps (source address → destination → packed
- * numbers) rather than one joined string: building and hashing a joined key per line cost five times more.
+ * Sums observations into edges between two commits, so memory follows the number of distinct edges, not lines.
+ *
+ * An open-addressing hash table over typed-array columns rather than a Map of objects: at hundreds of
+ * thousands of edges, per-edge objects and maps cost about a kilobyte each and most of the time in GC, while
+ * here an edge is about 100 bytes and an observation is summed without allocating. Addresses and host names
+ * are interned to small integers; the table keeps its own copies of them, because a parsed field is a slice
+ * of its line, which is a slice of a megabyte of decoded input that must not stay alive.
  */
 export class EdgeAggregator {
   readonly #bucketSeconds: number;
-  #edges = new Map<string, Map<string, Map<number, EdgeAcc>>>();
+  #ids = new Map<string, number>();
+  #strings: string[] = [''];
   #size = 0;
+  #capacity = INITIAL_CAPACITY;
+  /** Twice as many slots as edges, so probes stay short (load factor at most 0.5). */
+  #slots = new Int32Array(INITIAL_CAPACITY * 2).fill(EMPTY);
+  #src = new Int32Array(INITIAL_CAPACITY);
+  #dst = new Int32Array(INITIAL_CAPACITY);
+  #host = new Int32Array(INITIAL_CAPACITY);
+  #bucket = new Int32Array(INITIAL_CAPACITY);
+  /** Port, protocol, action and direction packed: ((port × 256 + protocol) × 2 + reject) × 2 + ingress. */
+  #packed = new Int32Array(INITIAL_CAPACITY);
+  #sources = new Int32Array(INITIAL_CAPACITY);
+  #counters = new Float64Array(INITIAL_CAPACITY * COUNTERS);
 
   constructor(bucketSeconds: number) {
     this.#bucketSeconds = bucketSeconds;
@@ -66,104 +63,181 @@ export class EdgeAggregator {
     return this.#size;
   }
 
-  #slot(src: string, dst: string, host: string): Map<number, EdgeAcc> {
-    let bySrc = this.#edges.get(src);
-    if (bySrc === undefined) {
-      bySrc = new Map();
-      this.#edges.set(src, bySrc);
+  /** Addresses and host names are ASCII (validated by the parsers), so a latin1 round trip copies them exactly. */
+  #id(s: string | null): number {
+    if (s === null || s === '') return 0;
+    let id = this.#ids.get(s);
+    if (id === undefined) {
+      id = this.#strings.length;
+      const copy = Buffer.from(s, 'latin1').toString('latin1');
+      this.#strings.push(copy);
+      this.#ids.set(copy, id);
     }
-    const dstKey = host === '' ? dst : `${dst}\n${host}`;
-    let byDst = bySrc.get(dstKey);
-    if (byDst === undefined) {
-      byDst = new Map();
-      bySrc.set(dstKey, byDst);
+    return id;
+  }
+
+  /** Finds the edge with this key, creating it with zero counters when it is new. Returns its index. */
+  #find(src: number, dst: number, host: number, bucket: number, packed: number, firstSeen: number): number {
+    let h = Math.imul(src, 0x9e3779b1) ^ Math.imul(dst, 0x85ebca77) ^ Math.imul(host, 0xc2b2ae3d);
+    h ^= Math.imul(bucket, 0x27d4eb2f) ^ Math.imul(packed, 0x165667b1);
+    h ^= h >>> 15;
+    h = Math.imul(h, 0x2c1b3c6d);
+    h ^= h >>> 12;
+    const slots = this.#slots;
+    const mask = slots.length - 1;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const e = slots[i]!;
+      if (e === EMPTY) {
+        const n = this.#size;
+        slots[i] = n;
+        this.#src[n] = src;
+        this.#dst[n] = dst;
+        this.#host[n] = host;
+        this.#bucket[n] = bucket;
+        this.#packed[n] = packed;
+        this.#sources[n] = 0;
+        const c = n * COUNTERS;
+        this.#counters.fill(0, c, c + COUNTERS);
+        this.#counters[c + C_FIRST] = firstSeen;
+        this.#counters[c + C_LAST] = firstSeen;
+        this.#size = n + 1;
+        if (this.#size === this.#capacity) this.#grow();
+        return n;
+      }
+      if (
+        this.#src[e] === src &&
+        this.#dst[e] === dst &&
+        this.#host[e] === host &&
+        this.#bucket[e] === bucket &&
+        this.#packed[e] === packed
+      ) {
+        return e;
+      }
     }
-    return byDst;
+  }
+
+  #grow(): void {
+    const cap = this.#capacity * 2;
+    const copy = <T extends Int32Array | Float64Array>(a: T, n: number): T => {
+      const b = new (a.constructor as new (n: number) => T)(n);
+      b.set(a);
+      return b;
+    };
+    this.#src = copy(this.#src, cap);
+    this.#dst = copy(this.#dst, cap);
+    this.#host = copy(this.#host, cap);
+    this.#bucket = copy(this.#bucket, cap);
+    this.#packed = copy(this.#packed, cap);
+    this.#sources = copy(this.#sources, cap);
+    this.#counters = copy(this.#counters, cap * COUNTERS);
+    this.#capacity = cap;
+    this.#rehash();
+  }
+
+  #rehash(): void {
+    const n = this.#size;
+    this.#size = 0;
+    this.#slots = new Int32Array(this.#capacity * 2).fill(EMPTY);
+    // Re-inserting in index order keeps every edge at its index: #find hands out index #size each time.
+    const src = this.#src;
+    const dst = this.#dst;
+    const host = this.#host;
+    const bucket = this.#bucket;
+    const packed = this.#packed;
+    const sources = this.#sources.slice(0, n);
+    const counters = this.#counters.slice(0, n * COUNTERS);
+    for (let e = 0; e < n; e++) this.#find(src[e]!, dst[e]!, host[e]!, bucket[e]!, packed[e]!, 0);
+    this.#sources.set(sources);
+    this.#counters.set(counters);
   }
 
   add(o: Observation): void {
-    const bucketIndex = Math.floor(o.start / this.#bucketSeconds);
-    const src = o.srcAddr ?? '';
-    const dst = o.dstAddr ?? '';
-    const host = o.dstHost ?? '';
-    const port = o.dstPort ?? 0;
-    const proto = o.protocol ?? 0;
-    const slot = this.#slot(src, dst, host);
-    const key = packKey(bucketIndex, port, proto, o.action, o.direction);
-    const acc = slot.get(key);
-    if (acc === undefined) {
-      slot.set(key, {
-        bucket: bucketIndex * this.#bucketSeconds,
-        srcAddr: src,
-        dstAddr: dst,
-        dstHost: host,
-        dstPort: port,
-        protocol: proto,
-        action: o.action,
-        direction: o.direction,
-        flows: o.reply ? 0 : 1,
-        replies: o.reply ? 1 : 0,
-        packetsOut: o.packetsOut,
-        bytesOut: o.bytesOut,
-        packetsIn: o.packetsIn,
-        bytesIn: o.bytesIn,
-        firstSeen: o.start,
-        lastSeen: o.end,
-        sources: SOURCE_BITS[o.sourceKind],
-      });
-      this.#size++;
-      return;
-    }
-    if (o.reply) acc.replies++;
-    else acc.flows++;
-    acc.packetsOut += o.packetsOut;
-    acc.bytesOut += o.bytesOut;
-    acc.packetsIn += o.packetsIn;
-    acc.bytesIn += o.bytesIn;
-    if (o.start < acc.firstSeen) acc.firstSeen = o.start;
-    if (o.end > acc.lastSeen) acc.lastSeen = o.end;
-    acc.sources |= SOURCE_BITS[o.sourceKind];
+    const bucket = Math.floor(o.start / this.#bucketSeconds);
+    const packed =
+      (((o.dstPort ?? 0) * 256 + (o.protocol ?? 0)) * 2 + (o.action === 'reject' ? 1 : 0)) * 2 +
+      (o.direction === 'ingress' ? 1 : 0);
+    const e = this.#find(
+      this.#id(o.srcAddr),
+      this.#id(o.dstAddr),
+      this.#id(o.dstHost),
+      bucket,
+      packed,
+      o.start,
+    );
+    const c = e * COUNTERS;
+    const k = this.#counters;
+    if (o.reply) k[c + C_REPLIES]!++;
+    else k[c + C_FLOWS]!++;
+    k[c + C_PACKETS_OUT] += o.packetsOut;
+    k[c + C_BYTES_OUT] += o.bytesOut;
+    k[c + C_PACKETS_IN] += o.packetsIn;
+    k[c + C_BYTES_IN] += o.bytesIn;
+    if (o.start < k[c + C_FIRST]!) k[c + C_FIRST] = o.start;
+    if (o.end > k[c + C_LAST]!) k[c + C_LAST] = o.end;
+    this.#sources[e]! |= SOURCE_BITS[o.sourceKind];
   }
 
   /** Merges edges summed elsewhere (a worker's partial result) into this one. */
   merge(edges: Iterable<Edge>): void {
-    for (const e of edges) {
-      const slot = this.#slot(e.srcAddr, e.dstAddr, e.dstHost);
-      const key = packKey(
-        Math.floor(e.bucket / this.#bucketSeconds),
-        e.dstPort,
-        e.protocol,
-        e.action,
-        e.direction,
+    for (const x of edges) {
+      const packed =
+        ((x.dstPort * 256 + x.protocol) * 2 + (x.action === 'reject' ? 1 : 0)) * 2 +
+        (x.direction === 'ingress' ? 1 : 0);
+      const bucket = Math.floor(x.bucket / this.#bucketSeconds);
+      const e = this.#find(
+        this.#id(x.srcAddr),
+        this.#id(x.dstAddr),
+        this.#id(x.dstHost),
+        bucket,
+        packed,
+        x.firstSeen,
       );
-      const acc = slot.get(key);
-      if (acc === undefined) {
-        slot.set(key, { ...e });
-        this.#size++;
-        continue;
-      }
-      acc.flows += e.flows;
-      acc.replies += e.replies;
-      acc.packetsOut += e.packetsOut;
-      acc.bytesOut += e.bytesOut;
-      acc.packetsIn += e.packetsIn;
-      acc.bytesIn += e.bytesIn;
-      if (e.firstSeen < acc.firstSeen) acc.firstSeen = e.firstSeen;
-      if (e.lastSeen > acc.lastSeen) acc.lastSeen = e.lastSeen;
-      acc.sources |= e.sources;
+      const c = e * COUNTERS;
+      const k = this.#counters;
+      k[c + C_FLOWS] += x.flows;
+      k[c + C_REPLIES] += x.replies;
+      k[c + C_PACKETS_OUT] += x.packetsOut;
+      k[c + C_BYTES_OUT] += x.bytesOut;
+      k[c + C_PACKETS_IN] += x.packetsIn;
+      k[c + C_BYTES_IN] += x.bytesIn;
+      if (x.firstSeen < k[c + C_FIRST]!) k[c + C_FIRST] = x.firstSeen;
+      if (x.lastSeen > k[c + C_LAST]!) k[c + C_LAST] = x.lastSeen;
+      this.#sources[e]! |= x.sources;
     }
   }
 
-  /** Hands out the summed edges and starts empty. */
+  /** Hands out the summed edges and starts empty (keeping its capacity). */
   drain(): Edge[] {
-    const out: Edge[] = [];
-    for (const bySrc of this.#edges.values()) {
-      for (const byDst of bySrc.values()) {
-        for (const acc of byDst.values()) out.push(acc);
-      }
+    const out: Edge[] = new Array<Edge>(this.#size);
+    const s = this.#strings;
+    const k = this.#counters;
+    for (let e = 0; e < this.#size; e++) {
+      const p = this.#packed[e]!;
+      const c = e * COUNTERS;
+      out[e] = {
+        bucket: this.#bucket[e]! * this.#bucketSeconds,
+        srcAddr: s[this.#src[e]!]!,
+        dstAddr: s[this.#dst[e]!]!,
+        dstHost: s[this.#host[e]!]!,
+        dstPort: Math.floor(p / 1024),
+        protocol: (p >> 2) & 255,
+        action: (p & 2 ? 'reject' : 'accept') satisfies Action,
+        direction: (p & 1 ? 'ingress' : 'egress') satisfies Direction,
+        flows: k[c + C_FLOWS]!,
+        replies: k[c + C_REPLIES]!,
+        packetsOut: k[c + C_PACKETS_OUT]!,
+        bytesOut: k[c + C_BYTES_OUT]!,
+        packetsIn: k[c + C_PACKETS_IN]!,
+        bytesIn: k[c + C_BYTES_IN]!,
+        firstSeen: k[c + C_FIRST]!,
+        lastSeen: k[c + C_LAST]!,
+        sources: this.#sources[e]!,
+      };
     }
-    this.#edges = new Map();
     this.#size = 0;
+    this.#slots.fill(EMPTY);
+    this.#ids = new Map();
+    this.#strings = [''];
     return out;
   }
 }

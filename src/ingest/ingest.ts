@@ -1,9 +1,10 @@
 import { lastLineNo } from '../../collectors/sources/line-chunk.js';
 import { openSource, type OpenedSource, type SourceRef } from '../../collectors/sources/open.js';
 import { splitLines } from '../../collectors/sources/split-lines.js';
-import type { CollectorDescriptor, LineParser } from '../model/collector.js';
+import type { CollectorDescriptor, LineParser, ObservationScratch } from '../model/collector.js';
 import { IngestCounts, QUARANTINE_RAW_CHARS, type QuarantineRow } from '../model/edge.js';
 import { KnownError } from '../model/errors.js';
+import { observation } from '../model/observation.js';
 import type { SourceState, Store } from '../store/store.js';
 import { EdgeAggregator } from './aggregate.js';
 
@@ -47,7 +48,17 @@ export interface IngestResult {
   readonly error: KnownError | null;
 }
 
-const DEFAULTS = { flushLines: 250_000, maxEdges: 200_000, maxLineBytes: 64 * 1024, maxQuarantine: 10_000 };
+/**
+ * Commit at least every million lines, every 200 000 distinct edges (the memory bound) or every 30 seconds (so
+ * queries see a long ingest progress), whichever comes first.
+ */
+const DEFAULTS = {
+  flushLines: 1_000_000,
+  maxEdges: 200_000,
+  flushMs: 30_000,
+  maxLineBytes: 64 * 1024,
+  maxQuarantine: 10_000,
+};
 
 /**
  * Reads every source through one collector into the store. Idempotent: each commit writes edge deltas and the
@@ -108,6 +119,12 @@ async function ingestOne(
   }
 
   const parser: LineParser = opts.collector.createParser(opts.parserOptions, cp?.parserState ?? null);
+  // One scratch observation for the whole source when the parser can fill one in place.
+  const scratch: ObservationScratch = { ...observation({ sourceKind: opts.collector.sourceKind }) };
+  const parse =
+    parser.parseInto !== undefined
+      ? (text: string) => parser.parseInto!(text, scratch)
+      : (text: string) => parser.parse(text);
   const agg = new EdgeAggregator(bucketSeconds);
   const flushLines = opts.flushLines ?? DEFAULTS.flushLines;
   const maxEdges = opts.maxEdges ?? DEFAULTS.maxEdges;
@@ -118,6 +135,7 @@ async function ingestOne(
   let lineNo = cp?.lineNo ?? 0;
   let byteOffset = cp?.byteOffset ?? 0;
   let sinceFlush = 0;
+  let lastFlushAt = performance.now();
 
   const flush = (done: boolean): void => {
     if (!done && sinceFlush === 0) return;
@@ -143,6 +161,7 @@ async function ingestOne(
     firstTime = null;
     lastTime = null;
     sinceFlush = 0;
+    lastFlushAt = performance.now();
   };
   const quarantineLine = (n: number, reason: string, text: string): void => {
     delta.malformed++;
@@ -185,7 +204,7 @@ async function ingestOne(
           reasons.empty = (reasons.empty ?? 0) + 1;
           continue;
         }
-        const out = parser.parse(text);
+        const out = parse(text);
         if (out.kind === 'observation') {
           const o = out.value;
           agg.add(o);

@@ -155,13 +155,16 @@ export function whereClause(f: FlowFilter): { sql: string; params: unknown[] } {
     parts.push('(sources & ?) != 0');
     params.push(mask);
   }
+  // An edge is in the window when its seen range overlaps it. `bucket <= until` is implied (a bucket starts at
+  // or before its first record) and lets SQLite use the (…, bucket) indexes; no such bound exists for `since`,
+  // since one record (a long proxy tunnel) may outlast many buckets.
   if (f.since !== undefined) {
     parts.push('last_seen >= ?');
     params.push(f.since);
   }
   if (f.until !== undefined) {
-    parts.push('first_seen <= ?');
-    params.push(f.until);
+    parts.push('bucket <= ? AND first_seen <= ?');
+    params.push(f.until, f.until);
   }
   return { sql: parts.length > 0 ? `WHERE ${parts.join(' AND ')}` : '', params };
 }

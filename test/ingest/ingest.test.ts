@@ -152,3 +152,34 @@ describe('ingest', () => {
     store.close();
   });
 });
+
+describe('ingest with the vpc-flow collector', () => {
+  it('resumes a custom-format gzip file with the layout its header announced', async () => {
+    const { vpcFlowCollector } = await import('../../collectors/vpcflow/index.js');
+    const dir = tempDir();
+    const header = 'start end srcaddr dstaddr srcport dstport protocol packets bytes action log-status';
+    const lines = [header];
+    for (let i = 0; i < 60_000; i++) {
+      const s = T0 + i;
+      lines.push(
+        `${s} ${s + 60} 10.0.${i % 4}.9 198.51.100.${i % 7} ${40000 + (i % 1000)} 443 6 2 ${i + 1} ACCEPT OK`,
+      );
+    }
+    writeFileSync(join(dir, 'custom.log.gz'), gzipSync(`${lines.join('\n')}\n`));
+    const refs = await expandPaths([join(dir, 'custom.log.gz')]);
+    const store = new Store(join(dir, 'db.sqlite'));
+    const abort = new AbortController();
+    const opts = { collector: vpcFlowCollector, parserOptions: {}, flushLines: 1000 };
+    const first = await ingest(store, refs, {
+      ...opts,
+      onProgress: (p) => p.records > 20_000 && abort.abort(),
+      signal: abort.signal,
+    });
+    expect(first.sources[0]!.status).toBe('interrupted');
+    const second = await ingest(store, refs, opts);
+    expect(second.totals.malformed).toBe(0);
+    expect(first.totals.stored + second.totals.stored).toBe(60_000);
+    expect(edgeTotals(store.db).bytes).toBe(sumBytes(60_000));
+    store.close();
+  });
+});

@@ -38,7 +38,6 @@ CREATE TABLE edges (
 CREATE INDEX edges_src ON edges (src_addr, bucket);
 CREATE INDEX edges_dst ON edges (dst_addr, bucket);
 CREATE INDEX edges_host ON edges (dst_host, bucket);
-CREATE INDEX edges_last_seen ON edges (last_seen);
 
 -- One row per input source, keyed by content fingerprint: the checkpoint that makes ingest idempotent.
 CREATE TABLE sources (

@@ -1,0 +1,171 @@
+/**
+ * Who sends traffic inside a Kubernetes cluster, and which IP belonged to whom when. Pod IPs are reused, so
+ * attribution always goes through a {@link Lease} that covers the time of the flow, never through "the pod that
+ * has this IP now". Times are epoch seconds (fractions allowed), as everywhere in the model.
+ */
+
+/**
+ * The kinds people name a workload by, after owner resolution (Pod → ReplicaSet → Deployment, Job → CronJob).
+ * `ReplicaSet` and `Job` appear only when nothing owns them; `Pod` is a bare pod (or a static mirror pod). A
+ * custom controller's kind (e.g. an Argo `Rollout` owning a ReplicaSet) is kept as given, so `kind` is a string.
+ */
+export const WORKLOAD_KINDS = [
+  'Deployment',
+  'StatefulSet',
+  'DaemonSet',
+  'CronJob',
+  'Job',
+  'ReplicaSet',
+  'ReplicationController',
+  'Pod',
+] as const;
+export type WellKnownWorkloadKind = (typeof WORKLOAD_KINDS)[number];
+
+/** A workload as people name it: `namespace/Kind/name` within a cluster (`''` when only one is collected). */
+export interface Workload {
+  readonly cluster: string;
+  readonly namespace: string;
+  readonly kind: string;
+  readonly name: string;
+}
+
+/** The stable id used in output and queries: `namespace/Kind/name` (the cluster is a separate column). */
+export function workloadId(w: Pick<Workload, 'namespace' | 'kind' | 'name'>): string {
+  return `${w.namespace}/${w.kind}/${w.name}`;
+}
+
+/**
+ * One pod as the inventory keeps it. `ips` are canonical (src/model/ip.ts) from `status.podIPs` (IPv4 and IPv6).
+ * `labels` are the pod's labels minus per-rollout churn (see collectors/kubernetes/inventory.ts). Times come
+ * from the API object: `createdAt` = metadata.creationTimestamp, `startedAt` = status.startTime (kubelet
+ * accepted the pod; the IP is assigned right after), `deletedAt` = metadata.deletionTimestamp, `finishedAt` =
+ * the latest container `terminated.finishedAt` once the pod is in a terminal phase.
+ */
+export interface PodRecord {
+  readonly uid: string;
+  readonly namespace: string;
+  readonly name: string;
+  readonly workload: Workload;
+  /** spec.nodeName; '' while unscheduled. */
+  readonly node: string;
+  /**
+   * True for `hostNetwork: true` pods: their IP is the node's address, shared with the node and every other
+   * host-network pod on it, so such a lease never excludes another holder.
+   */
+  readonly hostNetwork: boolean;
+  readonly ips: readonly string[];
+  readonly labels: Readonly<Record<string, string>>;
+  /** status.phase: Pending, Running, Succeeded, Failed, Unknown; '' when absent. */
+  readonly phase: string;
+  readonly createdAt: number | null;
+  readonly startedAt: number | null;
+  readonly deletedAt: number | null;
+  readonly finishedAt: number | null;
+}
+
+export interface NodeAddress {
+  /** InternalIP, ExternalIP, Hostname, InternalDNS, ExternalDNS. */
+  readonly type: string;
+  readonly address: string;
+}
+
+export interface NodeRecord {
+  readonly uid: string;
+  readonly name: string;
+  readonly addresses: readonly NodeAddress[];
+  readonly podCidrs: readonly string[];
+  readonly labels: Readonly<Record<string, string>>;
+  readonly createdAt: number | null;
+}
+
+export interface ServiceRecord {
+  readonly uid: string;
+  readonly namespace: string;
+  readonly name: string;
+  /** ClusterIP, NodePort, LoadBalancer, ExternalName. */
+  readonly type: string;
+  /** spec.clusterIPs (canonical); empty for headless (`None`) and ExternalName services. */
+  readonly clusterIps: readonly string[];
+  readonly externalName: string;
+  readonly selector: Readonly<Record<string, string>>;
+  readonly createdAt: number | null;
+}
+
+export interface NamespaceRecord {
+  readonly uid: string;
+  readonly name: string;
+  /** Kept because NetworkPolicy namespaceSelectors select on them (kubernetes.io/metadata.name among them). */
+  readonly labels: Readonly<Record<string, string>>;
+  readonly createdAt: number | null;
+}
+
+/**
+ * "ip X belonged to pod P of workload W from `start` to `end`" (`end` null = still held). Two leases of the same
+ * IP never overlap unless one of them is a host-network lease (which shares the node's address).
+ */
+export interface Lease {
+  readonly ip: string;
+  readonly podUid: string;
+  readonly namespace: string;
+  readonly podName: string;
+  readonly workload: Workload;
+  readonly node: string;
+  readonly hostNetwork: boolean;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly start: number;
+  readonly end: number | null;
+}
+
+/**
+ * One lease write, applied in order inside one transaction: open a lease (possibly already closed, for a pod
+ * that came and went), or close the lease keyed by pod, IP and start.
+ */
+export type LeaseOp =
+  | { readonly op: 'open'; readonly lease: Lease }
+  | {
+      readonly op: 'close';
+      readonly podUid: string;
+      readonly ip: string;
+      readonly start: number;
+      readonly end: number;
+    };
+
+/** The records of each inventory resource. ReplicaSets and Jobs only serve owner resolution and are not kept. */
+export interface InventoryItems {
+  readonly pods: PodRecord;
+  readonly nodes: NodeRecord;
+  readonly services: ServiceRecord;
+  readonly namespaces: NamespaceRecord;
+}
+export const INVENTORY_RESOURCES = ['namespaces', 'nodes', 'services', 'pods'] as const;
+export type InventoryResource = (typeof INVENTORY_RESOURCES)[number];
+
+/**
+ * One change to the inventory as of `at`: `replace` is a complete listing of a resource (a snapshot file, a
+ * list or a re-list after `410 Gone`): whatever is not in it is gone as of `at`. `upsert` / `delete` are watch
+ * events.
+ */
+export type InventoryChange = {
+  [R in InventoryResource]:
+    | {
+        readonly op: 'replace';
+        readonly resource: R;
+        readonly at: number;
+        readonly items: readonly InventoryItems[R][];
+      }
+    | {
+        readonly op: 'upsert' | 'delete';
+        readonly resource: R;
+        readonly at: number;
+        readonly item: InventoryItems[R];
+      };
+}[InventoryResource];
+
+/**
+ * Where the Kubernetes collector delivers changes. The changes of one call are committed together (one SQLite
+ * transaction), so a crash never leaves half a snapshot. Synchronous on purpose: watch callbacks arrive in order
+ * and must be applied in order.
+ */
+export interface InventorySink {
+  apply(changes: readonly InventoryChange[]): void;
+}

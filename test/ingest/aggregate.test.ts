@@ -1,0 +1,164 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { EdgeAggregator } from '../../src/ingest/aggregate.js';
+import type { Edge } from '../../src/model/edge.js';
+import { observation, type Observation } from '../../src/model/observation.js';
+
+/** The obvious aggregation, to check the hash table against. */
+function reference(obs: readonly Observation[], bucketSeconds: number): Edge[] {
+  const m = new Map<string, Edge & Record<string, unknown>>();
+  for (const o of obs) {
+    const bucket = Math.floor(o.start / bucketSeconds) * bucketSeconds;
+    const k = JSON.stringify([
+      bucket,
+      o.srcAddr,
+      o.dstAddr,
+      o.dstHost,
+      o.dstPort,
+      o.protocol,
+      o.action,
+      o.direction,
+    ]);
+    const e = m.get(k) ?? {
+      bucket,
+      srcAddr: o.srcAddr ?? '',
+      dstAddr: o.dstAddr ?? '',
+      dstHost: o.dstHost ?? '',
+      dstPort: o.dstPort ?? 0,
+      protocol: o.protocol ?? 0,
+      action: o.action,
+      direction: o.direction,
+      flows: 0,
+      replies: 0,
+      packetsOut: 0,
+      bytesOut: 0,
+      packetsIn: 0,
+      bytesIn: 0,
+      firstSeen: o.start,
+      lastSeen: o.start,
+      sources: 0,
+    };
+    m.set(k, {
+      ...e,
+      flows: e.flows + (o.reply ? 0 : 1),
+      replies: e.replies + (o.reply ? 1 : 0),
+      packetsOut: e.packetsOut + o.packetsOut,
+      bytesOut: e.bytesOut + o.bytesOut,
+      packetsIn: e.packetsIn + o.packetsIn,
+      bytesIn: e.bytesIn + o.bytesIn,
+      firstSeen: Math.min(e.firstSeen, o.start),
+      lastSeen: Math.max(e.lastSeen, o.end),
+      sources: e.sources | (o.sourceKind === 'vpcflow' ? 1 : o.sourceKind === 'squid' ? 2 : 4),
+    });
+  }
+  return sortEdges([...m.values()]);
+}
+
+function sortEdges(edges: Edge[]): Edge[] {
+  const key = (e: Edge): string =>
+    JSON.stringify([e.bucket, e.srcAddr, e.dstAddr, e.dstHost, e.dstPort, e.protocol, e.action, e.direction]);
+  return edges.sort((a, b) => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0));
+}
+
+const obsArb = fc.record({
+  sourceKind: fc.constantFrom('vpcflow' as const, 'squid' as const, 'envoy' as const),
+  start: fc.integer({ min: 1_763_596_800, max: 1_763_596_800 + 5 * 3600 }),
+  dur: fc.integer({ min: 0, max: 600 }),
+  src: fc.constantFrom('10.0.0.1', '10.0.0.2', '2001:db8::1', null),
+  dst: fc.constantFrom('192.0.2.1', '192.0.2.200', '', null),
+  host: fc.constantFrom(null, 'api.example.com', 'a.b.example.org'),
+  port: fc.constantFrom(null, 0, 53, 443, 65535),
+  protocol: fc.constantFrom(null, 1, 6, 17, 255),
+  action: fc.constantFrom('accept' as const, 'reject' as const),
+  direction: fc.constantFrom('egress' as const, 'ingress' as const),
+  reply: fc.boolean(),
+  n: fc.nat({ max: 1_000_000 }),
+});
+
+const toObs = (r: fc.infer<typeof obsArb>): Observation =>
+  observation({
+    sourceKind: r.sourceKind,
+    start: r.start,
+    end: r.start + r.dur,
+    srcAddr: r.src,
+    dstAddr: r.dst,
+    dstHost: r.host,
+    dstPort: r.port,
+    protocol: r.protocol,
+    action: r.action,
+    direction: r.direction,
+    reply: r.reply,
+    packetsOut: r.n % 7,
+    bytesOut: r.n,
+    packetsIn: r.n % 5,
+    bytesIn: r.n * 2,
+  });
+
+describe('EdgeAggregator', () => {
+  it('sums exactly as the obvious map does, for any observations', () => {
+    fc.assert(
+      fc.property(
+        fc.array(obsArb, { maxLength: 300 }),
+        fc.constantFrom(60, 900, 3600),
+        (rows, bucketSeconds) => {
+          const obs = rows.map(toObs);
+          const agg = new EdgeAggregator(bucketSeconds);
+          for (const o of obs) agg.add(o);
+          expect(sortEdges(agg.drain())).toEqual(reference(obs, bucketSeconds));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('keeps every edge through growth past its initial capacity, and starts empty after a drain', () => {
+    const agg = new EdgeAggregator(3600);
+    const obs: Observation[] = [];
+    for (let i = 0; i < 70_000; i++) {
+      obs.push(
+        observation({
+          sourceKind: 'vpcflow',
+          start: 1_763_596_800 + (i % 48) * 1800,
+          srcAddr: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`,
+          dstAddr: '198.51.100.7',
+          dstPort: 443,
+          protocol: 6,
+          bytesOut: i,
+        }),
+      );
+    }
+    for (const o of obs) agg.add(o);
+    for (const o of obs.slice(0, 1000)) agg.add(o);
+    expect(agg.size).toBe(70_000);
+    const edges = agg.drain();
+    expect(edges.reduce((s, e) => s + e.bytesOut, 0)).toBe(
+      obs.reduce((s, o) => s + o.bytesOut, 0) + 999 * 500,
+    );
+    expect(agg.size).toBe(0);
+    expect(agg.drain()).toEqual([]);
+  });
+
+  it('merges partial results into the same edges', () => {
+    const a = new EdgeAggregator(3600);
+    const b = new EdgeAggregator(3600);
+    const o = toObs({
+      sourceKind: 'squid',
+      start: 1_763_596_800,
+      dur: 5,
+      src: '10.0.0.1',
+      dst: '192.0.2.1',
+      host: 'api.example.com',
+      port: 443,
+      protocol: 6,
+      action: 'accept',
+      direction: 'egress',
+      reply: false,
+      n: 10,
+    });
+    a.add(o);
+    b.add(o);
+    b.add({ ...o, sourceKind: 'envoy' });
+    a.merge(b.drain());
+    expect(a.drain()).toEqual([expect.objectContaining({ flows: 3, bytesOut: 30, sources: 2 | 4 })]);
+  });
+});
