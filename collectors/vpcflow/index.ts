@@ -73,7 +73,10 @@ export const vpcFlowCollector: CollectorDescriptor = Object.freeze({
         'names, or the flow log format string (${version} ${srcaddr} …)',
     }),
   ]),
-  createParser(options: Readonly<Record<string, string | undefined>>, resumeState?: string | null): LineParser {
+  createParser(
+    options: Readonly<Record<string, string | undefined>>,
+    resumeState?: string | null,
+  ): LineParser {
     // validated when it was saved: it is the names of a layout this parser was using
     if (resumeState) return new VpcFlowLineParser(layoutOf(resumeState.split(' ')));
     const fields = options['fields'];

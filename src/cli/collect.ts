@@ -91,7 +91,9 @@ function formatCommand(c: CollectorDescriptor): Command {
       process.stderr.write(`${summaryLine(c, result, seconds)}\n`);
     }
     if (process.env.EGRESS_LEARNER_REPORT_RSS === '1') {
-      process.stderr.write(`maxrss_kb=${process.resourceUsage().maxRSS} ${JSON.stringify(process.memoryUsage())}\n`);
+      process.stderr.write(
+        `maxrss_kb=${process.resourceUsage().maxRSS} ${JSON.stringify(process.memoryUsage())}\n`,
+      );
     }
     const failed = result.sources.filter((s) => s.error !== null);
     if (failed.length > 1) {

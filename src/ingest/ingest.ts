@@ -223,8 +223,14 @@ async function ingestOne(
       sinceFlush += lines.length;
       progress.records += lines.length;
       opts.onProgress?.({ source: ref.name, records: progress.records });
-      if (sinceFlush >= flushLines || agg.size >= maxEdges || quarantine.length >= DEFAULTS.maxQuarantine)
+      if (
+        sinceFlush >= flushLines ||
+        agg.size >= maxEdges ||
+        quarantine.length >= DEFAULTS.maxQuarantine ||
+        performance.now() - lastFlushAt >= DEFAULTS.flushMs
+      ) {
         flush(false);
+      }
       if (opts.signal?.aborted) {
         status = 'interrupted';
         break;
