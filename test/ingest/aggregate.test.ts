@@ -75,7 +75,9 @@ const obsArb = fc.record({
   n: fc.nat({ max: 1_000_000 }),
 });
 
-const toObs = (r: fc.infer<typeof obsArb>): Observation =>
+type ObsRow = typeof obsArb extends fc.Arbitrary<infer T> ? T : never;
+
+const toObs = (r: ObsRow): Observation =>
   observation({
     sourceKind: r.sourceKind,
     start: r.start,
