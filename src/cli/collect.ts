@@ -4,6 +4,7 @@ import { expandPaths } from '../../collectors/sources/open.js';
 import { ingest, type IngestResult } from '../ingest/ingest.js';
 import type { CollectorDescriptor } from '../model/collector.js';
 import { UsageError, type KnownError } from '../model/errors.js';
+import { k8sCommand } from './collect-k8s.js';
 import { logger, openForWrite, type GlobalOptions } from './context.js';
 import { ProgressLine } from './progress.js';
 import { parseDuration } from './time-window.js';
@@ -14,6 +15,7 @@ export function collectCommand(): Command {
     'read logs into the database (aggregated edges, not raw lines)',
   );
   for (const c of COLLECTORS) cmd.addCommand(formatCommand(c));
+  cmd.addCommand(k8sCommand());
   return cmd;
 }
 

@@ -49,7 +49,9 @@ describe('Store', () => {
     new Store(path, { now: () => 1 }).close();
     new Store(path, { now: () => 2 }).close();
     const db = new Database(path, { readonly: true });
-    const applied = db.prepare('SELECT version, name, applied_at FROM schema_migrations ORDER BY version').all();
+    const applied = db
+      .prepare('SELECT version, name, applied_at FROM schema_migrations ORDER BY version')
+      .all();
     expect(applied[0]).toEqual({ version: 1, name: 'initial', applied_at: 1 });
     expect(applied.every((m) => (m as { applied_at: number }).applied_at === 1)).toBe(true);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');

@@ -1,0 +1,139 @@
+/**
+ * Reads the output of
+ *   kubectl get pods,nodes,services,namespaces,replicasets,jobs -A -o json
+ * (a `{"apiVersion":"v1","kind":"List","items":[…]}` whose items are of mixed kinds) into inventory records.
+ * A typed list (`PodList` from the API, whose items carry no `kind`) is read too. ReplicaSets and Jobs are only
+ * used for owner resolution. Kinds it does not use (Deployments, Events, …) are counted as ignored; a malformed
+ * item is reported with its position and reason, and never stops the rest.
+ */
+import type { V1Job, V1Namespace, V1Node, V1Pod, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
+import type { NamespaceRecord, NodeRecord, PodRecord, ServiceRecord } from '../../src/model/workload.js';
+import {
+  indexOwner,
+  toNamespaceRecord,
+  toNodeRecord,
+  toPodRecord,
+  toServiceRecord,
+  type InventoryRejectReason,
+  type OwnerIndex,
+} from './inventory.js';
+
+export const SNAPSHOT_REJECT_REASONS = ['missing_kind'] as const;
+export type SnapshotRejectReason = InventoryRejectReason | (typeof SNAPSHOT_REJECT_REASONS)[number];
+
+/** One item that could not be used. */
+export interface SnapshotReject {
+  /** Position in `items`. */
+  readonly index: number;
+  readonly kind: string;
+  /** `namespace/name` or `name` when the item has one, else ''. */
+  readonly name: string;
+  readonly reason: SnapshotRejectReason;
+}
+
+export interface KubeSnapshot {
+  readonly pods: readonly PodRecord[];
+  readonly nodes: readonly NodeRecord[];
+  readonly services: readonly ServiceRecord[];
+  readonly namespaces: readonly NamespaceRecord[];
+}
+
+export type SnapshotParseResult =
+  | {
+      readonly ok: true;
+      readonly snapshot: KubeSnapshot;
+      readonly rejects: readonly SnapshotReject[];
+      /** Items of kinds the inventory does not use. */
+      readonly ignored: number;
+    }
+  | { readonly ok: false; readonly reason: 'bad_json' | 'not_a_list' };
+
+/** Parses a `kubectl get … -o json` document. Pure; never throws. */
+export function parseKubectlList(text: string, cluster = ''): SnapshotParseResult {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return { ok: false, reason: 'bad_json' };
+  }
+  if (typeof doc !== 'object' || doc === null || !Array.isArray((doc as { items?: unknown }).items)) {
+    return { ok: false, reason: 'not_a_list' };
+  }
+  const listKind = (doc as { kind?: unknown }).kind;
+  // `PodList` → every item is a Pod; `List` → each item names its kind.
+  const itemKind =
+    typeof listKind === 'string' && listKind !== 'List' && listKind.endsWith('List')
+      ? listKind.slice(0, -'List'.length)
+      : null;
+  const items = (doc as { items: unknown[] }).items;
+  const kinds: string[] = [];
+  for (const item of items) {
+    const k = typeof item === 'object' && item !== null ? (item as { kind?: unknown }).kind : undefined;
+    kinds.push(typeof k === 'string' ? k : (itemKind ?? ''));
+  }
+
+  const rejects: SnapshotReject[] = [];
+  const index: OwnerIndex = new Map();
+  // Owners first: a pod listed before its ReplicaSet must still resolve to the Deployment.
+  for (let i = 0; i < items.length; i++) {
+    const kind = kinds[i]!;
+    if (kind !== 'ReplicaSet' && kind !== 'Job') continue;
+    if (!indexOwner(index, kind, items[i] as V1ReplicaSet | V1Job)) {
+      rejects.push({ index: i, kind, name: nameOf(items[i]), reason: 'missing_name' });
+    }
+  }
+  const pods: PodRecord[] = [];
+  const nodes: NodeRecord[] = [];
+  const services: ServiceRecord[] = [];
+  const namespaces: NamespaceRecord[] = [];
+  let ignored = 0;
+  for (let i = 0; i < items.length; i++) {
+    const kind = kinds[i]!;
+    const item = items[i];
+    let reason: SnapshotRejectReason | null = null;
+    switch (kind) {
+      case 'Pod': {
+        const r = toPodRecord(item as V1Pod, index, cluster);
+        if (r.ok) pods.push(r.value);
+        else reason = r.reason;
+        break;
+      }
+      case 'Node': {
+        const r = toNodeRecord(item as V1Node);
+        if (r.ok) nodes.push(r.value);
+        else reason = r.reason;
+        break;
+      }
+      case 'Service': {
+        const r = toServiceRecord(item as V1Service);
+        if (r.ok) services.push(r.value);
+        else reason = r.reason;
+        break;
+      }
+      case 'Namespace': {
+        const r = toNamespaceRecord(item as V1Namespace);
+        if (r.ok) namespaces.push(r.value);
+        else reason = r.reason;
+        break;
+      }
+      case 'ReplicaSet':
+      case 'Job':
+        break;
+      case '':
+        reason = 'missing_kind';
+        break;
+      default:
+        ignored++;
+    }
+    if (reason !== null) rejects.push({ index: i, kind, name: nameOf(item), reason });
+  }
+  return { ok: true, snapshot: { pods, nodes, services, namespaces }, rejects, ignored };
+}
+
+function nameOf(item: unknown): string {
+  const meta = typeof item === 'object' && item !== null ? (item as { metadata?: unknown }).metadata : null;
+  if (typeof meta !== 'object' || meta === null) return '';
+  const { name, namespace } = meta as { name?: unknown; namespace?: unknown };
+  if (typeof name !== 'string') return '';
+  return typeof namespace === 'string' && namespace !== '' ? `${namespace}/${name}` : name;
+}
