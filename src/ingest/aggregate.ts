@@ -206,38 +206,93 @@ export class EdgeAggregator {
     }
   }
 
-  /** Hands out the summed edges and starts empty (keeping its capacity). */
+  /** Hands out the summed edges as new objects and starts empty (keeping its capacity). */
   drain(): Edge[] {
-    const out: Edge[] = new Array<Edge>(this.#size);
-    const s = this.#strings;
-    const k = this.#counters;
-    for (let e = 0; e < this.#size; e++) {
-      const p = this.#packed[e]!;
-      const c = e * COUNTERS;
-      out[e] = {
-        bucket: this.#bucket[e]! * this.#bucketSeconds,
-        srcAddr: s[this.#src[e]!]!,
-        dstAddr: s[this.#dst[e]!]!,
-        dstHost: s[this.#host[e]!]!,
-        dstPort: Math.floor(p / 1024),
-        protocol: (p >> 2) & 255,
-        action: (p & 2 ? 'reject' : 'accept') satisfies Action,
-        direction: (p & 1 ? 'ingress' : 'egress') satisfies Direction,
-        flows: k[c + C_FLOWS]!,
-        replies: k[c + C_REPLIES]!,
-        packetsOut: k[c + C_PACKETS_OUT]!,
-        bytesOut: k[c + C_BYTES_OUT]!,
-        packetsIn: k[c + C_PACKETS_IN]!,
-        bytesIn: k[c + C_BYTES_IN]!,
-        firstSeen: k[c + C_FIRST]!,
-        lastSeen: k[c + C_LAST]!,
-        sources: this.#sources[e]!,
-      };
-    }
-    this.#size = 0;
-    this.#slots.fill(EMPTY);
-    this.#ids = new Map();
-    this.#strings = [''];
+    const out: Edge[] = [];
+    for (const e of this.drainInOrder()) out.push({ ...e });
     return out;
+  }
+
+  /**
+   * Hands out the summed edges in the store's primary-key order (bucket, source, destination, host, port,
+   * protocol, action, direction), so its upserts walk the B-tree forward, then starts empty. The yielded
+   * object is reused: read it before asking for the next one. Nothing per edge is allocated, which keeps a
+   * commit of half a million edges within the memory budget.
+   */
+  *drainInOrder(): Generator<Edge> {
+    const n = this.#size;
+    const strings = this.#strings;
+    const byText = Array.from(strings.keys()).sort((a, b) =>
+      strings[a]! < strings[b]! ? -1 : strings[a]! > strings[b]! ? 1 : 0,
+    );
+    const rank = new Int32Array(strings.length);
+    for (let r = 0; r < byText.length; r++) rank[byText[r]!] = r;
+    const bucket = this.#bucket;
+    const src = this.#src;
+    const dst = this.#dst;
+    const host = this.#host;
+    const packed = this.#packed;
+    const order = new Int32Array(n);
+    for (let e = 0; e < n; e++) order[e] = e;
+    // `packed` orders as (port, protocol, action, direction) with accept < reject and egress < ingress, as the
+    // key's columns compare in SQLite.
+    order.sort(
+      (a, b) =>
+        bucket[a]! - bucket[b]! ||
+        rank[src[a]!]! - rank[src[b]!]! ||
+        rank[dst[a]!]! - rank[dst[b]!]! ||
+        rank[host[a]!]! - rank[host[b]!]! ||
+        packed[a]! - packed[b]!,
+    );
+    const out = {
+      bucket: 0,
+      srcAddr: '',
+      dstAddr: '',
+      dstHost: '',
+      dstPort: 0,
+      protocol: 0,
+      action: 'accept' as Action,
+      direction: 'egress' as Direction,
+      flows: 0,
+      replies: 0,
+      packetsOut: 0,
+      bytesOut: 0,
+      packetsIn: 0,
+      bytesIn: 0,
+      firstSeen: 0,
+      lastSeen: 0,
+      sources: 0,
+    };
+    const k = this.#counters;
+    try {
+      for (let i = 0; i < n; i++) {
+        const e = order[i]!;
+        const p = packed[e]!;
+        const c = e * COUNTERS;
+        out.bucket = bucket[e]! * this.#bucketSeconds;
+        out.srcAddr = strings[src[e]!]!;
+        out.dstAddr = strings[dst[e]!]!;
+        out.dstHost = strings[host[e]!]!;
+        out.dstPort = Math.floor(p / 1024);
+        out.protocol = (p >> 2) & 255;
+        out.action = p & 2 ? 'reject' : 'accept';
+        out.direction = p & 1 ? 'ingress' : 'egress';
+        out.flows = k[c + C_FLOWS]!;
+        out.replies = k[c + C_REPLIES]!;
+        out.packetsOut = k[c + C_PACKETS_OUT]!;
+        out.bytesOut = k[c + C_BYTES_OUT]!;
+        out.packetsIn = k[c + C_PACKETS_IN]!;
+        out.bytesIn = k[c + C_BYTES_IN]!;
+        out.firstSeen = k[c + C_FIRST]!;
+        out.lastSeen = k[c + C_LAST]!;
+        out.sources = this.#sources[e]!;
+        yield out;
+      }
+    } finally {
+      this.#size = 0;
+      this.#slots.fill(EMPTY);
+      this.#ids = new Map();
+      this.#strings = [''];
+    }
   }
 }

@@ -49,12 +49,12 @@ export interface IngestResult {
 }
 
 /**
- * Commit at least every million lines, every 200 000 distinct edges (the memory bound) or every 30 seconds (so
+ * Commit at least every million lines, every 500 000 distinct edges (the memory bound, ~50 MB) or every 30 seconds (so
  * queries see a long ingest progress), whichever comes first.
  */
 const DEFAULTS = {
   flushLines: 1_000_000,
-  maxEdges: 200_000,
+  maxEdges: 500_000,
   flushMs: 30_000,
   maxLineBytes: 64 * 1024,
   maxQuarantine: 10_000,
@@ -140,7 +140,7 @@ async function ingestOne(
   const flush = (done: boolean): void => {
     if (!done && sinceFlush === 0) return;
     store.writeBatch({
-      edges: agg.drain(),
+      edges: agg.drainInOrder(),
       quarantine,
       checkpoint: {
         sourceId: opened.sourceId,

@@ -51,6 +51,7 @@ export class Store {
   readonly #getMeta: Database.Statement;
   readonly #setMeta: Database.Statement;
   readonly #writeBatch: (batch: Batch) => number;
+  #maxSpan: number;
 
   constructor(path: string, opts: StoreOptions = {}) {
     this.path = path;
@@ -115,10 +116,12 @@ export class Store {
       'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT DO UPDATE SET value = excluded.value',
     );
 
+    this.#maxSpan = Number((this.#getMeta.get('max_span') as { value: string } | undefined)?.value ?? 0);
     this.#writeBatch = this.db.transaction((batch: Batch): number => {
       let n = 0;
-      // In primary-key order, the upserts walk the B-tree forward instead of jumping around it.
-      for (const e of [...batch.edges].sort(compareEdgeKeys)) {
+      let span = 0;
+      for (const e of batch.edges) {
+        if (e.lastSeen - e.bucket > span) span = e.lastSeen - e.bucket;
         this.#upsertEdge.run(
           e.bucket,
           e.srcAddr,
@@ -139,6 +142,10 @@ export class Store {
           e.sources,
         );
         n++;
+      }
+      if (span > this.#maxSpan) {
+        this.#maxSpan = Math.ceil(span);
+        this.#setMeta.run('max_span', String(this.#maxSpan));
       }
       const now = this.#now();
       for (const q of batch.quarantine) {
@@ -173,7 +180,10 @@ export class Store {
       throw new UsageError(`${this.path} is not an egress-learner database`, 'db_schema');
   }
 
-  /** Writes edge deltas, quarantined lines and the checkpoint atomically; returns the number of edge rows. */
+  /**
+   * Writes edge deltas, quarantined lines and the checkpoint atomically; returns the number of edge rows. Edges
+   * in primary-key order (as `EdgeAggregator.drainInOrder` gives them) walk the B-tree forward.
+   */
   writeBatch(batch: Batch): number {
     return this.#writeBatch(batch);
   }
@@ -207,23 +217,6 @@ export class Store {
   close(): void {
     if (this.db.open) this.db.close();
   }
-}
-
-function compareEdgeKeys(a: Edge, b: Edge): number {
-  return (
-    a.bucket - b.bucket ||
-    cmp(a.srcAddr, b.srcAddr) ||
-    cmp(a.dstAddr, b.dstAddr) ||
-    cmp(a.dstHost, b.dstHost) ||
-    a.dstPort - b.dstPort ||
-    a.protocol - b.protocol ||
-    cmp(a.action, b.action) ||
-    cmp(a.direction, b.direction)
-  );
-}
-
-function cmp(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 interface SourceRow {
