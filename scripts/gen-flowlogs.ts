@@ -23,6 +23,7 @@ import { pathToFileURL } from 'node:url';
 import { createGzip } from 'node:zlib';
 import type { Gzip } from 'node:zlib';
 import { Command } from 'commander';
+import { mulberry32 } from '../src/util/prng.js';
 
 export const FLOW_LOG_HEADER =
   'version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status';
@@ -60,17 +61,7 @@ export function flowLogPaths(outDir: string, records: number): { plainPath: stri
   return { plainPath, gzipPath: `${plainPath}.gz` };
 }
 
-/** mulberry32: small, fast, good enough for synthetic data, fully deterministic. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 type Rng = () => number;
 

@@ -10,19 +10,9 @@ export interface DemoFile {
   readonly text: string;
 }
 
-const START = Date.UTC(2026, 10, 20) / 1000;
+import { mulberry32 } from '../util/prng.js';
 
-/** mulberry32: a tiny deterministic PRNG, so the demo's numbers are the same everywhere. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const START = Date.UTC(2026, 10, 20) / 1000;
 
 interface Talk {
   readonly src: string;
@@ -48,7 +38,7 @@ const VPC_FIELDS =
   'version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status vpc-id subnet-id instance-id tcp-flags type pkt-srcaddr pkt-dstaddr flow-direction traffic-path';
 
 function vpcFlowFile(): string {
-  const rnd = prng(7);
+  const rnd = mulberry32(7);
   const lines = [VPC_FIELDS];
   for (const t of TALKS) {
     for (let at = START; at < START + 2 * 86400; at += t.everySeconds) {
@@ -88,7 +78,7 @@ const PROXIED: readonly [client: string, method: string, target: string, everySe
 ];
 
 function squidFile(): string {
-  const rnd = prng(11);
+  const rnd = mulberry32(11);
   const lines: string[] = [];
   for (const [client, method, target, every] of PROXIED) {
     for (let at = START; at < START + 2 * 86400; at += every) {

@@ -15,6 +15,13 @@ export function sourceBit(kind: SourceKind): number {
   return SOURCE_BITS[kind];
 }
 
+/** Port, protocol, action and direction in one number: ((port × 256 + protocol) × 2 + reject) × 2 + ingress. */
+function packKey(port: number, protocol: number, action: Action, direction: Direction): number {
+  return (
+    ((port * 256 + protocol) * 2 + (action === 'reject' ? 1 : 0)) * 2 + (direction === 'ingress' ? 1 : 0)
+  );
+}
+
 const INITIAL_CAPACITY = 1 << 14;
 const EMPTY = -1;
 
@@ -50,7 +57,7 @@ export class EdgeAggregator {
   #dst = new Int32Array(INITIAL_CAPACITY);
   #host = new Int32Array(INITIAL_CAPACITY);
   #bucket = new Int32Array(INITIAL_CAPACITY);
-  /** Port, protocol, action and direction packed: ((port × 256 + protocol) × 2 + reject) × 2 + ingress. */
+  /** See packKey. */
   #packed = new Int32Array(INITIAL_CAPACITY);
   #sources = new Int32Array(INITIAL_CAPACITY);
   #counters = new Float64Array(INITIAL_CAPACITY * COUNTERS);
@@ -152,58 +159,74 @@ export class EdgeAggregator {
   }
 
   add(o: Observation): void {
-    const bucket = Math.floor(o.start / this.#bucketSeconds);
-    const packed =
-      (((o.dstPort ?? 0) * 256 + (o.protocol ?? 0)) * 2 + (o.action === 'reject' ? 1 : 0)) * 2 +
-      (o.direction === 'ingress' ? 1 : 0);
-    const e = this.#find(
-      this.#id(o.srcAddr),
-      this.#id(o.dstAddr),
-      this.#id(o.dstHost),
-      bucket,
-      packed,
+    this.#accumulate(
+      o.srcAddr,
+      o.dstAddr,
+      o.dstHost,
+      Math.floor(o.start / this.#bucketSeconds),
+      packKey(o.dstPort ?? 0, o.protocol ?? 0, o.action, o.direction),
+      o.reply ? 0 : 1,
+      o.reply ? 1 : 0,
+      o.packetsOut,
+      o.bytesOut,
+      o.packetsIn,
+      o.bytesIn,
       o.start,
+      o.end,
+      SOURCE_BITS[o.sourceKind],
     );
-    const c = e * COUNTERS;
-    const k = this.#counters;
-    if (o.reply) k[c + C_REPLIES]!++;
-    else k[c + C_FLOWS]!++;
-    k[c + C_PACKETS_OUT] += o.packetsOut;
-    k[c + C_BYTES_OUT] += o.bytesOut;
-    k[c + C_PACKETS_IN] += o.packetsIn;
-    k[c + C_BYTES_IN] += o.bytesIn;
-    if (o.start < k[c + C_FIRST]!) k[c + C_FIRST] = o.start;
-    if (o.end > k[c + C_LAST]!) k[c + C_LAST] = o.end;
-    this.#sources[e]! |= SOURCE_BITS[o.sourceKind];
   }
 
   /** Merges edges summed elsewhere (a worker's partial result) into this one. */
   merge(edges: Iterable<Edge>): void {
     for (const x of edges) {
-      const packed =
-        ((x.dstPort * 256 + x.protocol) * 2 + (x.action === 'reject' ? 1 : 0)) * 2 +
-        (x.direction === 'ingress' ? 1 : 0);
-      const bucket = Math.floor(x.bucket / this.#bucketSeconds);
-      const e = this.#find(
-        this.#id(x.srcAddr),
-        this.#id(x.dstAddr),
-        this.#id(x.dstHost),
-        bucket,
-        packed,
+      this.#accumulate(
+        x.srcAddr,
+        x.dstAddr,
+        x.dstHost,
+        Math.floor(x.bucket / this.#bucketSeconds),
+        packKey(x.dstPort, x.protocol, x.action, x.direction),
+        x.flows,
+        x.replies,
+        x.packetsOut,
+        x.bytesOut,
+        x.packetsIn,
+        x.bytesIn,
         x.firstSeen,
+        x.lastSeen,
+        x.sources,
       );
-      const c = e * COUNTERS;
-      const k = this.#counters;
-      k[c + C_FLOWS] += x.flows;
-      k[c + C_REPLIES] += x.replies;
-      k[c + C_PACKETS_OUT] += x.packetsOut;
-      k[c + C_BYTES_OUT] += x.bytesOut;
-      k[c + C_PACKETS_IN] += x.packetsIn;
-      k[c + C_BYTES_IN] += x.bytesIn;
-      if (x.firstSeen < k[c + C_FIRST]!) k[c + C_FIRST] = x.firstSeen;
-      if (x.lastSeen > k[c + C_LAST]!) k[c + C_LAST] = x.lastSeen;
-      this.#sources[e]! |= x.sources;
     }
+  }
+
+  #accumulate(
+    src: string | null,
+    dst: string | null,
+    host: string | null,
+    bucket: number,
+    packed: number,
+    flows: number,
+    replies: number,
+    packetsOut: number,
+    bytesOut: number,
+    packetsIn: number,
+    bytesIn: number,
+    firstSeen: number,
+    lastSeen: number,
+    sources: number,
+  ): void {
+    const e = this.#find(this.#id(src), this.#id(dst), this.#id(host), bucket, packed, firstSeen);
+    const c = e * COUNTERS;
+    const k = this.#counters;
+    k[c + C_FLOWS] += flows;
+    k[c + C_REPLIES] += replies;
+    k[c + C_PACKETS_OUT] += packetsOut;
+    k[c + C_BYTES_OUT] += bytesOut;
+    k[c + C_PACKETS_IN] += packetsIn;
+    k[c + C_BYTES_IN] += bytesIn;
+    if (firstSeen < k[c + C_FIRST]!) k[c + C_FIRST] = firstSeen;
+    if (lastSeen > k[c + C_LAST]!) k[c + C_LAST] = lastSeen;
+    this.#sources[e]! |= sources;
   }
 
   /** Hands out the summed edges as new objects and starts empty (keeping its capacity). */
