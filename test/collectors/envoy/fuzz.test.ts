@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ENVOY_REJECT_REASONS, ENVOY_SKIP_REASONS, parseEnvoyLine } from '../../../collectors/envoy/parse.js';
 import type { ParseOutcome } from '../../../src/model/parse-outcome.js';
+import { mutatedLine as mutatedLines } from '../../helpers/fuzz-lines.js';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/envoy');
 const REAL_LINES = ['text.log', 'json.log'].flatMap((f) =>
@@ -30,20 +31,7 @@ function checkOutcome(r: ParseOutcome): void {
   }
 }
 
-/** A real line with a few characters replaced, inserted or removed. */
-const mutatedLine = fc
-  .tuple(
-    fc.constantFrom(...REAL_LINES),
-    fc.array(fc.tuple(fc.nat(), fc.nat(3), fc.string({ maxLength: 4 })), { maxLength: 4 }),
-  )
-  .map(([line, edits]) => {
-    let s = line;
-    for (const [at, del, ins] of edits) {
-      const i = at % (s.length + 1);
-      s = s.slice(0, i) + ins + s.slice(i + del);
-    }
-    return s;
-  });
+const mutatedLine = mutatedLines(REAL_LINES);
 
 describe('parseEnvoyLine never throws', () => {
   it('on any string', () => {

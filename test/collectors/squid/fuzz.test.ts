@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseSquidLine, SQUID_REJECT_REASONS, SQUID_SKIP_REASONS } from '../../../collectors/squid/parse.js';
 import type { ParseOutcome } from '../../../src/model/parse-outcome.js';
+import { mutatedLine as mutatedLines } from '../../helpers/fuzz-lines.js';
 
 const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/squid');
 const REAL_LINES = ['native.log', 'common.log', 'combined.log'].flatMap((f) =>
@@ -29,20 +30,7 @@ function checkOutcome(r: ParseOutcome): void {
   }
 }
 
-/** A real line with a few characters replaced, inserted or removed. */
-const mutatedLine = fc
-  .tuple(
-    fc.constantFrom(...REAL_LINES),
-    fc.array(fc.tuple(fc.nat(), fc.nat(3), fc.string({ maxLength: 4 })), { maxLength: 4 }),
-  )
-  .map(([line, edits]) => {
-    let s = line;
-    for (const [at, del, ins] of edits) {
-      const i = at % (s.length + 1);
-      s = s.slice(0, i) + ins + s.slice(i + del);
-    }
-    return s;
-  });
+const mutatedLine = mutatedLines(REAL_LINES);
 
 describe('parseSquidLine never throws', () => {
   it('on any string', () => {
