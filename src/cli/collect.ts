@@ -4,8 +4,9 @@ import { expandPaths } from '../../collectors/sources/open.js';
 import { ingest, type IngestResult } from '../ingest/ingest.js';
 import type { CollectorDescriptor } from '../model/collector.js';
 import { UsageError, type KnownError } from '../model/errors.js';
+import { awsInventoryCommand } from './collect-aws.js';
 import { k8sCommand } from './collect-k8s.js';
-import { logger, openForWrite, type GlobalOptions } from './context.js';
+import { logger, openForWrite, positiveInt, type GlobalOptions } from './context.js';
 import { ProgressLine } from './progress.js';
 import { parseDuration } from './time-window.js';
 
@@ -16,6 +17,7 @@ export function collectCommand(): Command {
   );
   for (const c of COLLECTORS) cmd.addCommand(formatCommand(c));
   cmd.addCommand(k8sCommand());
+  cmd.addCommand(awsInventoryCommand());
   return cmd;
 }
 
@@ -28,6 +30,9 @@ function formatCommand(c: CollectorDescriptor): Command {
       new Option('-o, --output <format>', 'summary format').choices(['text', 'json']).default('text'),
     )
     .addOption(new Option('--flush-lines <n>', 'lines per commit').default('1000000').hideHelp())
+    .addOption(
+      new Option('--max-edges <n>', 'distinct edges held before a commit').default('500000').hideHelp(),
+    )
     .addHelpText(
       'after',
       `\nSample line:\n  ${c.sample}\n\nExamples:\n  egress-learner collect ${c.name} access.log\n  zcat *.gz | egress-learner collect ${c.name} -`,
@@ -45,9 +50,8 @@ function formatCommand(c: CollectorDescriptor): Command {
     }
     // Build the parser once up front so a bad format option fails before any input is touched.
     c.createParser(parserOptions, null);
-    const flushLines = Number(opts.flushLines);
-    if (!Number.isInteger(flushLines) || flushLines < 1)
-      throw new UsageError('--flush-lines must be a positive integer');
+    const flushLines = positiveInt(opts.flushLines!, '--flush-lines');
+    const maxEdges = positiveInt(opts.maxEdges!, '--max-edges');
     let bucket: number | undefined;
     if (opts.bucket !== undefined) {
       const d = parseDuration(opts.bucket);
@@ -74,6 +78,7 @@ function formatCommand(c: CollectorDescriptor): Command {
         collector: c,
         parserOptions,
         flushLines,
+        maxEdges,
         onProgress: (p) => progress.update(p),
         signal: abort.signal,
       });

@@ -29,6 +29,14 @@ export function oneOf<T extends string>(list: readonly T[], value: string, flag:
   throw new UsageError(`${flag} ${JSON.stringify(value)}: expected one of ${list.join(', ')}`);
 }
 
+/** A flag value that must be a whole number of at least 1. */
+export function positiveInt(text: string, flag: string): number {
+  if (!/^\d+$/.test(text) || Number(text) < 1) {
+    throw new UsageError(`${flag} ${JSON.stringify(text)}: expected a positive integer`);
+  }
+  return Number(text);
+}
+
 export function logger(g: GlobalOptions): Logger {
   const level =
     g.quiet && g.logLevel === 'info' ? 'warn' : oneOf<LogLevel>(LOG_LEVELS, g.logLevel, '--log-level');
