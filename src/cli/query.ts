@@ -1,18 +1,35 @@
+import { existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
+import { stringify as yamlStringify } from 'yaml';
+import { refreshAttribution } from '../identity/refresh-attribution.js';
+import { UNATTRIBUTED } from '../identity/attribution.js';
 import { parseCidr } from '../model/cidr.js';
 import { UsageError } from '../model/errors.js';
 import { ACTIONS, DIRECTIONS, PROTOCOL, SOURCE_KINDS, type SourceKind } from '../model/observation.js';
+import { workloadId } from '../model/workload.js';
 import {
+  COVERAGE_OUTCOMES,
+  queryCandidateTraffic,
+  queryCoverage,
+  queryWorkloadTraffic,
+  type WorkloadTraffic,
+} from '../store/attribution-query.js';
+import {
+  ATTRIBUTION_FIELDS,
   GROUP_FIELDS,
   queryFlows,
   SORT_KEYS,
   type FlowFilter,
   type FlowRow,
   type GroupField,
+  type SortKey,
 } from '../store/flow-query.js';
+import { InventoryStore } from '../store/inventory-store.js';
+import type { Store } from '../store/store.js';
+import { importAwsFiles } from './collect-aws.js';
 import { queryQuarantine } from '../store/quarantine-query.js';
 import { listSources } from '../store/source-query.js';
-import { oneOf, openForRead, type GlobalOptions } from './context.js';
+import { dbPath, oneOf, openForRead, openForWrite, type GlobalOptions } from './context.js';
 import { OUTPUT_FORMATS, parseOutputFormat, render, type OutputRow } from './output.js';
 import { isoTime, parseInstant } from './time-window.js';
 
@@ -22,6 +39,13 @@ const PROTOCOL_NAMES: Record<number, string> = Object.fromEntries(
 
 const collect = (v: string, prev: string[] = []): string[] =>
   prev.concat(v.split(',').filter((x) => x !== ''));
+/** Repeatable without comma splitting (a label value may not hold a comma, but the message should say so). */
+const collectOne = (v: string, prev: string[] = []): string[] => prev.concat(v);
+
+/** Kubernetes label syntax: optional DNS-subdomain prefix and `/`, then a name of up to 63 characters. */
+const LABEL_KEY =
+  /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$/;
 
 function outputOption(): Option {
   return new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('table');
@@ -30,14 +54,16 @@ function outputOption(): Option {
 export function queryCommand(now: () => number): Command {
   const cmd = new Command('query').description('ask the database about what was observed');
   cmd.addCommand(flowsCommand(now));
+  cmd.addCommand(workloadsCommand(now));
+  cmd.addCommand(coverageCommand(now));
   cmd.addCommand(quarantineCommand());
   cmd.addCommand(sourcesCommand());
   return cmd;
 }
 
-function flowsCommand(now: () => number): Command {
-  return new Command('flows')
-    .description('list or summarize observed edges')
+/** The options every command that reads observations takes. */
+function withFilterOptions(cmd: Command): Command {
+  return cmd
     .option('--src <addr|cidr>', 'source address or CIDR (repeatable, comma-separated)', collect)
     .option(
       '--dst <addr|cidr|host>',
@@ -56,30 +82,263 @@ function flowsCommand(now: () => number): Command {
     .option('--source-kind <kind>', `which input saw it: ${SOURCE_KINDS.join(', ')} (repeatable)`, collect)
     .option('--since <when>', 'duration back from now (90m, 36h, 14d) or RFC 3339 time')
     .option('--until <when>', 'duration back from now or RFC 3339 time')
+    .option('--namespace <ns>', "source workload's namespace (repeatable)", collect)
+    .option(
+      '--workload <id>',
+      'source workload: namespace/Kind/name, node/<name>, instance/<id> or unattributed (repeatable)',
+      collect,
+    )
+    .option('--label <k=v>', 'a label the source pod carried (repeatable; all must match)', collectOne)
+    .option('--vpc-cidr <cidr>', 'VPC-internal block for destination classes (repeatable)', collect)
+    .option('--ip-ranges <file>', 'AWS ip-ranges.json: store it, then classify AWS service destinations');
+}
+
+function flowsCommand(now: () => number): Command {
+  return withFilterOptions(new Command('flows').description('list or summarize observed edges, by workload'))
     .option('--group-by <fields>', `sum over these fields: ${GROUP_FIELDS.join(', ')}`)
     .addOption(new Option('--sort <key>', 'order of rows').choices(SORT_KEYS).default('bytes'))
     .option('--top <n>', 'only the first n rows')
     .addOption(outputOption())
     .addHelpText(
       'after',
-      `\nExamples:\n  egress-learner query flows --since 24h --dst '*.amazonaws.com' --group-by src,host,port --top 20\n  egress-learner query flows --src 10.0.0.0/16 --direction egress --action reject -o json`,
+      `\nExamples:\n  egress-learner query flows --since 24h --dst '*.amazonaws.com' --group-by src,host,port --top 20\n  egress-learner query flows --src 10.0.0.0/16 --direction egress --action reject -o json\n  egress-learner query flows --group-by workload -o json\n  egress-learner query flows --namespace payments --label app=checkout --group-by workload,dst-class`,
     )
-    .action((opts: Record<string, unknown>, self: Command) => {
+    .action(async (opts: Record<string, unknown>, self: Command) => {
       const g = self.optsWithGlobals<GlobalOptions>();
       const filter = parseFilter(opts, now());
+      const vpcCidrs = parseVpcCidrs(opts);
       const groupBy = parseGroupBy(opts.groupBy as string | undefined);
       const limit = parsePositiveInt(opts.top as string | undefined, '--top');
       const format = parseOutputFormat(opts.output as string);
-      const store = openForRead(g);
+      const store = await openAttributed(g, opts, now);
       try {
         const rows: OutputRow[] = [];
-        for (const r of queryFlows(store.db, { filter, groupBy, sort: opts.sort as never, limit }))
-          rows.push(presentFlow(r));
+        const q = { filter, groupBy, sort: opts.sort as SortKey, limit, attribution: true, vpcCidrs };
+        for (const r of queryFlows(store.db, q)) rows.push(presentFlow(r));
+        const attributed = groupBy !== null && groupBy.some((f) => ATTRIBUTION_FIELDS.has(f));
         const columns =
           groupBy === null
-            ? ['bucket', ...FLOW_KEY_COLUMNS, ...METRIC_COLUMNS]
-            : [...groupBy.map((f) => FIELD_COLUMN[f]), ...METRIC_COLUMNS];
+            ? [
+                'bucket',
+                'src',
+                'workload',
+                'srcKind',
+                'dst',
+                'dstClass',
+                'dstName',
+                ...FLOW_KEY_COLUMNS.slice(2),
+                ...METRIC_COLUMNS,
+              ]
+            : [
+                ...groupBy.map((f) => FIELD_COLUMN[f]),
+                ...(attributed ? ['flows', 'packets', 'bytes', ...METRIC_COLUMNS.slice(1)] : METRIC_COLUMNS),
+              ];
         process.stdout.write(render(rows, format === 'table' ? tableColumns(columns) : columns, format));
+      } finally {
+        store.close();
+      }
+    });
+}
+
+/**
+ * Opens the database for a query that reads attribution: it must exist; `--ip-ranges` is stored first; then the
+ * attribution cache is brought up to date (cheap when nothing changed). Writable because the cache is.
+ */
+async function openAttributed(
+  g: GlobalOptions,
+  opts: Record<string, unknown>,
+  now: () => number,
+): Promise<Store> {
+  const path = dbPath(g);
+  if (!existsSync(path)) openForRead(g).close(); // throws the usual "does not exist" usage error
+  const store = openForWrite(g);
+  try {
+    if (typeof opts.ipRanges === 'string') {
+      const r = await importAwsFiles(store, [opts.ipRanges], now);
+      if (r.files[0]!.document !== 'ip-ranges')
+        throw new UsageError(`--ip-ranges ${opts.ipRanges}: not an ip-ranges.json document`, 'ip_ranges');
+    }
+    refreshAttribution(store.db);
+    return store;
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+}
+
+function parseVpcCidrs(opts: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  for (const c of (opts.vpcCidr as string[] | undefined) ?? []) {
+    const parsed = parseCidr(c);
+    if (parsed === null) throw new UsageError(`--vpc-cidr ${JSON.stringify(c)}: expected a CIDR`);
+    out.push(parsed.text);
+  }
+  return out;
+}
+
+function workloadsCommand(now: () => number): Command {
+  return new Command('workloads')
+    .description('workloads seen in the inventory, with the traffic attributed to them')
+    .option('--namespace <ns>', 'only this namespace (repeatable)', collect)
+    .option('--workload <id>', 'only this workload: namespace/Kind/name (repeatable)', collect)
+    .option(
+      '--label <k=v>',
+      'only workloads whose pods carry this label (repeatable; all must match)',
+      collectOne,
+    )
+    .option('--since <when>', 'count traffic from this time on')
+    .option('--until <when>', 'count traffic up to this time')
+    .addOption(outputOption())
+    .addHelpText(
+      'after',
+      `
+flows/packets/bytes count traffic attributed to the workload exactly; candidateFlows/candidateBytes count traffic
+attributed only to a node (the VPC CNI's SNAT, or an IP that changed hands mid-flow) on which one of its pods ran.
+
+Example:
+  egress-learner query workloads --namespace payments -o json`,
+    )
+    .action(async (opts: Record<string, unknown>, self: Command) => {
+      const g = self.optsWithGlobals<GlobalOptions>();
+      const filter = parseFilter(opts, now());
+      const format = parseOutputFormat(opts.output as string);
+      const store = await openAttributed(g, {}, now);
+      try {
+        const window: FlowFilter = { since: filter.since, until: filter.until };
+        const traffic = new Map<string, WorkloadTraffic>();
+        for (const t of queryWorkloadTraffic(store.db, window))
+          traffic.set(`${t.cluster}/${workloadId(t)}`, t);
+        const candidates = new Map(queryCandidateTraffic(store.db, window).map((c) => [c.workload, c]));
+        const wanted = new Set((filter.workload ?? []).map((w) => w.toLowerCase()));
+        const rows: OutputRow[] = [];
+        for (const w of new InventoryStore(store.db).workloads()) {
+          const id = workloadId(w.workload);
+          if (filter.namespace?.length && !filter.namespace.includes(w.workload.namespace)) continue;
+          if (wanted.size > 0 && !wanted.has(id.toLowerCase())) continue;
+          if (!(filter.label ?? []).every(([k, v]) => w.labels[k] === v)) continue;
+          const t = traffic.get(`${w.workload.cluster}/${id}`);
+          const c = candidates.get(id);
+          rows.push({
+            workload: id,
+            namespace: w.workload.namespace,
+            kind: w.workload.kind,
+            name: w.workload.name,
+            pods: w.pods,
+            flows: t?.flows ?? 0,
+            packets: t?.packets ?? 0,
+            bytes: t?.bytes ?? 0,
+            candidateFlows: c?.flows ?? 0,
+            candidateBytes: c?.bytes ?? 0,
+            firstSeen: isoTime(w.firstSeen),
+            lastSeen: w.lastSeen === null ? null : isoTime(w.lastSeen),
+            firstFlow: t === undefined ? null : isoTime(t.firstFlow),
+            lastFlow: t === undefined ? null : isoTime(t.lastFlow),
+            labels: Object.entries(w.labels).map(([k, v]) => `${k}=${v}`),
+          });
+        }
+        const cols = [
+          'workload',
+          'pods',
+          'flows',
+          'packets',
+          'bytes',
+          'candidateFlows',
+          'candidateBytes',
+          'firstSeen',
+          'lastSeen',
+          'firstFlow',
+          'lastFlow',
+        ];
+        process.stdout.write(
+          render(
+            rows,
+            format === 'table'
+              ? cols.filter((c) => c !== 'packets' && c !== 'candidateBytes')
+              : ['workload', 'namespace', 'kind', 'name', ...cols.slice(1), 'labels'],
+            format,
+          ),
+        );
+      } finally {
+        store.close();
+      }
+    });
+}
+
+function coverageCommand(now: () => number): Command {
+  return withFilterOptions(
+    new Command('coverage').description(
+      'how much traffic is attributed to a workload, to a node only, or to nothing, and why',
+    ),
+  )
+    .addOption(outputOption())
+    .addHelpText(
+      'after',
+      `
+One row for all traffic, one per source kind and one per node. Outcomes: workload (one workload held the source
+address over the whole flow), node (a node's address: with the AWS VPC CNI's default SNAT, pod traffic leaving the
+VPC carries the node's address; or the address changed hands mid-flow on one node), instance (an ENI from
+aws-inventory), none. reasons counts why flows were not attributed to one workload.
+
+Examples:
+  egress-learner query coverage
+  egress-learner query coverage --direction egress --since 24h -o json`,
+    )
+    .action(async (opts: Record<string, unknown>, self: Command) => {
+      const g = self.optsWithGlobals<GlobalOptions>();
+      const filter = parseFilter(opts, now());
+      const format = parseOutputFormat(opts.output as string);
+      const store = await openAttributed(g, opts, now);
+      try {
+        const rows = queryCoverage(store.db, filter);
+        const share = (part: number, whole: number): number | null =>
+          whole === 0 ? null : Math.round((part / whole) * 10000) / 10000;
+        if (format === 'json' || format === 'yaml') {
+          const docs = rows.map((r) => ({
+            scope: r.scope,
+            key: r.key === '' ? null : r.key,
+            flows: r.total.flows,
+            bytes: r.total.bytes,
+            ...Object.fromEntries(
+              COVERAGE_OUTCOMES.map((o) => [
+                o,
+                {
+                  flows: r.outcomes[o].flows,
+                  bytes: r.outcomes[o].bytes,
+                  flowShare: share(r.outcomes[o].flows, r.total.flows),
+                  byteShare: share(r.outcomes[o].bytes, r.total.bytes),
+                },
+              ]),
+            ),
+            reasons: r.reasons,
+          }));
+          process.stdout.write(
+            format === 'json' ? `${JSON.stringify(docs, null, 2)}\n` : yamlStringify(docs),
+          );
+          return;
+        }
+        const out: OutputRow[] = rows.map((r) => {
+          const row: Record<string, OutputRow[string]> = {
+            scope: r.scope,
+            key: r.key === '' ? null : r.key,
+            flows: r.total.flows,
+            bytes: r.total.bytes,
+          };
+          for (const o of COVERAGE_OUTCOMES) {
+            row[`${o}FlowShare`] = share(r.outcomes[o].flows, r.total.flows);
+            row[`${o}ByteShare`] = share(r.outcomes[o].bytes, r.total.bytes);
+          }
+          row.reasons = Object.entries(r.reasons).map(([k, v]) => `${k}=${v.flows}`);
+          return row;
+        });
+        const cols = [
+          'scope',
+          'key',
+          'flows',
+          'bytes',
+          ...COVERAGE_OUTCOMES.flatMap((o) => [`${o}FlowShare`, `${o}ByteShare`]),
+          'reasons',
+        ];
+        process.stdout.write(render(out, cols, format));
       } finally {
         store.close();
       }
@@ -108,6 +367,10 @@ const FIELD_COLUMN: Record<GroupField, string> = {
   direction: 'direction',
   hour: 'hour',
   day: 'day',
+  workload: 'workload',
+  namespace: 'namespace',
+  'src-kind': 'srcKind',
+  'dst-class': 'dstClass',
 };
 
 /** The table leaves out the reply count and packet counters to fit a terminal; JSON and CSV keep all. */
@@ -127,6 +390,13 @@ function presentFlow(r: FlowRow): OutputRow {
   if (r.protocol !== undefined) out.protocol = PROTOCOL_NAMES[r.protocol] ?? String(r.protocol);
   if (r.action !== undefined) out.action = r.action;
   if (r.direction !== undefined) out.direction = r.direction;
+  if (r.workload !== undefined) out.workload = r.workload;
+  if (r.namespace !== undefined) out.namespace = r.namespace;
+  if (r.srcKind !== undefined) out.srcKind = r.srcKind;
+  if (r.dstClass !== undefined) out.dstClass = r.dstClass;
+  if (r.dstName !== undefined) out.dstName = r.dstName;
+  out.packets = r.packets ?? 0;
+  out.bytes = r.bytes ?? 0;
   out.flows = r.flows ?? 0;
   out.replies = r.replies ?? 0;
   out.packetsOut = r.packetsOut ?? 0;
@@ -162,7 +432,32 @@ export function parseFilter(opts: Record<string, unknown>, now: number): FlowFil
   const until = opts.until === undefined ? undefined : parseInstant(String(opts.until), now, '--until');
   if (since !== undefined && until !== undefined && since > until)
     throw new UsageError('--since is after --until');
+  const workload = list('workload');
+  for (const w of workload ?? []) {
+    const parts = w.split('/');
+    const ok =
+      w === UNATTRIBUTED ||
+      (parts.length === 3 && parts.every((p) => p !== '')) ||
+      (parts.length === 2 && (parts[0] === 'node' || parts[0] === 'instance') && parts[1] !== '');
+    if (!ok)
+      throw new UsageError(
+        `--workload ${JSON.stringify(w)}: expected namespace/Kind/name, node/<name>, instance/<id> or unattributed`,
+      );
+  }
+  const label = list('label')?.map((text): [string, string] => {
+    const eq = text.indexOf('=');
+    const key = eq === -1 ? '' : text.slice(0, eq);
+    const value = eq === -1 ? '' : text.slice(eq + 1);
+    if (eq === -1 || !LABEL_KEY.test(key) || !LABEL_VALUE.test(value))
+      throw new UsageError(
+        `--label ${JSON.stringify(text)}: expected key=value with a Kubernetes label key and value`,
+      );
+    return [key, value];
+  });
   return {
+    namespace: list('namespace'),
+    workload,
+    label,
     src,
     dst: list('dst'),
     port,

@@ -17,6 +17,20 @@ export interface FlowFilter {
   /** Epoch seconds; an edge is in the window when its seen range overlaps it. */
   readonly since?: number;
   readonly until?: number;
+  /** Namespaces of the source workload (attributed sources only). */
+  readonly namespace?: readonly string[];
+  /**
+   * Source grouping ids, compared without case: `namespace/Kind/name`, `node/<name>`, `instance/<id>` or
+   * `unattributed`.
+   */
+  readonly workload?: readonly string[];
+  /** `[key, value]` pairs that must all be among the source pod's labels (from its lease). */
+  readonly label?: readonly (readonly [string, string])[];
+}
+
+/** True when the filter needs the attribution cache. */
+export function usesAttribution(f: FlowFilter): boolean {
+  return (f.namespace?.length ?? 0) > 0 || (f.workload?.length ?? 0) > 0 || (f.label?.length ?? 0) > 0;
 }
 
 export const GROUP_FIELDS = [
@@ -29,11 +43,23 @@ export const GROUP_FIELDS = [
   'direction',
   'hour',
   'day',
+  'workload',
+  'namespace',
+  'src-kind',
+  'dst-class',
 ] as const;
 export type GroupField = (typeof GROUP_FIELDS)[number];
 
 export const SORT_KEYS = ['bytes', 'flows', 'packets', 'first-seen', 'last-seen'] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
+
+/** Group fields answered from the attribution cache (migration 0003). */
+export const ATTRIBUTION_FIELDS: ReadonlySet<GroupField> = new Set([
+  'workload',
+  'namespace',
+  'src-kind',
+  'dst-class',
+]);
 
 export interface FlowQuery {
   readonly filter: FlowFilter;
@@ -41,6 +67,13 @@ export interface FlowQuery {
   readonly groupBy: readonly GroupField[] | null;
   readonly sort: SortKey;
   readonly limit: number | null;
+  /**
+   * Adds the source's workload and kind and the destination's class and name to listed edges (needs a refreshed
+   * attribution cache: src/identity/refresh-attribution.ts).
+   */
+  readonly attribution?: boolean;
+  /** Extra VPC-internal blocks (`--vpc-cidr`): private, internet or cloud-service destinations in them are `vpc`. */
+  readonly vpcCidrs?: readonly string[];
 }
 
 /** One result row: the grouping columns (or the whole edge key) and the summed counters. */
@@ -55,6 +88,12 @@ export interface FlowRow {
   readonly protocol?: number;
   readonly action?: Action;
   readonly direction?: Direction;
+  /** `namespace/Kind/name`, `node/<name>`, `instance/<id>` or `unattributed`. */
+  readonly workload?: string;
+  readonly namespace?: string | null;
+  readonly srcKind?: string;
+  readonly dstClass?: string;
+  readonly dstName?: string | null;
   readonly flows: number;
   readonly replies: number;
   readonly packetsOut: number;
@@ -65,18 +104,60 @@ export interface FlowRow {
   readonly lastSeen: number;
   /** Bit mask over SOURCE_KINDS. */
   readonly sources: number;
+  /** packetsOut + packetsIn. */
+  readonly packets: number;
+  /** bytesOut + bytesIn. */
+  readonly bytes: number;
 }
 
+export const WORKLOAD_SQL = "COALESCE(s.workload_id, 'unattributed')";
+
+/** The destination class, with `--vpc-cidr` blocks applied over what the cache says. */
+function dstClassSql(vpcCidrs: readonly string[] | undefined): string {
+  const base = "COALESCE(d.dst_class, CASE WHEN e.dst_addr = '' THEN 'none' ELSE 'internet' END)";
+  const blocks = (vpcCidrs ?? []).map((c) => parseCidr(c)).filter((c) => c !== null);
+  if (blocks.length === 0) return base;
+  // Inlined, not bound: canonical CIDR text (parseCidr above) holds only [0-9a-f.:/], and the expression appears
+  // in the select list, where bound parameters would have to be threaded ahead of the WHERE clause's.
+  const inAny = blocks.map((c) => `in_cidr(e.dst_addr, '${c.text}')`).join(' OR ');
+  return `CASE WHEN ${base} IN ('private', 'internet', 'cloud-service') AND (${inAny}) THEN 'vpc' ELSE ${base} END`;
+}
+
+function groupSql(g: GroupField, vpcCidrs: readonly string[] | undefined): string {
+  switch (g) {
+    case 'workload':
+      return `${WORKLOAD_SQL} AS workload`;
+    case 'namespace':
+      return "CASE WHEN s.kind = 'workload' THEN s.namespace END AS namespace";
+    case 'src-kind':
+      return "COALESCE(s.kind, 'unknown') AS srcKind";
+    case 'dst-class':
+      return `${dstClassSql(vpcCidrs)} AS dstClass`;
+    default:
+      return GROUP_SQL[g];
+  }
+}
+
+export const JOIN_SQL = `
+  LEFT JOIN address_attribution s
+    ON s.addr = e.src_addr AND s.first_seen = e.first_seen AND s.last_seen = e.last_seen
+  LEFT JOIN address_attribution d
+    ON d.addr = e.dst_addr AND d.first_seen = e.first_seen AND d.last_seen = e.last_seen`;
+
 const GROUP_SQL: Record<GroupField, string> = {
-  src: 'src_addr AS src',
-  dst: 'dst_addr AS dst',
-  host: 'dst_host AS host',
-  port: 'dst_port AS port',
-  protocol: 'protocol',
-  action: 'action',
-  direction: 'direction',
-  hour: '(bucket / 3600) * 3600 AS hour',
-  day: '(bucket / 86400) * 86400 AS day',
+  src: 'e.src_addr AS src',
+  dst: 'e.dst_addr AS dst',
+  host: 'e.dst_host AS host',
+  port: 'e.dst_port AS port',
+  protocol: 'e.protocol AS protocol',
+  action: 'e.action AS action',
+  direction: 'e.direction AS direction',
+  hour: '(e.bucket / 3600) * 3600 AS hour',
+  day: '(e.bucket / 86400) * 86400 AS day',
+  workload: '',
+  namespace: '',
+  'src-kind': '',
+  'dst-class': '',
 };
 const GROUP_KEY: Record<GroupField, string> = {
   src: 'src',
@@ -88,6 +169,10 @@ const GROUP_KEY: Record<GroupField, string> = {
   direction: 'direction',
   hour: 'hour',
   day: 'day',
+  workload: 'workload',
+  namespace: 'namespace',
+  'src-kind': 'srcKind',
+  'dst-class': 'dstClass',
 };
 const SORT_SQL: Record<SortKey, string> = {
   bytes: 'bytes_total DESC',
@@ -112,7 +197,7 @@ export function whereClause(f: FlowFilter): { sql: string; params: unknown[] } {
     anyOf(
       f.src.map((s) => {
         params.push(s);
-        return 'in_cidr(src_addr, ?)';
+        return 'in_cidr(e.src_addr, ?)';
       }),
     );
   }
@@ -121,79 +206,104 @@ export function whereClause(f: FlowFilter): { sql: string; params: unknown[] } {
       f.dst.map((d) => {
         if (parseCidr(d) !== null) {
           params.push(d);
-          return 'in_cidr(dst_addr, ?)';
+          return 'in_cidr(e.dst_addr, ?)';
         }
         const host = d.toLowerCase().replace(/\.$/, '');
         if (host.startsWith('*.')) {
           const suffix = host.slice(2);
           params.push(suffix, `%.${likeEscape(suffix)}`);
-          return "(dst_host = ? OR dst_host LIKE ? ESCAPE '\\')";
+          return "(e.dst_host = ? OR e.dst_host LIKE ? ESCAPE '\\')";
         }
         params.push(host);
-        return 'dst_host = ?';
+        return 'e.dst_host = ?';
       }),
     );
   }
   if (f.port?.length) {
-    parts.push(`dst_port IN (${f.port.map(() => '?').join(', ')})`);
+    parts.push(`e.dst_port IN (${f.port.map(() => '?').join(', ')})`);
     params.push(...f.port);
   }
   if (f.protocol?.length) {
-    parts.push(`protocol IN (${f.protocol.map(() => '?').join(', ')})`);
+    parts.push(`e.protocol IN (${f.protocol.map(() => '?').join(', ')})`);
     params.push(...f.protocol);
   }
   if (f.action !== undefined) {
-    parts.push('action = ?');
+    parts.push('e.action = ?');
     params.push(f.action);
   }
   if (f.direction !== undefined) {
-    parts.push('direction = ?');
+    parts.push('e.direction = ?');
     params.push(f.direction);
   }
   if (f.sourceKind?.length) {
     const mask = f.sourceKind.reduce((m, k) => m | (1 << SOURCE_KINDS.indexOf(k)), 0);
-    parts.push('(sources & ?) != 0');
+    parts.push('(e.sources & ?) != 0');
     params.push(mask);
   }
   // An edge is in the window when its seen range overlaps it. `bucket <= until` is implied (a bucket starts at
   // or before its first record) and lets SQLite use the (…, bucket) indexes; no such bound exists for `since`,
   // since one record (a long proxy tunnel) may outlast many buckets.
   if (f.since !== undefined) {
-    parts.push('last_seen >= ?');
+    parts.push('e.last_seen >= ?');
     params.push(f.since);
   }
   if (f.until !== undefined) {
-    parts.push('bucket <= ? AND first_seen <= ?');
+    parts.push('e.bucket <= ? AND e.first_seen <= ?');
     params.push(f.until, f.until);
+  }
+  if (f.namespace?.length) {
+    parts.push(`s.kind = 'workload' AND s.namespace IN (${f.namespace.map(() => '?').join(', ')})`);
+    params.push(...f.namespace);
+  }
+  if (f.workload?.length) {
+    parts.push(`LOWER(${WORKLOAD_SQL}) IN (${f.workload.map(() => '?').join(', ')})`);
+    params.push(...f.workload.map((w) => w.toLowerCase()));
+  }
+  for (const [key, value] of f.label ?? []) {
+    // The key is quoted as one JSON path member, so `app.kubernetes.io/name` is not read as a nested path;
+    // validated in the CLI as a Kubernetes label key (no quotes or backslashes).
+    parts.push("s.kind = 'workload' AND json_extract(s.labels, ?) = ?");
+    params.push(`$."${key}"`, value);
   }
   return { sql: parts.length > 0 ? `WHERE ${parts.join(' AND ')}` : '', params };
 }
 
 /**
  * Runs a flows query and streams its rows. Sorting ties are broken by every key column, so the same database
- * always gives the same order.
+ * always gives the same order. Attribution columns, filters and groupings join the attribution cache, which the
+ * caller refreshes first (src/identity/refresh-attribution.ts).
  */
 export function* queryFlows(db: Database.Database, q: FlowQuery): Generator<FlowRow> {
   const { sql: where, params } = whereClause(q.filter);
-  const metrics = `SUM(flows) AS flows, SUM(replies) AS replies,
-    SUM(packets_out) AS packetsOut, SUM(bytes_out) AS bytesOut,
-    SUM(packets_in) AS packetsIn, SUM(bytes_in) AS bytesIn,
-    MIN(first_seen) AS firstSeen, MAX(last_seen) AS lastSeen, bit_or(sources) AS sources,
-    SUM(bytes_out + bytes_in) AS bytes_total, SUM(packets_out + packets_in) AS packets_total`;
+  const join =
+    q.attribution === true ||
+    usesAttribution(q.filter) ||
+    (q.groupBy ?? []).some((g) => ATTRIBUTION_FIELDS.has(g));
+  const from = `FROM edges e${join ? JOIN_SQL : ''}`;
+  const metrics = `SUM(e.flows) AS flows, SUM(e.replies) AS replies,
+    SUM(e.packets_out) AS packetsOut, SUM(e.bytes_out) AS bytesOut,
+    SUM(e.packets_in) AS packetsIn, SUM(e.bytes_in) AS bytesIn,
+    MIN(e.first_seen) AS firstSeen, MAX(e.last_seen) AS lastSeen, bit_or(e.sources) AS sources,
+    SUM(e.bytes_out + e.bytes_in) AS bytes_total, SUM(e.packets_out + e.packets_in) AS packets_total`;
   let sql: string;
   if (q.groupBy === null) {
-    sql = `SELECT bucket, src_addr AS src, dst_addr AS dst, dst_host AS host, dst_port AS port, protocol, action,
-        direction, flows, replies, packets_out AS packetsOut, bytes_out AS bytesOut, packets_in AS packetsIn,
-        bytes_in AS bytesIn, first_seen AS firstSeen, last_seen AS lastSeen, sources,
-        bytes_out + bytes_in AS bytes_total, packets_out + packets_in AS packets_total
-      FROM edges ${where}
+    const attribution = join
+      ? `, ${WORKLOAD_SQL} AS workload, COALESCE(s.kind, 'unknown') AS srcKind,
+         ${dstClassSql(q.vpcCidrs)} AS dstClass, NULLIF(d.dst_name, '') AS dstName`
+      : '';
+    sql = `SELECT e.bucket AS bucket, e.src_addr AS src, e.dst_addr AS dst, e.dst_host AS host, e.dst_port AS port,
+        e.protocol AS protocol, e.action AS action, e.direction AS direction, e.flows AS flows,
+        e.replies AS replies, e.packets_out AS packetsOut, e.bytes_out AS bytesOut, e.packets_in AS packetsIn,
+        e.bytes_in AS bytesIn, e.first_seen AS firstSeen, e.last_seen AS lastSeen, e.sources AS sources,
+        e.bytes_out + e.bytes_in AS bytes_total, e.packets_out + e.packets_in AS packets_total${attribution}
+      ${from} ${where}
       ORDER BY ${SORT_SQL[q.sort]}, bucket, src, dst, host, port, protocol, action, direction`;
   } else if (q.groupBy.length === 0) {
-    sql = `SELECT ${metrics} FROM edges ${where}`;
+    sql = `SELECT ${metrics} ${from} ${where}`;
   } else {
-    const cols = q.groupBy.map((g) => GROUP_SQL[g]).join(', ');
+    const cols = q.groupBy.map((g) => groupSql(g, q.vpcCidrs)).join(', ');
     const keys = q.groupBy.map((g) => GROUP_KEY[g]).join(', ');
-    sql = `SELECT ${cols}, ${metrics} FROM edges ${where} GROUP BY ${keys} ORDER BY ${SORT_SQL[q.sort]}, ${keys}`;
+    sql = `SELECT ${cols}, ${metrics} ${from} ${where} GROUP BY ${keys} ORDER BY ${SORT_SQL[q.sort]}, ${keys}`;
   }
   if (q.limit !== null) {
     sql += ' LIMIT ?';
@@ -201,6 +311,8 @@ export function* queryFlows(db: Database.Database, q: FlowQuery): Generator<Flow
   }
   const stmt = db.prepare(sql);
   for (const raw of stmt.iterate(...params) as IterableIterator<Record<string, unknown>>) {
+    raw.bytes = raw.bytes_total ?? 0;
+    raw.packets = raw.packets_total ?? 0;
     delete raw.bytes_total;
     delete raw.packets_total;
     yield raw as unknown as FlowRow;

@@ -1,6 +1,7 @@
 import type { Migration } from '../migrator.js';
 import { migration0001 } from './0001-initial.js';
 import { migration0002 } from './0002-inventory.js';
+import { migration0003 } from './0003-attribution.js';
 
 /** Every schema change, in order. Append; never edit a migration that has shipped. */
-export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002];
+export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003];
