@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 bash scripts/setup/squid.sh
 bash scripts/setup/envoy.sh >/dev/null
+bash scripts/setup/coredns.sh >/dev/null
 
 echo '== lint'
 npm run --silent lint

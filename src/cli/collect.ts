@@ -5,6 +5,7 @@ import { ingest, type IngestResult } from '../ingest/ingest.js';
 import type { CollectorDescriptor } from '../model/collector.js';
 import { UsageError, type KnownError } from '../model/errors.js';
 import { awsInventoryCommand } from './collect-aws.js';
+import { collectDnsCommand } from './collect-dns.js';
 import { k8sCommand } from './collect-k8s.js';
 import { logger, openForWrite, positiveInt, type GlobalOptions } from './context.js';
 import { ProgressLine } from './progress.js';
@@ -17,6 +18,7 @@ export function collectCommand(): Command {
   );
   for (const c of COLLECTORS) cmd.addCommand(formatCommand(c));
   cmd.addCommand(k8sCommand());
+  cmd.addCommand(collectDnsCommand());
   cmd.addCommand(awsInventoryCommand());
   return cmd;
 }

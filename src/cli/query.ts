@@ -27,6 +27,7 @@ import {
 import { InventoryStore } from '../store/inventory-store.js';
 import type { Store } from '../store/store.js';
 import { importAwsFiles } from './collect-aws.js';
+import { queryDnsCommand } from './collect-dns.js';
 import { queryQuarantine } from '../store/quarantine-query.js';
 import { listSources } from '../store/source-query.js';
 import { dbPath, oneOf, openForRead, openForWrite, type GlobalOptions } from './context.js';
@@ -58,6 +59,7 @@ export function queryCommand(now: () => number): Command {
   cmd.addCommand(coverageCommand(now));
   cmd.addCommand(quarantineCommand());
   cmd.addCommand(sourcesCommand());
+  cmd.addCommand(queryDnsCommand(now));
   return cmd;
 }
 

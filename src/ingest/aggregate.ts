@@ -23,6 +23,7 @@ function packKey(port: number, protocol: number, action: Action, direction: Dire
 }
 
 const INITIAL_CAPACITY = 1 << 14;
+const RECENT_SLOTS = 1 << 13;
 const EMPTY = -1;
 
 /** Counter columns, in the order `#counters` stores them per edge. */
@@ -70,16 +71,37 @@ export class EdgeAggregator {
     return this.#size;
   }
 
+  /**
+   * A direct-mapped cache in front of `#ids`, keyed by a hash of a few characters. Looking a fresh slice up in
+   * the Map hashes the whole string every time; most lines repeat an address seen moments ago.
+   */
+  readonly #recentKeys: (string | undefined)[] = new Array<string | undefined>(RECENT_SLOTS);
+  readonly #recentIds = new Int32Array(RECENT_SLOTS);
+
   /** Addresses and host names are ASCII (validated by the parsers), so a latin1 round trip copies them exactly. */
   #id(s: string | null): number {
-    if (s === null || s === '') return 0;
+    if (s === null) return 0;
+    const n = s.length;
+    if (n === 0) return 0;
+    const slot =
+      (Math.imul(n, 0x9e3779b1) ^
+        Math.imul(s.charCodeAt(n - 1), 0x85ebca77) ^
+        Math.imul(s.charCodeAt(n >> 1), 0xc2b2ae3d) ^
+        Math.imul(s.charCodeAt(n - 2), 0x27d4eb2f) ^
+        s.charCodeAt(n - 3)) &
+      (RECENT_SLOTS - 1);
+    if (this.#recentKeys[slot] === s) return this.#recentIds[slot]!;
     let id = this.#ids.get(s);
     if (id === undefined) {
       id = this.#strings.length;
       const copy = Buffer.from(s, 'latin1').toString('latin1');
       this.#strings.push(copy);
       this.#ids.set(copy, id);
+      this.#recentKeys[slot] = copy;
+    } else {
+      this.#recentKeys[slot] = this.#strings[id];
     }
+    this.#recentIds[slot] = id;
     return id;
   }
 
@@ -316,6 +338,7 @@ export class EdgeAggregator {
       this.#slots.fill(EMPTY);
       this.#ids = new Map();
       this.#strings = [''];
+      this.#recentKeys.fill(undefined);
     }
   }
 }

@@ -2,6 +2,7 @@ import { lastLineNo } from '../../collectors/sources/line-chunk.js';
 import { openSource, type OpenedSource, type SourceRef } from '../../collectors/sources/open.js';
 import { splitLines } from '../../collectors/sources/split-lines.js';
 import type { CollectorDescriptor, LineParser, ObservationScratch } from '../model/collector.js';
+import type { ParseOutcome } from '../model/parse-outcome.js';
 import { IngestCounts, QUARANTINE_RAW_CHARS, type QuarantineRow } from '../model/edge.js';
 import { KnownError } from '../model/errors.js';
 import { observation } from '../model/observation.js';
@@ -9,7 +10,8 @@ import type { SourceState, Store } from '../store/store.js';
 import { EdgeAggregator } from './aggregate.js';
 
 export interface IngestOptions {
-  readonly collector: CollectorDescriptor;
+  /** The format: its kind names checkpoints and fingerprints; its parser reads the lines unless `records` is given. */
+  readonly collector: IngestFormat;
   readonly parserOptions: Readonly<Record<string, string | undefined>>;
   /** Lines between two commits; each commit carries the checkpoint of its last line. */
   readonly flushLines?: number;
@@ -19,6 +21,40 @@ export interface IngestOptions {
   readonly onProgress?: (p: IngestProgress) => void;
   /** Stops between chunks; what was read so far is committed first. */
   readonly signal?: AbortSignal;
+  /**
+   * A second record path, for formats whose lines are not observations (DNS answers). Its parser replaces the
+   * collector's, and what it holds is written at every commit in the transaction that stores the checkpoint.
+   */
+  readonly records?: RecordPath;
+}
+
+/** What the loop needs of a collector: its kind, and a parser unless a record path brings its own. */
+export type IngestFormat = Pick<CollectorDescriptor, 'sourceKind'> &
+  Partial<Pick<CollectorDescriptor, 'createParser'>>;
+
+/** A line whose records went to a record path's own aggregator; `start`/`end` span their times. */
+export interface RecordsOutcome {
+  readonly kind: 'records';
+  readonly start: number;
+  readonly end: number;
+}
+
+/** A parser of a record path: as `LineParser`, but its records are summed by the path, not into edges. */
+export interface RecordLineParser {
+  parse(text: string): RecordsOutcome | Exclude<ParseOutcome, { kind: 'observation' }>;
+  snapshot?(): string | null;
+}
+
+/** Records that are not observations (DNS answers), aggregated beside the edges through the same loop. */
+export interface RecordPath {
+  createParser(
+    options: Readonly<Record<string, string | undefined>>,
+    resumeState: string | null,
+  ): RecordLineParser;
+  /** Distinct aggregates held; counts against `maxEdges`. */
+  readonly size: number;
+  /** Writes what it holds and empties; called inside the commit's transaction. */
+  flush(): void;
 }
 
 export interface IngestProgress {
@@ -118,11 +154,15 @@ async function ingestOne(
     return { name: ref.name, sourceId: opened.sourceId, status: 'unchanged', counts, reasons, error: null };
   }
 
-  const parser: LineParser = opts.collector.createParser(opts.parserOptions, cp?.parserState ?? null);
+  const records = opts.records;
+  const parser: LineParser | RecordLineParser =
+    records !== undefined
+      ? records.createParser(opts.parserOptions, cp?.parserState ?? null)
+      : opts.collector.createParser!(opts.parserOptions, cp?.parserState ?? null);
   // One scratch observation for the whole source when the parser can fill one in place.
   const scratch: ObservationScratch = { ...observation({ sourceKind: opts.collector.sourceKind }) };
-  const parse =
-    parser.parseInto !== undefined
+  const parse: (text: string) => ParseOutcome | RecordsOutcome =
+    'parseInto' in parser && parser.parseInto !== undefined
       ? (text: string) => parser.parseInto!(text, scratch)
       : (text: string) => parser.parse(text);
   const agg = new EdgeAggregator(bucketSeconds);
@@ -154,6 +194,7 @@ async function ingestOne(
         firstTime,
         lastTime,
       },
+      extra: records !== undefined ? () => records.flush() : undefined,
     });
     IngestCounts.add(counts, delta);
     quarantine = [];
@@ -211,6 +252,10 @@ async function ingestOne(
           delta.stored++;
           if (firstTime === null || o.start < firstTime) firstTime = o.start;
           if (lastTime === null || o.end > lastTime) lastTime = o.end;
+        } else if (out.kind === 'records') {
+          delta.stored++;
+          if (firstTime === null || out.start < firstTime) firstTime = out.start;
+          if (lastTime === null || out.end > lastTime) lastTime = out.end;
         } else if (out.kind === 'skip') {
           delta.skipped++;
           reasons[out.reason] = (reasons[out.reason] ?? 0) + 1;
@@ -225,7 +270,7 @@ async function ingestOne(
       opts.onProgress?.({ source: ref.name, records: progress.records });
       if (
         sinceFlush >= flushLines ||
-        agg.size >= maxEdges ||
+        agg.size + (records?.size ?? 0) >= maxEdges ||
         quarantine.length >= DEFAULTS.maxQuarantine ||
         performance.now() - lastFlushAt >= DEFAULTS.flushMs
       ) {

@@ -4,7 +4,7 @@
  */
 
 /** Where an observation came from. Stored as a bit in an edge's `sources` mask, so the order is fixed. */
-export const SOURCE_KINDS = ['vpcflow', 'squid', 'envoy'] as const;
+export const SOURCE_KINDS = ['vpcflow', 'squid', 'envoy', 'route53', 'coredns', 'dnsmasq'] as const;
 export type SourceKind = (typeof SOURCE_KINDS)[number];
 
 export const ACTIONS = ['accept', 'reject'] as const;

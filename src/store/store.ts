@@ -10,6 +10,8 @@ export interface Batch {
   readonly edges: Iterable<Edge>;
   readonly quarantine: readonly QuarantineRow[];
   readonly checkpoint: Checkpoint;
+  /** Writes of another record path (DNS answers), run inside this transaction before the checkpoint. */
+  readonly extra?: (() => void) | undefined;
 }
 
 /** A source's stored progress, read back before ingesting it again. */
@@ -151,6 +153,7 @@ export class Store {
       for (const q of batch.quarantine) {
         this.#insertQuarantine.run(q.sourceId, q.lineNo, q.sourceName, q.kind, q.reason, q.raw, now);
       }
+      batch.extra?.();
       const c = batch.checkpoint;
       this.#upsertSource.run({
         sourceId: c.sourceId,

@@ -9,13 +9,14 @@ function reference(obs: readonly Observation[], bucketSeconds: number): Edge[] {
   const m = new Map<string, Edge & Record<string, unknown>>();
   for (const o of obs) {
     const bucket = Math.floor(o.start / bucketSeconds) * bucketSeconds;
+    // Absent and empty are one value in an edge key ('' / 0), as in the store.
     const k = JSON.stringify([
       bucket,
-      o.srcAddr,
-      o.dstAddr,
-      o.dstHost,
-      o.dstPort,
-      o.protocol,
+      o.srcAddr ?? '',
+      o.dstAddr ?? '',
+      o.dstHost ?? '',
+      o.dstPort ?? 0,
+      o.protocol ?? 0,
       o.action,
       o.direction,
     ]);
@@ -106,7 +107,25 @@ describe('EdgeAggregator', () => {
           const obs = rows.map(toObs);
           const agg = new EdgeAggregator(bucketSeconds);
           for (const o of obs) agg.add(o);
-          expect(sortEdges(agg.drain())).toEqual(reference(obs, bucketSeconds));
+          const inOrder = Array.from(agg.drainInOrder(), (e) => ({ ...e }));
+          expect(sortEdges([...inOrder])).toEqual(reference(obs, bucketSeconds));
+          // Drained in the store's primary-key order, as SQLite compares the columns.
+          const tuple = (e: Edge): (string | number)[] => [
+            e.bucket,
+            e.srcAddr,
+            e.dstAddr,
+            e.dstHost,
+            e.dstPort,
+            e.protocol,
+            e.action,
+            e.direction,
+          ];
+          for (let i = 1; i < inOrder.length; i++) {
+            const a = tuple(inOrder[i - 1]!);
+            const b = tuple(inOrder[i]!);
+            const j = a.findIndex((v, n) => v !== b[n]);
+            expect(j !== -1 && a[j]! < b[j]!).toBe(true);
+          }
         },
       ),
       { numRuns: 200 },

@@ -1,0 +1,201 @@
+import { Command, Option } from 'commander';
+import { DNS_COLLECTORS, dnsCollectorNamed } from '../../collectors/dns/index.js';
+import { expandPaths } from '../../collectors/sources/open.js';
+import { ingestDns } from '../ingest/dns-ingest.js';
+import type { IngestResult } from '../ingest/ingest.js';
+import { DNS_SOURCE_KINDS } from '../model/dns.js';
+import { UsageError, type KnownError } from '../model/errors.js';
+import { DnsStore } from '../store/dns-store.js';
+import { logger, openForRead, openForWrite, positiveInt, type GlobalOptions } from './context.js';
+import { parseOutputFormat, render, type OutputRow } from './output.js';
+import { ProgressLine } from './progress.js';
+import { isoTime, parseDuration, parseInstant } from './time-window.js';
+
+interface CollectDnsOptions {
+  readonly format: string;
+  readonly year?: string;
+  readonly bucket?: string;
+  readonly output: string;
+  readonly flushLines: string;
+}
+
+/** `collect dns --format route53|coredns|dnsmasq <paths…|->`: resolver logs into `dns_answers`. */
+export function collectDnsCommand(): Command {
+  const samples = DNS_COLLECTORS.map((c) => `  ${c.name}: ${c.sample}`).join('\n');
+  return new Command('dns')
+    .description(
+      'read DNS logs (Route 53 Resolver, CoreDNS, dnsmasq) into the database as aggregated answers',
+    )
+    .argument('<paths...>', 'files, .gz files, directory trees or - for stdin')
+    .addOption(
+      new Option('--format <format>', 'log format').choices([...DNS_SOURCE_KINDS]).makeOptionMandatory(),
+    )
+    .option(
+      '--year <yyyy>',
+      'dnsmasq: year of the first line (default: from the file mtime, or now for stdin)',
+    )
+    .option('--bucket <duration>', 'time bucket of stored rows, fixed per database (e.g. 1h, 15m)')
+    .addOption(
+      new Option('-o, --output <format>', 'summary format').choices(['text', 'json']).default('text'),
+    )
+    .addOption(new Option('--flush-lines <n>', 'lines per commit').default('1000000').hideHelp())
+    .addHelpText(
+      'after',
+      `\nSample lines:\n${samples}\n\nExamples:\n  egress-learner collect dns --format dnsmasq /var/log/dnsmasq.log\n  kubectl logs -n kube-system -l k8s-app=kube-dns --timestamps | egress-learner collect dns --format coredns -`,
+    )
+    .action(async (paths: string[], opts: CollectDnsOptions, self: Command) => {
+      const g = self.optsWithGlobals<GlobalOptions>();
+      const descriptor = dnsCollectorNamed(opts.format)!;
+      const parserOptions = { year: opts.year };
+      // Build a parser once up front so a bad --year fails before any input is touched.
+      descriptor.createParser(parserOptions, null);
+      const flushLines = positiveInt(opts.flushLines, '--flush-lines');
+      let bucket: number | undefined;
+      if (opts.bucket !== undefined) {
+        const d = parseDuration(opts.bucket);
+        if (d === null || d < 1 || !Number.isInteger(d) || 86400 % d !== 0) {
+          throw new UsageError(
+            `--bucket ${JSON.stringify(opts.bucket)}: expected a duration that divides a day, e.g. 1h`,
+          );
+        }
+        bucket = d;
+      }
+      const refs = await expandPaths(paths);
+      const log = logger(g);
+      const store = openForWrite(g);
+      const progress = new ProgressLine(!g.quiet && process.stderr.isTTY === true);
+      const abort = new AbortController();
+      const onSignal = (): void => abort.abort();
+      process.once('SIGINT', onSignal);
+      process.once('SIGTERM', onSignal);
+      const started = performance.now();
+      let result: IngestResult;
+      try {
+        store.bucketSeconds(bucket);
+        result = await ingestDns(store, refs, {
+          descriptor,
+          parserOptions,
+          flushLines,
+          onProgress: (p) => progress.update(p),
+          signal: abort.signal,
+        });
+      } finally {
+        progress.stop();
+        process.off('SIGINT', onSignal);
+        process.off('SIGTERM', onSignal);
+        store.close();
+      }
+      const seconds = (performance.now() - started) / 1000;
+      for (const s of result.sources) {
+        log.debug({ source: s.name, status: s.status, ...s.counts, reasons: s.reasons }, 'source done');
+      }
+      if (opts.output === 'json') {
+        process.stdout.write(`${JSON.stringify(summaryJson(descriptor.name, result, seconds), null, 2)}\n`);
+      } else if (!g.quiet) {
+        const t = result.totals;
+        process.stderr.write(
+          `dns ${descriptor.name}: read ${t.records} lines from ${result.sources.length} source(s) in ${seconds.toFixed(1)} s: ` +
+            `with answers ${t.stored}, skipped ${t.skipped}, malformed ${t.malformed}` +
+            (t.malformed > 0 ? `; see 'egress-learner query quarantine'` : '') +
+            '\n',
+        );
+      }
+      const failed = result.sources.filter((s) => s.error !== null);
+      for (const s of failed.slice(0, -1)) process.stderr.write(`egress-learner: ${s.error!.message}\n`);
+      if (failed.length > 0) throw failed[failed.length - 1]!.error as KnownError;
+      if (abort.signal.aborted) {
+        process.stderr.write(
+          'egress-learner: interrupted; progress is saved, run the same command to continue\n',
+        );
+        process.exitCode = 130;
+      }
+    });
+}
+
+function summaryJson(format: string, r: IngestResult, seconds: number): unknown {
+  return {
+    format,
+    seconds: Math.round(seconds * 1000) / 1000,
+    totals: r.totals,
+    sources: r.sources.map((s) => ({
+      name: s.name,
+      sourceId: s.sourceId,
+      status: s.status,
+      ...s.counts,
+      reasons: Object.fromEntries(Object.entries(s.reasons).sort(([a], [b]) => (a < b ? -1 : 1))),
+      error: s.error?.message ?? null,
+    })),
+  };
+}
+
+const DNS_COLUMNS = [
+  'name',
+  'client',
+  'type',
+  'answer',
+  'rcode',
+  'count',
+  'firstSeen',
+  'lastSeen',
+  'minTtl',
+  'sources',
+] as const;
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+/**
+ * `query dns [--name N|*.suffix] [--answer ip|cidr] [--client ip] -o table|json|csv`: stored answers summed
+ * over time buckets. JSON fields: name, client (null unknown), type, answer (null none), rcode, count,
+ * firstSeen, lastSeen (RFC 3339), minTtl (null unknown), sources.
+ */
+export function queryDnsCommand(now: () => number = () => Date.now() / 1000): Command {
+  return new Command('dns')
+    .description('DNS answers: which names resolved to which addresses, for which clients')
+    .option('--name <name>', 'a name or *.suffix (repeatable)', collect)
+    .option('--answer <ip|cidr>', 'answers in this address or CIDR (repeatable)', collect)
+    .option('--client <ip>', 'asking client address (repeatable)', collect)
+    .option('--since <when>', 'duration back from now (14d) or RFC 3339 time')
+    .option('--until <when>', 'duration back from now or RFC 3339 time')
+    .option('-o, --output <format>', 'table, json, csv or yaml', 'table')
+    .addHelpText(
+      'after',
+      '\nExample:\n  egress-learner query dns --name "*.example.com" --answer 192.0.2.0/24 -o json',
+    )
+    .action((opts: Record<string, string | string[] | undefined>, self: Command) => {
+      const g = self.optsWithGlobals<GlobalOptions>();
+      const format = parseOutputFormat(opts['output'] as string);
+      const t = now();
+      const store = openForRead(g);
+      try {
+        const dns = new DnsStore(store);
+        const rows: OutputRow[] = [];
+        for (const r of dns.answers({
+          name: opts['name'] as string[] | undefined,
+          answer: opts['answer'] as string[] | undefined,
+          client: opts['client'] as string[] | undefined,
+          since:
+            opts['since'] === undefined ? undefined : parseInstant(opts['since'] as string, t, '--since'),
+          until:
+            opts['until'] === undefined ? undefined : parseInstant(opts['until'] as string, t, '--until'),
+        })) {
+          rows.push({
+            name: r.name,
+            client: r.client === '' ? null : r.client,
+            type: r.type,
+            answer: r.answer === '' ? null : r.answer,
+            rcode: r.rcode,
+            count: r.count,
+            firstSeen: isoTime(r.firstSeen),
+            lastSeen: isoTime(r.lastSeen),
+            minTtl: r.minTtl,
+            sources: r.sources,
+          });
+        }
+        process.stdout.write(render(rows, DNS_COLUMNS, format));
+      } finally {
+        store.close();
+      }
+    });
+}

@@ -1,0 +1,231 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { DnsmasqParser, parseCorednsLine, parseRoute53Line } from '../../../collectors/dns/index.js';
+import type { DnsAnswer, DnsParseOutcome } from '../../../src/model/dns.js';
+import { ingestDns } from '../../../src/ingest/dns-ingest.js';
+import { expandPaths } from '../../../collectors/sources/open.js';
+import { dnsmasqCollector } from '../../../collectors/dns/index.js';
+import { DnsStore } from '../../../src/store/dns-store.js';
+import { Store } from '../../../src/store/store.js';
+import { tempDir } from '../../helpers/tmp.js';
+import { join } from 'node:path';
+
+const fixture = (f: string): string[] =>
+  readFileSync(new URL(`../../fixtures/dns/${f}`, import.meta.url), 'utf8')
+    .split('\n')
+    .filter((l) => l.length > 0);
+
+function all(outcomes: readonly DnsParseOutcome[]): { answers: DnsAnswer[]; reasons: string[] } {
+  const answers: DnsAnswer[] = [];
+  const reasons: string[] = [];
+  for (const o of outcomes) {
+    if (o.kind === 'answers') answers.push(...o.values);
+    else reasons.push(`${o.kind}:${o.reason}`);
+  }
+  return { answers, reasons };
+}
+
+const local = (y: number, mo: number, d: number, h: number, mi: number, s: number): number =>
+  new Date(y, mo, d, h, mi, s).getTime() / 1000;
+
+describe('dnsmasq', () => {
+  it('reads the recipe lines: asked name, client, CNAME chain, NXDOMAIN, NODATA, REFUSED by serial', () => {
+    const p = new DnsmasqParser({ year: 2026, reference: 0 });
+    const { answers, reasons } = all(fixture('dnsmasq-extra.log').map((l) => p.parse(l)));
+    const t = local(2026, 10, 23, 2, 37, 45);
+    const a = (name: string, type: string, answer: string | null, rcode: string, time = t): DnsAnswer => ({
+      time,
+      client: '127.0.0.1',
+      name,
+      type,
+      answer,
+      ttl: null,
+      rcode,
+      sourceKind: 'dnsmasq',
+    });
+    expect(answers).toEqual([
+      a('example.test', 'A', '192.0.2.10', 'NOERROR', local(2026, 10, 23, 2, 37, 44)),
+      a('example.test', 'AAAA', null, 'REFUSED'),
+      a('alias.internal.test', 'CNAME', 'db.internal.test', 'NOERROR'),
+      a('alias.internal.test', 'A', '192.0.2.20', 'NOERROR'),
+      a('nope.internal.test', '', null, 'NXDOMAIN'),
+      a('up.remote.test', 'A', '198.51.100.7', 'NOERROR'),
+      a('up.remote.test', 'A', '198.51.100.7', 'NOERROR'),
+      a('db.internal.test', '', null, 'NODATA'),
+    ]);
+    expect(reasons).toEqual([
+      'skip:not_query',
+      'skip:not_query',
+      'skip:not_query',
+      'skip:query',
+      'skip:query',
+      'skip:query',
+      'skip:cname',
+      'skip:forwarded',
+      'skip:query',
+      'skip:not_query',
+    ]);
+  });
+
+  it('without extra, takes the client from the query line', () => {
+    const p = new DnsmasqParser({ year: 2026, reference: 0 });
+    p.parse('Nov 23 02:37:45 dnsmasq[30461]: query[A] up.remote.test from 10.0.0.7');
+    p.parse('Nov 23 02:37:45 dnsmasq[30461]: forwarded up.remote.test to 127.0.0.1#15354');
+    const r = p.parse('Nov 23 02:37:45 dnsmasq[30461]: reply up.remote.test is 198.51.100.7');
+    expect(r.kind === 'answers' && r.values[0]!.client).toBe('10.0.0.7');
+  });
+
+  it('without extra, leaves the client unknown when two clients asked for the name at once', () => {
+    const p = new DnsmasqParser({ year: 2026, reference: 0 });
+    p.parse('Nov 23 02:37:45 dnsmasq[1]: query[A] up.remote.test from 10.0.0.7');
+    p.parse('Nov 23 02:37:45 dnsmasq[1]: query[A] up.remote.test from 10.0.0.8');
+    const r = p.parse('Nov 23 02:37:45 dnsmasq[1]: reply up.remote.test is 198.51.100.7');
+    expect(r.kind === 'answers' && r.values[0]!.client).toBeNull();
+  });
+
+  it('rolls Dec into Jan of the next year with --year, and back a year from the mtime', () => {
+    const p = new DnsmasqParser({ year: 2026, reference: 0 });
+    const times = ['Dec 31 23:59:59', 'Jan  1 00:00:01'].map((s) => {
+      const r = p.parse(`${s} dnsmasq[1]: 1 10.0.0.1/5 config a.test is 192.0.2.1`);
+      return r.kind === 'answers' ? r.values[0]!.time : null;
+    });
+    expect(times).toEqual([local(2026, 11, 31, 23, 59, 59), local(2027, 0, 1, 0, 0, 1)]);
+    const byMtime = new DnsmasqParser({ year: null, reference: local(2027, 0, 1, 0, 5, 0) });
+    const r = byMtime.parse('Dec 31 23:59:59 dnsmasq[1]: 1 10.0.0.1/5 config a.test is 192.0.2.1');
+    expect(r.kind === 'answers' && r.values[0]!.time).toBe(local(2026, 11, 31, 23, 59, 59));
+  });
+
+  it('quarantines broken lines with a bounded reason', () => {
+    const p = new DnsmasqParser({ year: 2026, reference: 0 });
+    expect(all(fixture('dnsmasq-broken.log').map((l) => p.parse(l))).reasons).toEqual([
+      'reject:bad_name',
+      'reject:bad_time',
+      'reject:bad_client',
+      'reject:bad_answer',
+      'reject:bad_prefix',
+      'skip:no_time',
+    ]);
+  });
+});
+
+describe('coredns', () => {
+  it('reads default and custom log lines; `-` is SERVFAIL; no answers', () => {
+    const { answers, reasons } = all(fixture('coredns.log').map((l) => parseCorednsLine(l, 1000)));
+    const a = (name: string, type: string, rcode: string): DnsAnswer => ({
+      time: 1000,
+      client: '127.0.0.1',
+      name,
+      type,
+      answer: null,
+      ttl: null,
+      rcode,
+      sourceKind: 'coredns',
+    });
+    expect(answers).toEqual([
+      a('db.internal.test', 'A', 'NOERROR'),
+      a('nope.internal.test', 'A', 'SERVFAIL'),
+      a('db.internal.test', 'A', 'NOERROR'),
+      a('foo.tmpl.test', 'A', 'NOERROR'),
+      a('foo.tmpl.test', 'AAAA', 'NXDOMAIN'),
+      a('x.broken.test', 'A', 'SERVFAIL'),
+      a('nope.internal.test', 'A', 'NXDOMAIN'),
+    ]);
+    expect(reasons.every((r) => r === 'skip:not_query')).toBe(true);
+  });
+
+  it('takes the time from a leading RFC 3339 stamp (kubectl logs --timestamps)', () => {
+    const r = parseCorednsLine(
+      '2026-11-23T02:37:41.5Z [INFO] [fd00::7]:52355 - 45465 "AAAA IN Api.Example.COM. udp 57 false 1232" NOERROR qr,rd,ra 66 0.0001s',
+      0,
+    );
+    expect(r).toEqual({
+      kind: 'answers',
+      values: [
+        {
+          time: Date.UTC(2026, 10, 23, 2, 37, 41, 500) / 1000,
+          client: 'fd00::7',
+          name: 'api.example.com',
+          type: 'AAAA',
+          answer: null,
+          ttl: null,
+          rcode: 'NOERROR',
+          sourceKind: 'coredns',
+        },
+      ],
+    });
+  });
+
+  it('quarantines broken lines', () => {
+    expect(all(fixture('coredns-broken.log').map((l) => parseCorednsLine(l, 0))).reasons).toEqual([
+      'reject:bad_client',
+      'reject:bad_name',
+      'reject:field_count',
+      'reject:bad_name',
+    ]);
+  });
+});
+
+describe('route53', () => {
+  it('records every answer under query_name; NOERROR without answers is NODATA', () => {
+    const { answers, reasons } = all(fixture('route53.log').map((l) => parseRoute53Line(l)));
+    const t = Date.UTC(2021, 1, 4, 17, 52) / 1000;
+    const a = (
+      time: number,
+      client: string,
+      name: string,
+      type: string,
+      answer: string | null,
+      rcode: string,
+    ): DnsAnswer => ({ time, client, name, type, answer, ttl: null, rcode, sourceKind: 'route53' });
+    expect(answers).toEqual([
+      a(t - 5, '4.5.64.102', '15.3.4.32.in-addr.arpa', 'PTR', '203.0.113.9', 'NOERROR'),
+      a(t + 1, '10.0.1.17', 'www.example.com', 'CNAME', 'www.example.com.cdn.test', 'NOERROR'),
+      a(t + 1, '10.0.1.17', 'www.example.com', 'A', '192.0.2.74', 'NOERROR'),
+      a(t + 1, '10.0.1.17', 'www.example.com', 'A', '192.0.2.75', 'NOERROR'),
+      a(t + 2, '10.0.1.17', 'nope.example.com', 'A', null, 'NXDOMAIN'),
+      a(t + 3, '10.0.1.17', 'v4only.example.com', 'AAAA', null, 'NODATA'),
+    ]);
+    expect(reasons).toEqual(['skip:other_answer']);
+  });
+
+  it('quarantines broken lines', () => {
+    expect(all(fixture('route53-broken.log').map((l) => parseRoute53Line(l))).reasons).toEqual([
+      'reject:bad_ip',
+      'reject:bad_time',
+      'reject:bad_name',
+      'reject:invalid_json',
+    ]);
+  });
+});
+
+describe('DnsStore.answersFor', () => {
+  it('finds names that resolved to an address within the grace before a time, per client or any', async () => {
+    const db = join(tempDir(), 'x.db');
+    const store = new Store(db);
+    try {
+      const refs = await expandPaths([
+        new URL('../../fixtures/dns/dnsmasq-extra.log', import.meta.url).pathname,
+      ]);
+      const r = await ingestDns(store, refs, {
+        descriptor: dnsmasqCollector,
+        parserOptions: { year: '2026' },
+      });
+      expect(r.error).toBeNull();
+      const dns = new DnsStore(store);
+      const t = local(2026, 10, 23, 2, 37, 45);
+      expect(dns.answersFor('192.0.2.20', t + 60, 120).map((x) => [x.name, x.client, x.type])).toEqual([
+        ['alias.internal.test', '127.0.0.1', 'A'],
+      ]);
+      expect(dns.answersFor('192.0.2.20', t + 600, 120)).toEqual([]);
+      expect(dns.answersFor('192.0.2.20', t - 60, 120)).toEqual([]);
+      expect(dns.answersFor('198.51.100.7', t + 1, 10, '10.9.9.9')).toEqual([]);
+      expect(dns.answersFor('198.51.100.7', t + 1, 10, '127.0.0.1')[0]).toMatchObject({
+        name: 'up.remote.test',
+        count: 2,
+        sourceKinds: ['dnsmasq'],
+      });
+    } finally {
+      store.close();
+    }
+  });
+});
