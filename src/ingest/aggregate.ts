@@ -261,10 +261,18 @@ export class EdgeAggregator {
   /**
    * Hands out the summed edges in the store's primary-key order (bucket, source, destination, host, port,
    * protocol, action, direction), so its upserts walk the B-tree forward, then starts empty. The yielded
-   * object is reused: read it before asking for the next one. Nothing per edge is allocated, which keeps a
-   * commit of half a million edges within the memory budget.
+   * object is reused: read it before asking for the next one.
    */
-  *drainInOrder(): Generator<Edge> {
+  drainInOrder(): Generator<Edge> {
+    return edgesOf(this.drainColumns());
+  }
+
+  /**
+   * The summed edges as columns in primary-key order, then starts empty. Columns are typed arrays plus one
+   * table of distinct strings, so a worker thread can hand half a million edges to the writer without a
+   * structured clone of per-edge objects (the buffers are transferred).
+   */
+  drainColumns(): EdgeColumns {
     const n = this.#size;
     const strings = this.#strings;
     const byText = Array.from(strings.keys()).sort((a, b) =>
@@ -289,56 +297,103 @@ export class EdgeAggregator {
         rank[host[a]!]! - rank[host[b]!]! ||
         packed[a]! - packed[b]!,
     );
-    const out = {
-      bucket: 0,
-      srcAddr: '',
-      dstAddr: '',
-      dstHost: '',
-      dstPort: 0,
-      protocol: 0,
-      action: 'accept' as Action,
-      direction: 'egress' as Direction,
-      flows: 0,
-      replies: 0,
-      packetsOut: 0,
-      bytesOut: 0,
-      packetsIn: 0,
-      bytesIn: 0,
-      firstSeen: 0,
-      lastSeen: 0,
-      sources: 0,
+    const cols: EdgeColumns = {
+      size: n,
+      bucketSeconds: this.#bucketSeconds,
+      strings,
+      bucket: new Int32Array(n),
+      src: new Int32Array(n),
+      dst: new Int32Array(n),
+      host: new Int32Array(n),
+      packed: new Int32Array(n),
+      sources: new Int32Array(n),
+      counters: new Float64Array(n * COUNTERS),
     };
-    const k = this.#counters;
-    try {
-      for (let i = 0; i < n; i++) {
-        const e = order[i]!;
-        const p = packed[e]!;
-        const c = e * COUNTERS;
-        out.bucket = bucket[e]! * this.#bucketSeconds;
-        out.srcAddr = strings[src[e]!]!;
-        out.dstAddr = strings[dst[e]!]!;
-        out.dstHost = strings[host[e]!]!;
-        out.dstPort = Math.floor(p / 1024);
-        out.protocol = (p >> 2) & 255;
-        out.action = p & 2 ? 'reject' : 'accept';
-        out.direction = p & 1 ? 'ingress' : 'egress';
-        out.flows = k[c + C_FLOWS]!;
-        out.replies = k[c + C_REPLIES]!;
-        out.packetsOut = k[c + C_PACKETS_OUT]!;
-        out.bytesOut = k[c + C_BYTES_OUT]!;
-        out.packetsIn = k[c + C_PACKETS_IN]!;
-        out.bytesIn = k[c + C_BYTES_IN]!;
-        out.firstSeen = k[c + C_FIRST]!;
-        out.lastSeen = k[c + C_LAST]!;
-        out.sources = this.#sources[e]!;
-        yield out;
-      }
-    } finally {
-      this.#size = 0;
-      this.#slots.fill(EMPTY);
-      this.#ids = new Map();
-      this.#strings = [''];
-      this.#recentKeys.fill(undefined);
+    for (let i = 0; i < n; i++) {
+      const e = order[i]!;
+      cols.bucket[i] = bucket[e]!;
+      cols.src[i] = src[e]!;
+      cols.dst[i] = dst[e]!;
+      cols.host[i] = host[e]!;
+      cols.packed[i] = packed[e]!;
+      cols.sources[i] = this.#sources[e]!;
+      cols.counters.set(this.#counters.subarray(e * COUNTERS, (e + 1) * COUNTERS), i * COUNTERS);
     }
+    this.#size = 0;
+    this.#slots.fill(EMPTY);
+    this.#ids = new Map();
+    this.#strings = [''];
+    this.#recentKeys.fill(undefined);
+    return cols;
+  }
+}
+
+/** Drained edges, column-wise: see `EdgeAggregator.drainColumns`. Indices into `strings` name addresses. */
+export interface EdgeColumns {
+  readonly size: number;
+  readonly bucketSeconds: number;
+  readonly strings: readonly string[];
+  /** Bucket index (bucket start / bucketSeconds). */
+  readonly bucket: Int32Array;
+  readonly src: Int32Array;
+  readonly dst: Int32Array;
+  readonly host: Int32Array;
+  /** See packKey. */
+  readonly packed: Int32Array;
+  readonly sources: Int32Array;
+  /** COUNTERS numbers per edge: flows, replies, packets and bytes out and in, first and last seen. */
+  readonly counters: Float64Array;
+}
+
+/** The typed-array buffers of `cols`, for `postMessage`'s transfer list. */
+export function transferablesOf(cols: EdgeColumns): ArrayBuffer[] {
+  return [cols.bucket, cols.src, cols.dst, cols.host, cols.packed, cols.sources, cols.counters].map(
+    (a) => a.buffer as ArrayBuffer,
+  );
+}
+
+/** Walks columns as edges. The yielded object is reused: nothing per edge is allocated. */
+export function* edgesOf(cols: EdgeColumns): Generator<Edge> {
+  const out = {
+    bucket: 0,
+    srcAddr: '',
+    dstAddr: '',
+    dstHost: '',
+    dstPort: 0,
+    protocol: 0,
+    action: 'accept' as Action,
+    direction: 'egress' as Direction,
+    flows: 0,
+    replies: 0,
+    packetsOut: 0,
+    bytesOut: 0,
+    packetsIn: 0,
+    bytesIn: 0,
+    firstSeen: 0,
+    lastSeen: 0,
+    sources: 0,
+  };
+  const { strings, counters: k } = cols;
+  for (let i = 0; i < cols.size; i++) {
+    const p = cols.packed[i]!;
+    const c = i * COUNTERS;
+    out.bucket = cols.bucket[i]! * cols.bucketSeconds;
+    out.srcAddr = strings[cols.src[i]!]!;
+    out.dstAddr = strings[cols.dst[i]!]!;
+    out.dstHost = strings[cols.host[i]!]!;
+    out.dstPort = Math.floor(p / 1024);
+    out.protocol = (p >> 2) & 255;
+    out.action = p & 2 ? 'reject' : 'accept';
+    out.direction = p & 1 ? 'ingress' : 'egress';
+    out.flows = k[c + C_FLOWS]!;
+    out.replies = k[c + C_REPLIES]!;
+    out.packetsOut = k[c + C_PACKETS_OUT]!;
+    out.bytesOut = k[c + C_BYTES_OUT]!;
+    out.packetsIn = k[c + C_PACKETS_IN]!;
+    out.bytesIn = k[c + C_BYTES_IN]!;
+    out.firstSeen = k[c + C_FIRST]!;
+    out.lastSeen = k[c + C_LAST]!;
+    out.sources = cols.sources[i]!;
+    yield out;
   }
 }

@@ -3,11 +3,11 @@ import { openSource, type OpenedSource, type SourceRef } from '../../collectors/
 import { splitLines } from '../../collectors/sources/split-lines.js';
 import type { CollectorDescriptor, LineParser, ObservationScratch } from '../model/collector.js';
 import type { ParseOutcome } from '../model/parse-outcome.js';
-import { IngestCounts, QUARANTINE_RAW_CHARS, type QuarantineRow } from '../model/edge.js';
+import { IngestCounts, QUARANTINE_RAW_CHARS, type Checkpoint, type QuarantineRow } from '../model/edge.js';
 import { KnownError } from '../model/errors.js';
 import { observation } from '../model/observation.js';
 import type { SourceState, Store } from '../store/store.js';
-import { EdgeAggregator } from './aggregate.js';
+import { EdgeAggregator, edgesOf, type EdgeColumns } from './aggregate.js';
 
 export interface IngestOptions {
   /** The format: its kind names checkpoints and fingerprints; its parser reads the lines unless `records` is given. */
@@ -96,6 +96,40 @@ const DEFAULTS = {
   maxQuarantine: 10_000,
 };
 
+/** One commit's worth of a source, as the reading side hands it to the writing side. */
+export interface SourceBatch {
+  readonly edges: EdgeColumns;
+  readonly quarantine: readonly QuarantineRow[];
+  readonly checkpoint: Checkpoint;
+  readonly extra?: (() => void) | undefined;
+}
+
+/**
+ * Where the reading loop sends its commits: the store itself, or (from a worker thread) the thread that owns it.
+ * `write` may return before the commit; `settle` waits until every batch handed over is committed, which must
+ * happen before the next source's checkpoint is looked up (a copy of the same file must see the first as done).
+ */
+export interface BatchSink {
+  checkpointOf(sourceId: string): SourceState | null;
+  write(batch: SourceBatch): void | Promise<void>;
+  settle?(): Promise<void>;
+}
+
+/** The in-process sink: commits each batch at once. */
+export function storeSink(store: Store): BatchSink {
+  return {
+    checkpointOf: (id) => store.checkpointOf(id),
+    write: (b) => {
+      store.writeBatch({
+        edges: edgesOf(b.edges),
+        quarantine: b.quarantine,
+        checkpoint: b.checkpoint,
+        extra: b.extra,
+      });
+    },
+  };
+}
+
 /**
  * Reads every source through one collector into the store. Idempotent: each commit writes edge deltas and the
  * source's checkpoint in one transaction, and a source already read (same content fingerprint) resumes after
@@ -106,14 +140,24 @@ export async function ingest(
   refs: readonly SourceRef[],
   opts: IngestOptions,
 ): Promise<IngestResult> {
-  const bucketSeconds = store.bucketSeconds();
+  return ingestInto(storeSink(store), store.bucketSeconds(), refs, opts);
+}
+
+/** The reading loop over sources, for any sink (see `ingest`). */
+export async function ingestInto(
+  sink: BatchSink,
+  bucketSeconds: number,
+  refs: readonly SourceRef[],
+  opts: IngestOptions,
+): Promise<IngestResult> {
   const results: SourceResult[] = [];
   const totals = IngestCounts.zero();
   const progress = { records: 0 };
   let error: KnownError | null = null;
   for (const ref of refs) {
     if (opts.signal?.aborted) break;
-    const r = await ingestOne(store, ref, opts, bucketSeconds, progress);
+    const r = await ingestOne(sink, ref, opts, bucketSeconds, progress);
+    await sink.settle?.();
     results.push(r);
     IngestCounts.add(totals, r.counts);
     if (r.error !== null && error === null) error = r.error;
@@ -122,7 +166,7 @@ export async function ingest(
 }
 
 async function ingestOne(
-  store: Store,
+  sink: BatchSink,
   ref: SourceRef,
   opts: IngestOptions,
   bucketSeconds: number,
@@ -137,7 +181,7 @@ async function ingestOne(
     opened = await openSource(ref, {
       kind,
       resumeOffsetFor: (id) => {
-        checkpoint = store.checkpointOf(id);
+        checkpoint = sink.checkpointOf(id);
         return checkpoint?.byteOffset ?? 0;
       },
     });
@@ -177,10 +221,10 @@ async function ingestOne(
   let sinceFlush = 0;
   let lastFlushAt = performance.now();
 
-  const flush = (done: boolean): void => {
+  const flush = async (done: boolean): Promise<void> => {
     if (!done && sinceFlush === 0) return;
-    store.writeBatch({
-      edges: agg.drainInOrder(),
+    await sink.write({
+      edges: agg.drainColumns(),
       quarantine,
       checkpoint: {
         sourceId: opened.sourceId,
@@ -274,19 +318,19 @@ async function ingestOne(
         quarantine.length >= DEFAULTS.maxQuarantine ||
         performance.now() - lastFlushAt >= DEFAULTS.flushMs
       ) {
-        flush(false);
+        await flush(false);
       }
       if (opts.signal?.aborted) {
         status = 'interrupted';
         break;
       }
     }
-    flush(status !== 'interrupted');
+    await flush(status !== 'interrupted');
     if (cp?.done && counts.records === 0) status = 'unchanged';
   } catch (err) {
     if (!(err instanceof KnownError)) throw err;
     // Lines read before the failure are complete lines: keep them, and the checkpoint that says so.
-    flush(false);
+    await flush(false);
     status = 'failed';
     error = err;
   }

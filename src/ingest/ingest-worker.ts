@@ -1,0 +1,90 @@
+import { parentPort, workerData } from 'node:worker_threads';
+import { collectorNamed } from '../../collectors/index.js';
+import { InputError, KnownError } from '../model/errors.js';
+import { Store } from '../store/store.js';
+import { transferablesOf } from './aggregate.js';
+import { ingestInto, type BatchSink } from './ingest.js';
+import type { ErrorData, ToReader, ToWriter, WorkerJob } from './worker-protocol.js';
+
+/**
+ * The reading half of a parallel ingest: opens, decompresses, splits, parses and sums in this thread, and
+ * hands each commit's edges (as transferred typed arrays) to the thread that owns the database. One batch
+ * may be in flight while the next is read, so parsing and SQLite writes overlap on two cores.
+ */
+const port = parentPort!;
+const job = workerData as WorkerJob;
+const post = (m: ToWriter, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
+
+export function errorData(err: unknown): ErrorData | null {
+  if (!(err instanceof KnownError)) return null;
+  return {
+    kind: err instanceof InputError ? 'input' : 'usage',
+    message: err instanceof InputError ? err.message.slice(err.path.length + 2) : err.message,
+    code: err.code,
+    path: err instanceof InputError ? err.path : null,
+  };
+}
+
+async function main(): Promise<void> {
+  const collector = collectorNamed(job.collector);
+  if (collector === undefined) throw new Error(`no collector named ${job.collector}`);
+  // Checkpoints are read through a connection of our own; WAL lets it see each commit the writer makes.
+  const reader = new Store(job.dbPath, { readonly: true });
+  const abort = new AbortController();
+  const acks = new Map<number, () => void>();
+  let seq = 0;
+  let inFlight: Promise<void> = Promise.resolve();
+  port.on('message', (m: ToReader) => {
+    if (m.type === 'abort') abort.abort();
+    else acks.get(m.seq)?.();
+  });
+  const sink: BatchSink = {
+    checkpointOf: (id) => reader.checkpointOf(id),
+    async write(batch) {
+      await inFlight;
+      const n = ++seq;
+      inFlight = new Promise<void>((resolve) => acks.set(n, resolve));
+      post(
+        {
+          type: 'batch',
+          seq: n,
+          edges: batch.edges,
+          quarantine: batch.quarantine,
+          checkpoint: batch.checkpoint,
+        },
+        transferablesOf(batch.edges),
+      );
+    },
+    settle: () => inFlight,
+  };
+  let lastProgress = 0;
+  try {
+    const result = await ingestInto(sink, job.bucketSeconds, job.refs, {
+      collector,
+      parserOptions: job.parserOptions,
+      flushLines: job.flushLines,
+      maxEdges: job.maxEdges,
+      maxLineBytes: job.maxLineBytes,
+      signal: abort.signal,
+      onProgress: (p) => {
+        const now = performance.now();
+        if (now - lastProgress < 100) return;
+        lastProgress = now;
+        post({ type: 'progress', source: p.source, records: p.records });
+      },
+    });
+    await sink.settle!();
+    post({
+      type: 'done',
+      sources: result.sources.map((s) => ({ ...s, error: errorData(s.error) })),
+    });
+  } finally {
+    reader.close();
+    port.close();
+  }
+}
+
+main().catch((err: unknown) => {
+  post({ type: 'failed', error: errorData(err), stack: (err as Error)?.stack ?? String(err) });
+  port.close();
+});

@@ -1,0 +1,95 @@
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { SourceRef } from '../../collectors/sources/open.js';
+import { IngestCounts } from '../model/edge.js';
+import { InputError, UsageError, type KnownError } from '../model/errors.js';
+import type { Store } from '../store/store.js';
+import { edgesOf } from './aggregate.js';
+import { ingest, type IngestOptions, type IngestResult, type SourceResult } from './ingest.js';
+import type { ErrorData, ToReader, ToWriter, WorkerJob } from './worker-protocol.js';
+
+/**
+ * Ingest with reading and writing on two threads when that can help: more than one core, every input a file
+ * (a worker cannot read this process's standard input), and a collector whose records are edges. Otherwise
+ * the same loop runs in this thread. Results, checkpoints and exactness are the same either way: the writer
+ * commits batches in the order they were read, each with the checkpoint of its last line.
+ */
+export async function ingestParallel(
+  store: Store,
+  refs: readonly SourceRef[],
+  opts: IngestOptions & { readonly collectorName: string; readonly threads?: number },
+): Promise<IngestResult> {
+  const threads = opts.threads ?? Math.min(2, availableParallelism());
+  if (threads < 2 || opts.records !== undefined || refs.some((r) => r.path === null)) {
+    return ingest(store, refs, opts);
+  }
+  const job: WorkerJob = {
+    dbPath: store.path,
+    collector: opts.collectorName,
+    parserOptions: opts.parserOptions,
+    refs,
+    bucketSeconds: store.bucketSeconds(),
+    flushLines: opts.flushLines,
+    maxEdges: opts.maxEdges,
+    maxLineBytes: opts.maxLineBytes,
+  };
+  const worker = new Worker(new URL('./ingest-worker.js', import.meta.url), { workerData: job });
+  const send = (m: ToReader): void => worker.postMessage(m);
+  const onAbort = (): void => send({ type: 'abort' });
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    return await new Promise<IngestResult>((resolve, reject) => {
+      let settled = false;
+      worker.on('message', (m: ToWriter) => {
+        try {
+          switch (m.type) {
+            case 'batch':
+              store.writeBatch({
+                edges: edgesOf(m.edges),
+                quarantine: m.quarantine,
+                checkpoint: m.checkpoint,
+              });
+              send({ type: 'ack', seq: m.seq });
+              break;
+            case 'progress':
+              opts.onProgress?.({ source: m.source, records: m.records });
+              break;
+            case 'done': {
+              settled = true;
+              const sources: SourceResult[] = m.sources.map((s) => ({ ...s, error: knownError(s.error) }));
+              const totals = IngestCounts.zero();
+              for (const s of sources) IngestCounts.add(totals, s.counts);
+              resolve({ sources, totals, error: sources.find((s) => s.error !== null)?.error ?? null });
+              break;
+            }
+            case 'failed':
+              settled = true;
+              reject(knownError(m.error) ?? new Error(`ingest worker failed:\n${m.stack}`));
+              break;
+          }
+        } catch (err) {
+          settled = true;
+          reject(err);
+          void worker.terminate();
+        }
+      });
+      worker.on('error', (err) => {
+        settled = true;
+        reject(err);
+      });
+      worker.on('exit', (code) => {
+        if (!settled) reject(new Error(`ingest worker exited with code ${code} before finishing`));
+      });
+    });
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+    await worker.terminate();
+  }
+}
+
+function knownError(e: ErrorData | null): KnownError | null {
+  if (e === null) return null;
+  return e.kind === 'input'
+    ? new InputError(e.path ?? '-', e.message, e.code)
+    : new UsageError(e.message, e.code);
+}

@@ -1,0 +1,47 @@
+import type { SourceRef } from '../../collectors/sources/open.js';
+import type { Checkpoint, IngestCounts, QuarantineRow } from '../model/edge.js';
+import type { EdgeColumns } from './aggregate.js';
+import type { SourceStatus } from './ingest.js';
+
+/** What the writing thread tells the reading worker it is to do. */
+export interface WorkerJob {
+  readonly dbPath: string;
+  readonly collector: string;
+  readonly parserOptions: Readonly<Record<string, string | undefined>>;
+  readonly refs: readonly SourceRef[];
+  readonly bucketSeconds: number;
+  readonly flushLines?: number;
+  readonly maxEdges?: number;
+  readonly maxLineBytes?: number;
+}
+
+/** A known error crosses the thread boundary as data and is rebuilt as its class on the other side. */
+export interface ErrorData {
+  readonly kind: 'input' | 'usage';
+  readonly message: string;
+  readonly code: string;
+  readonly path: string | null;
+}
+
+export interface SourceResultData {
+  readonly name: string;
+  readonly sourceId: string | null;
+  readonly status: SourceStatus;
+  readonly counts: IngestCounts;
+  readonly reasons: Readonly<Record<string, number>>;
+  readonly error: ErrorData | null;
+}
+
+export type ToWriter =
+  | {
+      readonly type: 'batch';
+      readonly seq: number;
+      readonly edges: EdgeColumns;
+      readonly quarantine: readonly QuarantineRow[];
+      readonly checkpoint: Checkpoint;
+    }
+  | { readonly type: 'progress'; readonly source: string; readonly records: number }
+  | { readonly type: 'done'; readonly sources: readonly SourceResultData[] }
+  | { readonly type: 'failed'; readonly error: ErrorData | null; readonly stack: string };
+
+export type ToReader = { readonly type: 'ack'; readonly seq: number } | { readonly type: 'abort' };
