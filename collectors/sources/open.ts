@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { readdir, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -12,13 +12,26 @@ export interface SourceRef {
   /** What the user should see in messages: the path, or `-`. */
   readonly name: string;
   readonly path: string | null;
+  /** Set when the path could not be looked at: the source fails alone, the others are still read. */
+  readonly error?: InputError;
 }
 
 /** An opened input: its identity and its decompressed bytes. */
 export interface OpenedSource {
   readonly ref: SourceRef;
   readonly sourceId: string;
+  /** How many leading bytes `sourceId` hashes (less than FINGERPRINT_BYTES for a file that was small). */
+  readonly fingerprintLength: number;
   readonly gzip: boolean;
+  /** Modification time of a file (null for stdin). */
+  readonly mtimeMs: number | null;
+  /**
+   * For a gzip file, the uncompressed size its trailer records (ISIZE, modulo 2^32, of the last member): equal
+   * to the bytes an earlier read got through means the file has not changed since, without decompressing it.
+   */
+  readonly gzipSize: number | null;
+  /** Releases the file when the caller stops before the end. */
+  close(): Promise<void>;
   /** Decompressed bytes from `startOffset` on. */
   readonly bytes: AsyncIterable<Buffer>;
   /** Offset of the first byte of `bytes`: non-zero only when a plain file is resumed by seeking. */
@@ -32,7 +45,8 @@ const READ_CHUNK = 1 << 20;
 /**
  * Expands paths into the files to read, in a stable order: a directory is walked recursively (the S3 export
  * layout `AWSLogs/<account>/vpcflowlogs/<region>/<yyyy>/<mm>/<dd>/…log.gz` is just a deep tree), hidden entries
- * are left out, `-` is standard input. A path that does not exist is an `InputError`.
+ * are left out, `-` is standard input. A path that cannot be looked at becomes a ref carrying its `InputError`,
+ * so that it fails alone.
  */
 export async function expandPaths(paths: readonly string[]): Promise<SourceRef[]> {
   const out: SourceRef[] = [];
@@ -45,7 +59,8 @@ export async function expandPaths(paths: readonly string[]): Promise<SourceRef[]
     try {
       st = await stat(p);
     } catch (err) {
-      throw new InputError(p, describeFsError(err), 'unreadable');
+      out.push({ name: p, path: p, error: new InputError(p, describeFsError(err), 'unreadable') });
+      continue;
     }
     if (st.isDirectory()) await walk(p, out);
     else out.push({ name: p, path: p });
@@ -58,13 +73,17 @@ async function walk(dir: string, out: SourceRef[]): Promise<void> {
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (err) {
-    throw new InputError(dir, describeFsError(err), 'unreadable');
+    out.push({ name: dir, path: dir, error: new InputError(dir, describeFsError(err), 'unreadable') });
+    return;
   }
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   for (const e of entries) {
     if (e.name.startsWith('.')) continue;
     const full = join(dir, e.name);
-    if (e.isDirectory()) await walk(full, out);
+    // A symbolic link is followed to what it names.
+    const isDir =
+      e.isDirectory() || (e.isSymbolicLink() && (await stat(full).catch(() => null))?.isDirectory() === true);
+    if (isDir) await walk(full, out);
     else if (e.isFile() || e.isSymbolicLink()) out.push({ name: full, path: full });
   }
 }
@@ -84,60 +103,60 @@ export function describeFsError(err: unknown): string {
   }
 }
 
+/** One way of naming a source: the hash of its first `length` bytes. */
+export interface FingerprintCandidate {
+  readonly sourceId: string;
+  readonly length: number;
+}
+
+/** What the caller decides once it sees the candidates: which identity to use, and where a plain file resumes. */
+export interface SourceIdentity {
+  readonly sourceId: string;
+  readonly fingerprintLength: number;
+  readonly resumeOffset: number;
+}
+
 export interface OpenOptions {
-  /**
-   * Asked once the source's identity is known: the byte offset an earlier read of it got to. A plain file
-   * resumes by seeking there (this also picks up lines appended since); other streams start at 0.
-   */
-  readonly resumeOffsetFor?: (sourceId: string) => number;
   /** Namespaces the fingerprint so one file read as two formats is two sources. */
   readonly kind: string;
+  /**
+   * Fingerprint lengths shorter than FINGERPRINT_BYTES that sources were first seen with (files that were
+   * small then). A file that has grown since still starts with those bytes, so it is recognised by them.
+   */
+  readonly knownShortLengths?: readonly number[];
+  /**
+   * Picks the identity among the candidates (longest first) and the byte offset an earlier read of it got to.
+   * Without it the full-length fingerprint is used and reading starts at 0.
+   */
+  readonly identify?: (candidates: readonly FingerprintCandidate[]) => SourceIdentity;
+}
+
+function fingerprint(kind: string, bytes: Buffer): string {
+  return createHash('sha256').update(kind).update('\0').update(bytes).digest('hex').slice(0, 32);
 }
 
 /**
- * Opens a source: reads its head to fingerprint it and to sniff gzip by magic bytes (names lie: S3 exports are
- * `.log.gz`, a rotated file may be gzip without the suffix), refuses binary data, and returns the decompressed
- * byte stream. Plain files resume by seeking; gzip streams cannot seek, so the caller skips lines instead.
+ * Opens a source: sniffs gzip by magic bytes (names lie: S3 exports are `.log.gz`, a rotated file may be gzip
+ * without the suffix), fingerprints the first 4 KiB of the *decompressed* text (so `access.log`, its gzipped
+ * rotation and the same bytes through stdin are one source), refuses binary data, and returns the decompressed
+ * byte stream. Plain files resume by seeking; other streams cannot seek, so the caller skips lines instead.
+ * The caller must `close()` a source it does not read to the end.
  */
 export async function openSource(ref: SourceRef, opts: OpenOptions): Promise<OpenedSource> {
+  if (ref.error !== undefined) throw ref.error;
+  let mtimeMs: number | null = null;
+  if (ref.path !== null) {
+    try {
+      mtimeMs = (await stat(ref.path)).mtimeMs;
+    } catch (err) {
+      throw new InputError(ref.name, describeFsError(err), 'unreadable');
+    }
+  }
   const raw: AsyncIterator<Buffer> = (
     ref.path === null ? process.stdin : createReadStream(ref.path, { highWaterMark: READ_CHUNK })
   )[Symbol.asyncIterator]();
-  const head: Buffer[] = [];
-  let headLen = 0;
-  let ended = false;
-  try {
-    while (headLen < FINGERPRINT_BYTES) {
-      const r = await raw.next();
-      if (r.done) {
-        ended = true;
-        break;
-      }
-      const b = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
-      head.push(b);
-      headLen += b.length;
-    }
-  } catch (err) {
-    throw new InputError(ref.name, describeFsError(err), 'unreadable');
-  }
-  const headBuf = Buffer.concat(head);
-  const fingerprintSpan = headBuf.subarray(0, FINGERPRINT_BYTES);
-  const sourceId = createHash('sha256')
-    .update(opts.kind)
-    .update('\0')
-    .update(fingerprintSpan)
-    .digest('hex')
-    .slice(0, 32);
-  const gzip = headBuf.length >= 2 && headBuf[0] === 0x1f && headBuf[1] === 0x8b;
-  if (!gzip && looksBinary(fingerprintSpan)) {
-    await raw.return?.();
-    throw new InputError(ref.name, 'binary data, not a text log (and not gzip)', 'binary');
-  }
-
   const name = ref.name;
   async function* rawBytes(): AsyncGenerator<Buffer> {
-    if (headBuf.length > 0) yield headBuf;
-    if (ended) return;
     try {
       for (;;) {
         const r = await raw.next();
@@ -150,16 +169,94 @@ export async function openSource(ref: SourceRef, opts: OpenOptions): Promise<Ope
       await raw.return?.();
     }
   }
+  // Sniff the first bytes, then read the decompressed head.
+  const rawIter = rawBytes();
+  const first = await rawIter.next();
+  const firstBuf = first.done ? Buffer.alloc(0) : first.value;
+  const gzip = firstBuf.length >= 2 && firstBuf[0] === 0x1f && firstBuf[1] === 0x8b;
+  async function* rawAgain(): AsyncGenerator<Buffer> {
+    if (firstBuf.length > 0) yield firstBuf;
+    if (first.done) return;
+    yield* rawIter;
+  }
+  const decoded = gzip ? gunzip(name, rawAgain()) : rawAgain();
+  const head: Buffer[] = [];
+  let headLen = 0;
+  let ended = false;
+  try {
+    while (headLen < FINGERPRINT_BYTES) {
+      const r = await decoded.next();
+      if (r.done) {
+        ended = true;
+        break;
+      }
+      head.push(r.value);
+      headLen += r.value.length;
+    }
+  } catch (err) {
+    await decoded.return(undefined);
+    throw err;
+  }
+  const headBuf = Buffer.concat(head);
+  const span = headBuf.subarray(0, FINGERPRINT_BYTES);
+  if (looksBinary(span)) {
+    await decoded.return(undefined);
+    throw new InputError(
+      ref.name,
+      gzip ? 'binary data inside gzip, not a text log' : 'binary data, not a text log (and not gzip)',
+      'binary',
+    );
+  }
+  const candidates: FingerprintCandidate[] = [
+    { sourceId: fingerprint(opts.kind, span), length: span.length },
+  ];
+  for (const len of [...(opts.knownShortLengths ?? [])].sort((x, y) => y - x)) {
+    if (len > 0 && len < span.length)
+      candidates.push({ sourceId: fingerprint(opts.kind, span.subarray(0, len)), length: len });
+  }
+  const identity = opts.identify?.(candidates) ?? {
+    ...candidates[0]!,
+    fingerprintLength: candidates[0]!.length,
+    resumeOffset: 0,
+  };
+  const close = async (): Promise<void> => {
+    await decoded.return(undefined);
+  };
+  const gzipSize = gzip && ref.path !== null ? await trailerSize(ref.path) : null;
+  const base = {
+    gzipSize,
+    ref,
+    sourceId: identity.sourceId,
+    fingerprintLength: identity.fingerprintLength,
+    gzip,
+    mtimeMs,
+    close,
+  };
+  if (!gzip && identity.resumeOffset > 0 && ref.path !== null) {
+    await close();
+    return { ...base, bytes: seekRead(ref.path, identity.resumeOffset), startOffset: identity.resumeOffset };
+  }
+  async function* all(): AsyncGenerator<Buffer> {
+    if (headBuf.length > 0) yield headBuf;
+    if (!ended) yield* decoded;
+  }
+  return { ...base, bytes: all(), startOffset: 0 };
+}
 
-  const resume = opts.resumeOffsetFor?.(sourceId) ?? 0;
-  if (gzip) {
-    return { ref, sourceId, gzip, bytes: gunzip(name, rawBytes()), startOffset: 0 };
+async function trailerSize(path: string): Promise<number | null> {
+  let fh;
+  try {
+    fh = await open(path, 'r');
+    const { size } = await fh.stat();
+    if (size < 18) return null;
+    const b = Buffer.alloc(4);
+    await fh.read(b, 0, 4, size - 4);
+    return b.readUInt32LE(0);
+  } catch {
+    return null;
+  } finally {
+    await fh?.close();
   }
-  if (resume > 0 && ref.path !== null) {
-    await raw.return?.();
-    return { ref, sourceId, gzip, bytes: seekRead(ref.path, resume), startOffset: resume };
-  }
-  return { ref, sourceId, gzip, bytes: rawBytes(), startOffset: 0 };
 }
 
 async function* seekRead(path: string, start: number): AsyncGenerator<Buffer> {

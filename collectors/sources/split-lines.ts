@@ -8,6 +8,11 @@ export interface SplitOptions {
   readonly startOffset: number;
   /** Lines numbered up to and including this one are dropped (resume of a stream that cannot seek). */
   readonly skipThroughLine: number;
+  /**
+   * Leave a last line without a terminator out (and out of the offsets): a file still being written may end
+   * mid-record, and the next read, which resumes at the last newline, will see it whole.
+   */
+  readonly holdUnterminatedTail?: boolean;
   /** Longest line kept whole; longer lines are cut and flagged (a 10 MB "line" is binary junk, not a record). */
   readonly maxLineBytes: number;
 }
@@ -114,7 +119,9 @@ export async function* splitLines(
     const chunk = takeChunk();
     if (chunk !== null) yield chunk;
   }
-  if (overlong !== null) {
+  if (opts.holdUnterminatedTail === true) {
+    // Nothing: the tail is neither counted nor passed by the offset.
+  } else if (overlong !== null) {
     offset += carryLen;
     emitLine(overlong, true);
   } else if (carryLen > 0) {

@@ -1,10 +1,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { collectorNamed } from '../../collectors/index.js';
-import { InputError, KnownError } from '../model/errors.js';
+import type { InputError } from '../model/errors.js';
 import { Store } from '../store/store.js';
 import { transferablesOf } from './aggregate.js';
 import { ingestInto, type BatchSink } from './ingest.js';
-import type { ErrorData, ToReader, ToWriter, WorkerJob } from './worker-protocol.js';
+import { errorData, knownError, type ToReader, type ToWriter, type WorkerJob } from './worker-protocol.js';
 
 /**
  * The reading half of a parallel ingest: opens, decompresses, splits, parses and sums in this thread, and
@@ -14,16 +14,6 @@ import type { ErrorData, ToReader, ToWriter, WorkerJob } from './worker-protocol
 const port = parentPort!;
 const job = workerData as WorkerJob;
 const post = (m: ToWriter, transfer: ArrayBuffer[] = []): void => port.postMessage(m, transfer);
-
-export function errorData(err: unknown): ErrorData | null {
-  if (!(err instanceof KnownError)) return null;
-  return {
-    kind: err instanceof InputError ? 'input' : 'usage',
-    message: err instanceof InputError ? err.message.slice(err.path.length + 2) : err.message,
-    code: err.code,
-    path: err instanceof InputError ? err.path : null,
-  };
-}
 
 async function main(): Promise<void> {
   const collector = collectorNamed(job.collector);
@@ -40,6 +30,7 @@ async function main(): Promise<void> {
   });
   const sink: BatchSink = {
     checkpointOf: (id) => reader.checkpointOf(id),
+    shortFingerprintLengths: (kind, full) => reader.shortFingerprintLengths(kind, full),
     async write(batch) {
       await inFlight;
       const n = ++seq;
@@ -59,7 +50,12 @@ async function main(): Promise<void> {
   };
   let lastProgress = 0;
   try {
-    const result = await ingestInto(sink, job.bucketSeconds, job.refs, {
+    const refs = job.refs.map((r) => ({
+      name: r.name,
+      path: r.path,
+      ...(r.failure !== null ? { error: knownError(r.failure) as InputError } : {}),
+    }));
+    const result = await ingestInto(sink, job.bucketSeconds, refs, {
       collector,
       parserOptions: job.parserOptions,
       flushLines: job.flushLines,
@@ -79,12 +75,11 @@ async function main(): Promise<void> {
       sources: result.sources.map((s) => ({ ...s, error: errorData(s.error) })),
     });
   } finally {
+    // The port stays open: closing it here could drop the last message. The writer ends this thread.
     reader.close();
-    port.close();
   }
 }
 
 main().catch((err: unknown) => {
   post({ type: 'failed', error: errorData(err), stack: (err as Error)?.stack ?? String(err) });
-  port.close();
 });

@@ -1,10 +1,15 @@
 import { lastLineNo } from '../../collectors/sources/line-chunk.js';
-import { openSource, type OpenedSource, type SourceRef } from '../../collectors/sources/open.js';
+import {
+  FINGERPRINT_BYTES,
+  openSource,
+  type OpenedSource,
+  type SourceRef,
+} from '../../collectors/sources/open.js';
 import { splitLines } from '../../collectors/sources/split-lines.js';
 import type { CollectorDescriptor, LineParser, ObservationScratch } from '../model/collector.js';
 import type { ParseOutcome } from '../model/parse-outcome.js';
 import { IngestCounts, QUARANTINE_RAW_CHARS, type Checkpoint, type QuarantineRow } from '../model/edge.js';
-import { KnownError } from '../model/errors.js';
+import { ConcurrentIngestError, KnownError } from '../model/errors.js';
 import { observation } from '../model/observation.js';
 import type { SourceState, Store } from '../store/store.js';
 import { EdgeAggregator, edgesOf, type EdgeColumns } from './aggregate.js';
@@ -94,6 +99,8 @@ const DEFAULTS = {
   flushMs: 30_000,
   maxLineBytes: 64 * 1024,
   maxQuarantine: 10_000,
+  /** A file unmodified for this long is finished: its last line counts even without a newline. */
+  settledMs: 60_000,
 };
 
 /** One commit's worth of a source, as the reading side hands it to the writing side. */
@@ -111,6 +118,7 @@ export interface SourceBatch {
  */
 export interface BatchSink {
   checkpointOf(sourceId: string): SourceState | null;
+  shortFingerprintLengths(kind: string, full: number): number[];
   write(batch: SourceBatch): void | Promise<void>;
   settle?(): Promise<void>;
 }
@@ -119,6 +127,7 @@ export interface BatchSink {
 export function storeSink(store: Store): BatchSink {
   return {
     checkpointOf: (id) => store.checkpointOf(id),
+    shortFingerprintLengths: (kind, full) => store.shortFingerprintLengths(kind, full),
     write: (b) => {
       store.writeBatch({
         edges: edgesOf(b.edges),
@@ -180,9 +189,22 @@ async function ingestOne(
   try {
     opened = await openSource(ref, {
       kind,
-      resumeOffsetFor: (id) => {
-        checkpoint = sink.checkpointOf(id);
-        return checkpoint?.byteOffset ?? 0;
+      knownShortLengths: sink.shortFingerprintLengths(kind, FINGERPRINT_BYTES),
+      identify: (candidates) => {
+        // The full-length fingerprint first; then the shorter ones a once-small file was first seen with.
+        for (const c of candidates) {
+          const found = sink.checkpointOf(c.sourceId);
+          if (found !== null) {
+            checkpoint = found;
+            return {
+              sourceId: c.sourceId,
+              fingerprintLength: found.fingerprintLength,
+              resumeOffset: found.byteOffset,
+            };
+          }
+        }
+        const c = candidates[0]!;
+        return { sourceId: c.sourceId, fingerprintLength: c.length, resumeOffset: 0 };
       },
     });
   } catch (err) {
@@ -192,9 +214,11 @@ async function ingestOne(
   }
   const cp = checkpoint as SourceState | null;
   const seeks = opened.startOffset > 0;
-  // A finished stream that cannot seek has nothing new; a finished plain file is re-read from its end, which
-  // picks up appended lines.
-  if (cp?.done && !seeks) {
+  // A finished plain file is re-read from where it ended, which picks up appended lines. A gzip file whose
+  // trailer gives the size already read is unchanged; any other stream that cannot seek (a gzip rotation that
+  // holds lines written after the last read, stdin) is read again past the lines already counted.
+  if (cp?.done && opened.gzip && opened.gzipSize !== null && opened.gzipSize === cp.byteOffset % 2 ** 32) {
+    await opened.close();
     return { name: ref.name, sourceId: opened.sourceId, status: 'unchanged', counts, reasons, error: null };
   }
 
@@ -217,6 +241,9 @@ async function ingestOne(
   let firstTime: number | null = null;
   let lastTime: number | null = null;
   let lineNo = cp?.lineNo ?? 0;
+  // The line the stored checkpoint is at, as this run last saw it: a commit that finds another there lost a
+  // race with a second collector reading the same source, and must not count its lines again.
+  let committedLineNo: number | null = cp?.lineNo ?? null;
   let byteOffset = cp?.byteOffset ?? 0;
   let sinceFlush = 0;
   let lastFlushAt = performance.now();
@@ -228,6 +255,8 @@ async function ingestOne(
       quarantine,
       checkpoint: {
         sourceId: opened.sourceId,
+        fingerprintLength: opened.fingerprintLength,
+        previousLineNo: committedLineNo,
         kind,
         name: ref.name,
         lineNo,
@@ -240,6 +269,7 @@ async function ingestOne(
       },
       extra: records !== undefined ? () => records.flush() : undefined,
     });
+    committedLineNo = lineNo;
     IngestCounts.add(counts, delta);
     quarantine = [];
     delta = IngestCounts.zero();
@@ -270,6 +300,9 @@ async function ingestOne(
       startOffset: opened.startOffset,
       skipThroughLine: seeks ? 0 : (cp?.lineNo ?? 0),
       maxLineBytes: opts.maxLineBytes ?? DEFAULTS.maxLineBytes,
+      // A plain file written to moments ago may end mid-line: its writer has not finished the record.
+      holdUnterminatedTail:
+        !opened.gzip && opened.mtimeMs !== null && Date.now() - opened.mtimeMs < DEFAULTS.settledMs,
     });
     for await (const chunk of chunks) {
       const lines = chunk.lines;
@@ -330,7 +363,8 @@ async function ingestOne(
   } catch (err) {
     if (!(err instanceof KnownError)) throw err;
     // Lines read before the failure are complete lines: keep them, and the checkpoint that says so.
-    await flush(false);
+    if (!(err instanceof ConcurrentIngestError)) await flush(false);
+    else await opened.close();
     status = 'failed';
     error = err;
   }

@@ -2,11 +2,10 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { SourceRef } from '../../collectors/sources/open.js';
 import { IngestCounts } from '../model/edge.js';
-import { InputError, UsageError, type KnownError } from '../model/errors.js';
 import type { Store } from '../store/store.js';
 import { edgesOf } from './aggregate.js';
 import { ingest, type IngestOptions, type IngestResult, type SourceResult } from './ingest.js';
-import type { ErrorData, ToReader, ToWriter, WorkerJob } from './worker-protocol.js';
+import { errorData, knownError, type ToReader, type ToWriter, type WorkerJob } from './worker-protocol.js';
 
 /**
  * Ingest with reading and writing on two threads when that can help: more than one core, every input a file
@@ -27,7 +26,7 @@ export async function ingestParallel(
     dbPath: store.path,
     collector: opts.collectorName,
     parserOptions: opts.parserOptions,
-    refs,
+    refs: refs.map((r) => ({ name: r.name, path: r.path, failure: errorData(r.error) })),
     bucketSeconds: store.bucketSeconds(),
     flushLines: opts.flushLines,
     maxEdges: opts.maxEdges,
@@ -85,11 +84,4 @@ export async function ingestParallel(
     opts.signal?.removeEventListener('abort', onAbort);
     await worker.terminate();
   }
-}
-
-function knownError(e: ErrorData | null): KnownError | null {
-  if (e === null) return null;
-  return e.kind === 'input'
-    ? new InputError(e.path ?? '-', e.message, e.code)
-    : new UsageError(e.message, e.code);
 }

@@ -1,4 +1,4 @@
-import type { SourceRef } from '../../collectors/sources/open.js';
+import { InputError, KnownError, UsageError } from '../model/errors.js';
 import type { Checkpoint, IngestCounts, QuarantineRow } from '../model/edge.js';
 import type { EdgeColumns } from './aggregate.js';
 import type { SourceStatus } from './ingest.js';
@@ -8,7 +8,12 @@ export interface WorkerJob {
   readonly dbPath: string;
   readonly collector: string;
   readonly parserOptions: Readonly<Record<string, string | undefined>>;
-  readonly refs: readonly SourceRef[];
+  /** Inputs; an error object does not survive the copy to a thread, so a path's failure travels as data. */
+  readonly refs: readonly {
+    readonly name: string;
+    readonly path: string | null;
+    readonly failure: ErrorData | null;
+  }[];
   readonly bucketSeconds: number;
   readonly flushLines?: number;
   readonly maxEdges?: number;
@@ -45,3 +50,20 @@ export type ToWriter =
   | { readonly type: 'failed'; readonly error: ErrorData | null; readonly stack: string };
 
 export type ToReader = { readonly type: 'ack'; readonly seq: number } | { readonly type: 'abort' };
+
+export function errorData(err: unknown): ErrorData | null {
+  if (!(err instanceof KnownError)) return null;
+  return {
+    kind: err instanceof InputError ? 'input' : 'usage',
+    message: err instanceof InputError ? err.message.slice(err.path.length + 2) : err.message,
+    code: err.code,
+    path: err instanceof InputError ? err.path : null,
+  };
+}
+
+export function knownError(e: ErrorData | null): KnownError | null {
+  if (e === null) return null;
+  return e.kind === 'input'
+    ? new InputError(e.path ?? '-', e.message, e.code)
+    : new UsageError(e.message, e.code);
+}

@@ -62,6 +62,10 @@ export const QUARANTINE_RAW_CHARS = 200;
 /** How far a source has been read; committed in the same transaction as the data it covers. */
 export interface Checkpoint {
   readonly sourceId: string;
+  /** Leading bytes the source id hashes; less than 4 KiB for a source first seen small. */
+  readonly fingerprintLength: number;
+  /** The line the stored checkpoint must still be at (null: the source must be new), or the commit is refused. */
+  readonly previousLineNo: number | null;
   readonly kind: string;
   readonly name: string;
   readonly lineNo: number;

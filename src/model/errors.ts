@@ -18,6 +18,17 @@ export class UsageError extends KnownError {
   }
 }
 
+/** Another collector committed to the same source meanwhile; this run stops reading it (exit 1). */
+export class ConcurrentIngestError extends UsageError {
+  constructor(name: string) {
+    super(
+      `${name}: another collect is reading this input into the same database; left to it`,
+      'concurrent_ingest',
+    );
+    this.name = 'ConcurrentIngestError';
+  }
+}
+
 /** An input could not be read (missing, unreadable, truncated gzip, binary data). Exit 2. */
 export class InputError extends KnownError {
   readonly code: string;

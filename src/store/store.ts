@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import type { Checkpoint, Edge, IngestCounts, QuarantineRow } from '../model/edge.js';
-import { UsageError } from '../model/errors.js';
+import { ConcurrentIngestError, UsageError } from '../model/errors.js';
 import { migrate } from './migrator.js';
 import { MIGRATIONS } from './migrations/index.js';
 import { registerFunctions } from './sql-functions.js';
@@ -17,6 +17,7 @@ export interface Batch {
 /** A source's stored progress, read back before ingesting it again. */
 export interface SourceState {
   readonly sourceId: string;
+  readonly fingerprintLength: number;
   readonly kind: string;
   readonly name: string;
   readonly lineNo: number;
@@ -50,6 +51,7 @@ export class Store {
   readonly #insertQuarantine: Database.Statement;
   readonly #upsertSource: Database.Statement;
   readonly #getSource: Database.Statement;
+  readonly #shortLengths: Database.Statement;
   readonly #getMeta: Database.Statement;
   readonly #setMeta: Database.Statement;
   readonly #writeBatch: (batch: Batch) => number;
@@ -95,9 +97,9 @@ export class Store {
       INSERT OR IGNORE INTO quarantine (source_id, line_no, source_name, kind, reason, raw, at)
       VALUES (?, ?, ?, ?, ?, ?, ?)`);
     this.#upsertSource = this.db.prepare(`
-      INSERT INTO sources (source_id, kind, name, line_no, byte_offset, done, parser_state,
+      INSERT INTO sources (source_id, fingerprint_len, kind, name, line_no, byte_offset, done, parser_state,
                            records, stored, skipped, malformed, first_time, last_time, started_at, updated_at)
-      VALUES (@sourceId, @kind, @name, @lineNo, @byteOffset, @done, @parserState,
+      VALUES (@sourceId, @fingerprintLength, @kind, @name, @lineNo, @byteOffset, @done, @parserState,
               @records, @stored, @skipped, @malformed, @firstTime, @lastTime, @now, @now)
       ON CONFLICT DO UPDATE SET
         name = excluded.name,
@@ -113,6 +115,9 @@ export class Store {
         last_time = MAX(COALESCE(last_time, excluded.last_time), COALESCE(excluded.last_time, last_time)),
         updated_at = excluded.updated_at`);
     this.#getSource = this.db.prepare('SELECT * FROM sources WHERE source_id = ?');
+    this.#shortLengths = this.db.prepare(
+      'SELECT DISTINCT fingerprint_len AS n FROM sources WHERE kind = ? AND fingerprint_len < ? ORDER BY n DESC',
+    );
     this.#getMeta = this.db.prepare('SELECT value FROM meta WHERE key = ?');
     this.#setMeta = this.db.prepare(
       'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT DO UPDATE SET value = excluded.value',
@@ -155,8 +160,11 @@ export class Store {
       }
       batch.extra?.();
       const c = batch.checkpoint;
+      const stored = this.#getSource.get(c.sourceId) as SourceRow | undefined;
+      if ((stored?.line_no ?? null) !== c.previousLineNo) throw new ConcurrentIngestError(c.name);
       this.#upsertSource.run({
         sourceId: c.sourceId,
+        fingerprintLength: c.fingerprintLength,
         kind: c.kind,
         name: c.name,
         lineNo: c.lineNo,
@@ -189,6 +197,11 @@ export class Store {
    */
   writeBatch(batch: Batch): number {
     return this.#writeBatch(batch);
+  }
+
+  /** Fingerprint lengths under `full` that sources of this kind were first seen with (see `openSource`). */
+  shortFingerprintLengths(kind: string, full: number): number[] {
+    return (this.#shortLengths.all(kind, full) as { n: number }[]).map((r) => r.n);
   }
 
   checkpointOf(sourceId: string): SourceState | null {
@@ -224,6 +237,7 @@ export class Store {
 
 interface SourceRow {
   source_id: string;
+  fingerprint_len: number;
   kind: string;
   name: string;
   line_no: number;
@@ -243,6 +257,7 @@ interface SourceRow {
 export function toSourceState(r: SourceRow): SourceState {
   return {
     sourceId: r.source_id,
+    fingerprintLength: r.fingerprint_len,
     kind: r.kind,
     name: r.name,
     lineNo: r.line_no,

@@ -31,8 +31,9 @@ describe('expandPaths', () => {
     ]);
   });
 
-  it('refuses a missing path with an InputError naming it', async () => {
-    const err = await expandPaths(['/nonexistent/flows.log']).catch((e: unknown) => e);
+  it('marks a missing path with an InputError naming it, so it fails alone', async () => {
+    const [ref] = await expandPaths(['/nonexistent/flows.log']);
+    const err = ref!.error;
     expect(err).toBeInstanceOf(InputError);
     expect((err as InputError).message).toBe('/nonexistent/flows.log: no such file or directory');
     expect((err as InputError).exitCode).toBe(2);
@@ -86,7 +87,10 @@ describe('openSource', () => {
     writeFileSync(join(dir, 'f.log'), 'aaaa\nbbbb\ncccc\n');
     const src = await openSource(
       { name: 'f', path: join(dir, 'f.log') },
-      { kind: 'k', resumeOffsetFor: () => 5 },
+      {
+        kind: 'k',
+        identify: (c) => ({ sourceId: c[0]!.sourceId, fingerprintLength: c[0]!.length, resumeOffset: 5 }),
+      },
     );
     expect(src.startOffset).toBe(5);
     expect(await readAll(src.bytes)).toBe('bbbb\ncccc\n');

@@ -30,6 +30,8 @@ const edge = (o: Partial<Edge> = {}): Edge => ({
 
 const checkpoint = (o: Partial<Checkpoint> = {}): Checkpoint => ({
   sourceId: 'src-1',
+  fingerprintLength: 4096,
+  previousLineNo: null,
   kind: 'vpcflow',
   name: 'a.log',
   lineNo: 10,
@@ -75,7 +77,7 @@ describe('Store', () => {
     store.writeBatch({
       edges: [edge({ flows: 0, replies: 2, firstSeen: 1_763_596_805, lastSeen: 1_763_596_860, sources: 2 })],
       quarantine: [],
-      checkpoint: checkpoint({ lineNo: 20 }),
+      checkpoint: checkpoint({ lineNo: 20, previousLineNo: 10 }),
     });
     const rows = [...queryFlows(store.db, { filter: {}, groupBy: null, sort: 'bytes', limit: null })];
     expect(rows).toEqual([
@@ -92,6 +94,18 @@ describe('Store', () => {
     const cp = store.checkpointOf('src-1')!;
     expect(cp.lineNo).toBe(20);
     expect(cp.counts.records).toBe(20);
+    store.close();
+  });
+
+  it('refuses a commit when another writer moved the checkpoint meanwhile', () => {
+    const dir = tempDir();
+    const store = new Store(join(dir, 'x.db'));
+    store.writeBatch({ edges: [edge()], quarantine: [], checkpoint: checkpoint() });
+    // A second collector that opened the source before the first commit still believes it is new.
+    expect(() => store.writeBatch({ edges: [edge()], quarantine: [], checkpoint: checkpoint() })).toThrow(
+      /another collect is reading this input/,
+    );
+    expect(edgeTotals(store.db).flows).toBe(1);
     store.close();
   });
 

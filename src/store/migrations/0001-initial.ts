@@ -43,6 +43,7 @@ CREATE INDEX edges_host ON edges (dst_host, bucket) WHERE dst_host != '';
 -- One row per input source, keyed by content fingerprint: the checkpoint that makes ingest idempotent.
 CREATE TABLE sources (
   source_id    TEXT    PRIMARY KEY,
+  fingerprint_len INTEGER NOT NULL, -- leading decompressed bytes source_id hashes (< 4096: a small file)
   kind         TEXT    NOT NULL,
   name         TEXT    NOT NULL,
   line_no      INTEGER NOT NULL,  -- last line whose data is stored

@@ -1,0 +1,110 @@
+import { appendFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { expandPaths } from '../../collectors/sources/open.js';
+import { ingest } from '../../src/ingest/ingest.js';
+import { edgeTotals } from '../../src/store/source-query.js';
+import { Store } from '../../src/store/store.js';
+import { tempDir } from '../helpers/tmp.js';
+import { toyCollector } from '../helpers/toy-collector.js';
+
+const T0 = 1_763_596_800;
+const lines = (from: number, n: number): string =>
+  Array.from(
+    { length: n },
+    (_, i) => `${T0 + from + i} 10.0.0.1 192.0.2.${(from + i) % 9} 443 ${from + i + 1}`,
+  ).join('\n') + '\n';
+const bytesOf = (from: number, n: number): number =>
+  Array.from({ length: n }, (_, i) => from + i + 1).reduce((a, b) => a + b, 0);
+
+/** Makes a file look finished (unmodified for minutes), as a log is once its writer moved on. */
+const settle = (path: string): void =>
+  utimesSync(path, new Date(Date.now() - 600_000), new Date(Date.now() - 600_000));
+
+async function run(store: Store, ...paths: string[]) {
+  return ingest(store, await expandPaths(paths), { collector: toyCollector, parserOptions: {} });
+}
+
+describe('source identity', () => {
+  it('counts a small file that grows past the fingerprint size once', async () => {
+    const dir = tempDir();
+    const f = join(dir, 'access.log');
+    writeFileSync(f, lines(0, 10)); // well under 4 KiB
+    const store = new Store(join(dir, 'db'));
+    await run(store, f);
+    appendFileSync(f, lines(10, 400)); // now over 4 KiB
+    await run(store, f);
+    appendFileSync(f, lines(410, 5));
+    await run(store, f);
+    expect(edgeTotals(store.db).bytes).toBe(bytesOf(0, 415));
+    store.close();
+  });
+
+  it('counts lines written after the last read exactly once when the log is rotated and compressed', async () => {
+    const dir = tempDir();
+    const f = join(dir, 'access.log');
+    writeFileSync(f, lines(0, 300));
+    const store = new Store(join(dir, 'db'));
+    await run(store, f);
+    appendFileSync(f, lines(300, 50)); // written after the last collect, before rotation
+    writeFileSync(join(dir, 'access.log.1.gz'), gzipSync(`${lines(0, 300)}${lines(300, 50)}`));
+    writeFileSync(f, lines(1000, 20)); // the new, empty-then-growing log
+    await run(store, dir);
+    await run(store, dir);
+    expect(edgeTotals(store.db).bytes).toBe(bytesOf(0, 350) + bytesOf(1000, 20));
+    store.close();
+  });
+
+  it('leaves a half-written last line for the next read', async () => {
+    const dir = tempDir();
+    const f = join(dir, 'live.log');
+    const whole = lines(0, 3);
+    const cut = whole.length - 6;
+    writeFileSync(f, whole.slice(0, cut)); // modified just now: the writer may be mid-record
+    const store = new Store(join(dir, 'db'));
+    const first = await run(store, f);
+    expect(first.totals).toMatchObject({ records: 2, malformed: 0 });
+    appendFileSync(f, whole.slice(cut));
+    const second = await run(store, f);
+    expect(second.totals).toMatchObject({ records: 1, malformed: 0 });
+    expect(edgeTotals(store.db).bytes).toBe(bytesOf(0, 3));
+    store.close();
+  });
+
+  it('counts the last line of a finished file without a trailing newline', async () => {
+    const dir = tempDir();
+    const f = join(dir, 'done.log');
+    writeFileSync(f, lines(0, 3).trimEnd());
+    settle(f);
+    const store = new Store(join(dir, 'db'));
+    expect((await run(store, f)).totals.stored).toBe(3);
+    store.close();
+  });
+
+  it('closes gzip files it finds unchanged', async () => {
+    const dir = tempDir();
+    for (let i = 0; i < 40; i++) writeFileSync(join(dir, `f${i}.log.gz`), gzipSync(lines(i * 100, 100)));
+    const store = new Store(join(dir, 'db'));
+    await run(store, dir);
+    const before = readdirSync('/proc/self/fd').length;
+    const again = await run(store, dir);
+    expect(again.sources.filter((s) => s.name.endsWith('.gz')).every((s) => s.status === 'unchanged')).toBe(
+      true,
+    );
+    // A leak would keep one descriptor per file (40); a few may still be closing.
+    expect(readdirSync('/proc/self/fd').length).toBeLessThanOrEqual(before + 5);
+    store.close();
+  });
+
+  it('reads the other inputs when one path is missing', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'good.log'), lines(0, 5));
+    const store = new Store(join(dir, 'db'));
+    const r = await run(store, join(dir, 'missing.log'), join(dir, 'good.log'));
+    expect(r.sources.map((s) => s.status)).toEqual(['failed', 'ingested']);
+    expect(r.error?.message).toMatch(/missing\.log: no such file or directory/);
+    expect(edgeTotals(store.db).bytes).toBe(bytesOf(0, 5));
+    store.close();
+  });
+});
