@@ -16,7 +16,7 @@
  * The user agent and X-Forwarded-For are client text and are never split: the text format does not escape
  * quotes in them, so the fields after them are read from the end of the line.
  */
-import { observation, PROTOCOL } from '../../src/model/observation.js';
+import { MAX_EPOCH_SECONDS, observation, PROTOCOL } from '../../src/model/observation.js';
 import { ParseOutcome } from '../../src/model/parse-outcome.js';
 import type { Authority } from '../../src/model/authority.js';
 import { normalizeHost, parseAuthority, parseIpEndpoint } from '../../src/model/authority.js';
@@ -147,7 +147,7 @@ function parseJson(line: string): Outcome {
 
 function build(f: Fields): Outcome {
   const startMs = f.startTime === null ? null : parseIsoMs(f.startTime);
-  if (startMs === null) return ParseOutcome.reject('bad_time');
+  if (startMs === null || startMs > MAX_EPOCH_SECONDS * 1000) return ParseOutcome.reject('bad_time');
   if (f.responseCode !== null && !DIGITS_RE.test(f.responseCode)) return ParseOutcome.reject('bad_status');
   const flags = f.responseFlags;
   if (flags !== null && !FLAGS_RE.test(flags)) return ParseOutcome.reject('bad_flags');

@@ -14,7 +14,7 @@
  * `%Sh/%<a` is the next hop: with `HIER_DIRECT` (or `ORIGINAL_DST`, interception) it is the origin server's
  * address, with a parent or sibling hierarchy code it is another proxy, which is not the destination.
  */
-import { observation, PROTOCOL } from '../../src/model/observation.js';
+import { MAX_EPOCH_SECONDS, observation, PROTOCOL } from '../../src/model/observation.js';
 import { ParseOutcome } from '../../src/model/parse-outcome.js';
 import { canonicalIp } from '../../src/model/ip.js';
 import { parseAuthority, parseIpEndpoint } from '../../src/model/authority.js';
@@ -109,6 +109,7 @@ function parseNative(line: string): Outcome {
   if (t === null) return ParseOutcome.reject('bad_time');
   const fraction = t[2] ?? '';
   const endMs = Number(t[1]) * 1000 + (fraction === '' ? 0 : Number(fraction.padEnd(3, '0')));
+  if (endMs > MAX_EPOCH_SECONDS * 1000) return ParseOutcome.reject('bad_time');
   const elapsedText = f[1]!;
   if (!DIGITS_RE.test(elapsedText)) return ParseOutcome.reject('bad_elapsed');
   const elapsed = Number(elapsedText);
@@ -143,7 +144,7 @@ function parseCommon(line: string): Outcome {
   const src = canonicalIp(m[1]!);
   if (src === null) return ParseOutcome.reject('bad_ip');
   const time = parseLocalTime(m[4]!);
-  if (time === null) return ParseOutcome.reject('bad_time');
+  if (time === null || time > MAX_EPOCH_SECONDS) return ParseOutcome.reject('bad_time');
   if (!DIGITS_RE.test(m[7]!)) return ParseOutcome.reject('bad_status');
   const bytesText = m[8]!;
   if (!DIGITS_RE.test(bytesText)) return ParseOutcome.reject('bad_bytes');

@@ -20,7 +20,7 @@
  */
 import { canonicalIp } from '../../src/model/ip.js';
 import type { ObservationScratch } from '../../src/model/collector.js';
-import type { Action, Observation } from '../../src/model/observation.js';
+import { MAX_EPOCH_SECONDS, type Action, type Observation } from '../../src/model/observation.js';
 import { ParseOutcome } from '../../src/model/parse-outcome.js';
 import type { FieldLayout } from './fields.js';
 import { isFieldName, isKnownField, layoutOf } from './fields.js';
@@ -247,11 +247,11 @@ function parseTidyLine(
   if (fieldIs(text, layout.action, 'ACCEPT')) action = 'accept';
   else if (fieldIs(text, layout.action, 'REJECT')) action = 'reject';
   else return rejectUnlessHeader(original, 'bad_action');
-  const start = uintAt(text, layout.start, Number.MAX_SAFE_INTEGER);
+  const start = uintAt(text, layout.start, MAX_EPOCH_SECONDS);
   if (start < 0) return rejectUnlessHeader(original, 'bad_time');
   let end = start;
   if (layout.end >= 0 && !isAbsent(text, layout.end)) {
-    end = uintAt(text, layout.end, Number.MAX_SAFE_INTEGER);
+    end = uintAt(text, layout.end, MAX_EPOCH_SECONDS);
     if (end < start) return rejectUnlessHeader(original, 'bad_time'); // also catches -1 (not a number)
   }
 

@@ -57,7 +57,7 @@ export class EdgeAggregator {
   #src = new Int32Array(INITIAL_CAPACITY);
   #dst = new Int32Array(INITIAL_CAPACITY);
   #host = new Int32Array(INITIAL_CAPACITY);
-  #bucket = new Int32Array(INITIAL_CAPACITY);
+  #bucket = new Float64Array(INITIAL_CAPACITY);
   /** See packKey. */
   #packed = new Int32Array(INITIAL_CAPACITY);
   #sources = new Int32Array(INITIAL_CAPACITY);
@@ -301,7 +301,7 @@ export class EdgeAggregator {
       size: n,
       bucketSeconds: this.#bucketSeconds,
       strings,
-      bucket: new Int32Array(n),
+      bucket: new Float64Array(n),
       src: new Int32Array(n),
       dst: new Int32Array(n),
       host: new Int32Array(n),
@@ -334,7 +334,7 @@ export interface EdgeColumns {
   readonly bucketSeconds: number;
   readonly strings: readonly string[];
   /** Bucket index (bucket start / bucketSeconds). */
-  readonly bucket: Int32Array;
+  readonly bucket: Float64Array;
   readonly src: Int32Array;
   readonly dst: Int32Array;
   readonly host: Int32Array;

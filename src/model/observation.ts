@@ -24,6 +24,12 @@ export type Direction = (typeof DIRECTIONS)[number];
 export const ORIENTATION_BASES = ['tcp-flags', 'flow-direction', 'ports', 'proxy', 'as-logged'] as const;
 export type OrientationBasis = (typeof ORIENTATION_BASES)[number];
 
+/**
+ * The latest record time any parser accepts (2100-01-01T00:00:00Z). Log data is attacker-controlled, and a time
+ * in microseconds or a year-30000 stamp would otherwise land in a bucket no query can print.
+ */
+export const MAX_EPOCH_SECONDS = 4_102_444_800;
+
 /** IANA protocol numbers used by name in the code. */
 export const PROTOCOL = { icmp: 1, tcp: 6, udp: 17, icmpv6: 58 } as const;
 

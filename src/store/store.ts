@@ -68,16 +68,21 @@ export class Store {
     } catch (err) {
       throw new UsageError(`cannot open database ${path}: ${(err as Error).message}`, 'db_open');
     }
-    if (!opts.readonly) {
-      this.db.pragma('journal_mode = WAL');
-      // NORMAL in WAL mode survives a process crash; only an OS crash can lose the last commits.
-      this.db.pragma('synchronous = NORMAL');
+    try {
+      if (!opts.readonly) {
+        this.db.pragma('journal_mode = WAL');
+        // NORMAL in WAL mode survives a process crash; only an OS crash can lose the last commits.
+        this.db.pragma('synchronous = NORMAL');
+      }
+      this.db.pragma('busy_timeout = 10000');
+      this.db.pragma('cache_size = -32768');
+      registerFunctions(this.db);
+      if (!opts.readonly) migrate(this.db, MIGRATIONS, this.#now);
+      else this.#assertSchema();
+    } catch (err) {
+      this.db.close();
+      throw knownSqliteError(err, path);
     }
-    this.db.pragma('busy_timeout = 10000');
-    this.db.pragma('cache_size = -32768');
-    registerFunctions(this.db);
-    if (!opts.readonly) migrate(this.db, MIGRATIONS, this.#now);
-    else this.#assertSchema();
 
     this.#upsertEdge = this.db.prepare(`
       INSERT INTO edges (bucket, src_addr, dst_addr, dst_host, dst_port, protocol, action, direction,
@@ -196,7 +201,11 @@ export class Store {
    * in primary-key order (as `EdgeAggregator.drainInOrder` gives them) walk the B-tree forward.
    */
   writeBatch(batch: Batch): number {
-    return this.#writeBatch(batch);
+    try {
+      return this.#writeBatch(batch);
+    } catch (err) {
+      throw knownSqliteError(err, this.path);
+    }
   }
 
   /** Fingerprint lengths under `full` that sources of this kind were first seen with (see `openSource`). */
@@ -232,6 +241,36 @@ export class Store {
 
   close(): void {
     if (this.db.open) this.db.close();
+  }
+}
+
+/**
+ * SQLite errors a user can cause (a file that is not a database, a database another process holds locked, a
+ * read-only file or a full disk) become one-line usage errors; anything else stays a bug.
+ */
+export function knownSqliteError(err: unknown, path: string): unknown {
+  const code = (err as { code?: unknown } | null)?.code;
+  switch (code) {
+    case 'SQLITE_NOTADB':
+    case 'SQLITE_CORRUPT':
+      return new UsageError(
+        `${path} is not an egress-learner database (not SQLite, or damaged)`,
+        'db_not_database',
+      );
+    case 'SQLITE_BUSY':
+    case 'SQLITE_LOCKED':
+      return new UsageError(
+        `${path} is locked by another writer for more than 10 s; try again when it is done`,
+        'db_busy',
+      );
+    case 'SQLITE_READONLY':
+    case 'SQLITE_CANTOPEN':
+    case 'SQLITE_PERM':
+      return new UsageError(`cannot write to database ${path} (read-only file or folder)`, 'db_readonly');
+    case 'SQLITE_FULL':
+      return new UsageError(`the disk holding ${path} is full`, 'db_full');
+    default:
+      return err;
   }
 }
 

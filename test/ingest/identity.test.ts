@@ -108,3 +108,24 @@ describe('source identity', () => {
     store.close();
   });
 });
+
+describe('hostile times', () => {
+  it('quarantines a record whose time is past the year 2100 instead of storing it', async () => {
+    const { vpcFlowCollector } = await import('../../collectors/vpcflow/index.js');
+    const dir = tempDir();
+    const f = join(dir, 'us.log');
+    writeFileSync(
+      f,
+      [
+        '2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010000000 1418530070000000 ACCEPT OK',
+        '2 123456789010 eni-1235b8ca123456789 172.31.16.139 172.31.16.21 20641 22 6 20 4249 1418530010 1418530070 ACCEPT OK',
+      ].join('\n') + '\n',
+    );
+    settle(f);
+    const store = new Store(join(dir, 'db'));
+    const r = await ingest(store, await expandPaths([f]), { collector: vpcFlowCollector, parserOptions: {} });
+    expect(r.totals).toMatchObject({ stored: 1, malformed: 1 });
+    expect(r.sources[0]!.reasons).toEqual({ bad_time: 1 });
+    store.close();
+  });
+});

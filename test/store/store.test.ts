@@ -1,3 +1,4 @@
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
@@ -58,6 +59,13 @@ describe('Store', () => {
     expect(applied.every((m) => (m as { applied_at: number }).applied_at === 1)).toBe(true);
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
     db.close();
+  });
+
+  it('says in one line that a file is not a database', () => {
+    const dir = tempDir();
+    const path = join(dir, 'notes.txt');
+    writeFileSync(path, 'these are my notes, not a database\n'.repeat(200));
+    expect(() => new Store(path)).toThrow(new RegExp(`${path} is not an egress-learner database`));
   });
 
   it('refuses a database from a newer version of the program', () => {
