@@ -118,6 +118,22 @@ describe('collect and query', () => {
     expect(tot!.bytesOut + tot!.bytesIn).toBe(vpcBytes(1000));
   });
 
+  it('reads only the new lines when a stream it has read grows and is piped in again', () => {
+    const dir = tempDir();
+    const db = join(dir, 'x.db');
+    const all = vpcFile(1200).split('\n');
+    const first = `${all.slice(0, 1001).join('\n')}\n`;
+    expect(cli(['collect', 'vpc-flow', '-q', '--db', db, '-'], { input: first }).code).toBe(0);
+    const again = cli(['collect', 'vpc-flow', '-o', 'json', '--db', db, '-'], { input: all.join('\n') });
+    const s = JSON.parse(again.stdout) as { totals: { records: number } };
+    expect(s.totals.records).toBe(200);
+    const [tot] = JSON.parse(cli(['query', 'flows', '--db', db, '--group-by', '', '-o', 'json']).stdout) as {
+      flows: number;
+      replies: number;
+    }[];
+    expect(tot!.flows + tot!.replies).toBe(1200);
+  });
+
   it('folds reply halves: no edge starts at a server port', () => {
     const dir = tempDir();
     const db = join(dir, 'x.db');
