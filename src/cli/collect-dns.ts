@@ -1,15 +1,12 @@
 import { Command, Option } from 'commander';
 import { DNS_COLLECTORS, dnsCollectorNamed } from '../../collectors/dns/index.js';
-import { expandPaths } from '../../collectors/sources/open.js';
 import { ingestDns } from '../ingest/dns-ingest.js';
-import type { IngestResult } from '../ingest/ingest.js';
 import { DNS_SOURCE_KINDS } from '../model/dns.js';
-import { UsageError, type KnownError } from '../model/errors.js';
 import { DnsStore } from '../store/dns-store.js';
-import { logger, openForRead, openForWrite, positiveInt, type GlobalOptions } from './context.js';
+import { runCollect } from './collect-run.js';
+import { openForRead, positiveInt, type GlobalOptions } from './context.js';
 import { parseOutputFormat, render, type OutputRow } from './output.js';
-import { ProgressLine } from './progress.js';
-import { isoTime, parseDuration, parseInstant } from './time-window.js';
+import { isoTime, parseInstant } from './time-window.js';
 
 interface CollectDnsOptions {
   readonly format: string;
@@ -50,82 +47,13 @@ export function collectDnsCommand(): Command {
       // Build a parser once up front so a bad --year fails before any input is touched.
       descriptor.createParser(parserOptions, null);
       const flushLines = positiveInt(opts.flushLines, '--flush-lines');
-      let bucket: number | undefined;
-      if (opts.bucket !== undefined) {
-        const d = parseDuration(opts.bucket);
-        if (d === null || d < 1 || !Number.isInteger(d) || 86400 % d !== 0) {
-          throw new UsageError(
-            `--bucket ${JSON.stringify(opts.bucket)}: expected a duration that divides a day, e.g. 1h`,
-          );
-        }
-        bucket = d;
-      }
-      const refs = await expandPaths(paths);
-      const log = logger(g);
-      const store = openForWrite(g);
-      const progress = new ProgressLine(!g.quiet && process.stderr.isTTY === true);
-      const abort = new AbortController();
-      const onSignal = (): void => abort.abort();
-      process.once('SIGINT', onSignal);
-      process.once('SIGTERM', onSignal);
-      const started = performance.now();
-      let result: IngestResult;
-      try {
-        store.bucketSeconds(bucket);
-        result = await ingestDns(store, refs, {
-          descriptor,
-          parserOptions,
-          flushLines,
-          onProgress: (p) => progress.update(p),
-          signal: abort.signal,
-        });
-      } finally {
-        progress.stop();
-        process.off('SIGINT', onSignal);
-        process.off('SIGTERM', onSignal);
-        store.close();
-      }
-      const seconds = (performance.now() - started) / 1000;
-      for (const s of result.sources) {
-        log.debug({ source: s.name, status: s.status, ...s.counts, reasons: s.reasons }, 'source done');
-      }
-      if (opts.output === 'json') {
-        process.stdout.write(`${JSON.stringify(summaryJson(descriptor.name, result, seconds), null, 2)}\n`);
-      } else if (!g.quiet) {
-        const t = result.totals;
-        process.stderr.write(
-          `dns ${descriptor.name}: read ${t.records} lines from ${result.sources.length} source(s) in ${seconds.toFixed(1)} s: ` +
-            `with answers ${t.stored}, skipped ${t.skipped}, malformed ${t.malformed}` +
-            (t.malformed > 0 ? `; see 'egress-learner query quarantine'` : '') +
-            '\n',
-        );
-      }
-      const failed = result.sources.filter((s) => s.error !== null);
-      for (const s of failed.slice(0, -1)) process.stderr.write(`egress-learner: ${s.error!.message}\n`);
-      if (failed.length > 0) throw failed[failed.length - 1]!.error as KnownError;
-      if (abort.signal.aborted) {
-        process.stderr.write(
-          'egress-learner: interrupted; progress is saved, run the same command to continue\n',
-        );
-        process.exitCode = 130;
-      }
+      await runCollect(
+        g,
+        paths,
+        { name: `dns ${descriptor.name}`, output: opts.output, bucket: opts.bucket },
+        (store, refs, hooks) => ingestDns(store, refs, { descriptor, parserOptions, flushLines, ...hooks }),
+      );
     });
-}
-
-function summaryJson(format: string, r: IngestResult, seconds: number): unknown {
-  return {
-    format,
-    seconds: Math.round(seconds * 1000) / 1000,
-    totals: r.totals,
-    sources: r.sources.map((s) => ({
-      name: s.name,
-      sourceId: s.sourceId,
-      status: s.status,
-      ...s.counts,
-      reasons: Object.fromEntries(Object.entries(s.reasons).sort(([a], [b]) => (a < b ? -1 : 1))),
-      error: s.error?.message ?? null,
-    })),
-  };
 }
 
 const DNS_COLUMNS = [

@@ -21,6 +21,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (err instanceof CommanderError) {
       return err.exitCode === 0 ? 0 : 1;
     }
+    if (isEpipe(err)) return 0; // see the stdout handler below
     if (err instanceof KnownError) {
       process.stderr.write(`egress-learner: ${err.message}\n`);
       return err.exitCode;
@@ -31,5 +32,18 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 1;
   }
 }
+
+/** True for the error a write gets once the reading end of stdout's pipe has closed (`… | head`). */
+function isEpipe(err: unknown): boolean {
+  return (err as { code?: unknown } | null)?.code === 'EPIPE';
+}
+
+// `query flows | head -2`: the reader has what it wanted and closed the pipe. Like `cat`, stop quietly; exit 0
+// rather than 141 (128 + SIGPIPE) because Node has no real SIGPIPE death to report, and a non-zero status would
+// fail `set -o pipefail` scripts for a reader that stopped on purpose. Nothing is lost: the output is only read.
+process.stdout.on('error', (err) => {
+  if (isEpipe(err)) process.exit(0);
+  throw err;
+});
 
 process.exitCode = await main(process.argv);

@@ -12,27 +12,78 @@ export function parseOutputFormat(text: string): OutputFormat {
 export type Cell = string | number | boolean | null | readonly string[];
 export type OutputRow = Readonly<Record<string, Cell>>;
 
+/** Where rendered output goes: `process.stdout`, or a string collector. */
+export interface Sink {
+  write(chunk: string): unknown;
+  /** Set by a stream once it failed (EPIPE: the reader went away); rendering stops early then. */
+  readonly destroyed?: boolean;
+}
+
+/** Bytes gathered before one write to the sink: few system calls, bounded memory. */
+const CHUNK = 64 * 1024;
+
 /**
  * Renders rows with a fixed column order. JSON and YAML keep the documented field names and types (null for
  * absent values); the table is for people; CSV quotes per RFC 4180.
  */
-export function render(rows: readonly OutputRow[], columns: readonly string[], format: OutputFormat): string {
+export function render(rows: Iterable<OutputRow>, columns: readonly string[], format: OutputFormat): string {
+  let out = '';
+  writeRows({ write: (c: string) => (out += c) }, rows, columns, format);
+  return out;
+}
+
+/**
+ * Renders rows straight to `sink` as they come: JSON, CSV and YAML one row at a time (the same bytes as
+ * {@link render}); the table must see every row for its widths, so it collects them first.
+ */
+export function writeRows(
+  sink: Sink,
+  rows: Iterable<OutputRow>,
+  columns: readonly string[],
+  format: OutputFormat,
+): void {
+  let buf = '';
+  /** Appends; false once the sink has failed, so callers stop producing. */
+  const emit = (text: string): boolean => {
+    buf += text;
+    if (buf.length >= CHUNK) {
+      sink.write(buf);
+      buf = '';
+    }
+    return sink.destroyed !== true;
+  };
   switch (format) {
-    case 'json':
-      return `${JSON.stringify(
-        rows.map((r) => pick(r, columns)),
-        null,
-        2,
-      )}\n`;
-    case 'yaml':
-      return rows.length === 0 ? '[]\n' : yamlStringify(rows.map((r) => pick(r, columns)));
+    case 'json': {
+      // Exactly JSON.stringify(rows, null, 2) + '\n', one element at a time.
+      let first = true;
+      for (const r of rows) {
+        const item = JSON.stringify(pick(r, columns), null, 2).replace(/\n/g, '\n  ');
+        if (!emit(`${first ? '[\n' : ',\n'}  ${item}`)) return;
+        first = false;
+      }
+      emit(first ? '[]\n' : '\n]\n');
+      break;
+    }
+    case 'yaml': {
+      let any = false;
+      for (const r of rows) {
+        any = true;
+        if (!emit(yamlStringify([pick(r, columns)]))) return;
+      }
+      if (!any) emit('[]\n');
+      break;
+    }
     case 'csv':
-      return [columns.join(','), ...rows.map((r) => columns.map((c) => csvCell(r[c] ?? null)).join(','))]
-        .map((l) => `${l}\n`)
-        .join('');
+      emit(`${columns.join(',')}\n`);
+      for (const r of rows) {
+        if (!emit(`${columns.map((c) => csvCell(r[c] ?? null)).join(',')}\n`)) return;
+      }
+      break;
     case 'table':
-      return table(rows, columns);
+      table(rows, columns, emit);
+      break;
   }
+  if (buf !== '') sink.write(buf);
 }
 
 function pick(r: OutputRow, columns: readonly string[]): Record<string, Cell> {
@@ -52,17 +103,28 @@ function csvCell(v: Cell): string {
   return /[",\n\r]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s;
 }
 
-function table(rows: readonly OutputRow[], columns: readonly string[]): string {
+function table(rows: Iterable<OutputRow>, columns: readonly string[], emit: (text: string) => boolean): void {
   const header = columns.map((c) => c.toUpperCase());
-  const cells = rows.map((r) => columns.map((c) => text(r[c] ?? null)));
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((row) => row[i]!.length)));
-  const numeric = columns.map(
-    (c) => rows.length > 0 && rows.every((r) => typeof r[c] === 'number' || r[c] === null),
-  );
+  const widths = header.map((h) => h.length);
+  const numeric = columns.map(() => true);
+  const cells: string[][] = [];
+  // Loops, not Math.max(...spread): spreading a column's cells overflows the call stack past ~100k rows.
+  for (const r of rows) {
+    const row = columns.map((c, i) => {
+      const v = r[c] ?? null;
+      if (typeof v !== 'number' && v !== null) numeric[i] = false;
+      const t = text(v);
+      if (t.length > widths[i]!) widths[i] = t.length;
+      return t;
+    });
+    cells.push(row);
+  }
+  if (cells.length === 0) numeric.fill(false);
   const line = (vals: string[]): string =>
-    vals
+    `${vals
       .map((v, i) => (numeric[i] ? v.padStart(widths[i]!) : v.padEnd(widths[i]!)))
       .join('  ')
-      .trimEnd();
-  return [line(header), ...cells.map(line)].map((l) => `${l}\n`).join('');
+      .trimEnd()}\n`;
+  if (!emit(line(header))) return;
+  for (const row of cells) if (!emit(line(row))) return;
 }

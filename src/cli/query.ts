@@ -1,10 +1,15 @@
 import { existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { stringify as yamlStringify } from 'yaml';
-import { refreshAttribution } from '../identity/refresh-attribution.js';
+import {
+  attributionStale,
+  attributionUsesCache,
+  refreshAttribution,
+  shadowAttributionCache,
+} from '../identity/refresh-attribution.js';
 import { UNATTRIBUTED } from '../identity/attribution.js';
 import { parseCidr } from '../model/cidr.js';
-import { UsageError } from '../model/errors.js';
+import { KnownError, UsageError } from '../model/errors.js';
 import { ACTIONS, DIRECTIONS, PROTOCOL, SOURCE_KINDS, type SourceKind } from '../model/observation.js';
 import { workloadId } from '../model/workload.js';
 import {
@@ -23,6 +28,7 @@ import {
   type FlowRow,
   type GroupField,
   type SortKey,
+  usesAttribution,
 } from '../store/flow-query.js';
 import { InventoryStore } from '../store/inventory-store.js';
 import type { Store } from '../store/store.js';
@@ -31,8 +37,24 @@ import { queryDnsCommand } from './collect-dns.js';
 import { queryQuarantine } from '../store/quarantine-query.js';
 import { listSources } from '../store/source-query.js';
 import { dbPath, oneOf, openForRead, openForWrite, type GlobalOptions } from './context.js';
-import { OUTPUT_FORMATS, parseOutputFormat, render, type OutputRow } from './output.js';
-import { isoTime, parseInstant } from './time-window.js';
+import { OUTPUT_FORMATS, parseOutputFormat, render, writeRows, type OutputRow } from './output.js';
+import { isoTime as isoTimeUnguarded, parseInstant } from './time-window.js';
+
+/** Last second of year 9999. */
+const MAX_TIME = 253402300799;
+
+/**
+ * RFC 3339 text of a stored time, or null for a time outside years 1970..9999 (a corrupt or absurd value must not
+ * take the whole listing down with a RangeError).
+ */
+function isoTime(t: number): string | null {
+  if (typeof t !== 'number' || !Number.isFinite(t) || t < 0 || t > MAX_TIME) return null;
+  try {
+    return isoTimeUnguarded(t);
+  } catch {
+    return null;
+  }
+}
 
 const PROTOCOL_NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(PROTOCOL).map(([k, v]) => [v, k]),
@@ -112,11 +134,20 @@ function flowsCommand(now: () => number): Command {
       const groupBy = parseGroupBy(opts.groupBy as string | undefined);
       const limit = parsePositiveInt(opts.top as string | undefined, '--top');
       const format = parseOutputFormat(opts.output as string);
-      const store = await openAttributed(g, opts, now);
+      // The listing shows each edge's workload and destination class; a grouping only what it names.
+      const needed =
+        groupBy === null || groupBy.some((f) => ATTRIBUTION_FIELDS.has(f)) || usesAttribution(filter);
+      const { store, cache } = await openAttributed(g, opts, now, needed);
       try {
-        const rows: OutputRow[] = [];
-        const q = { filter, groupBy, sort: opts.sort as SortKey, limit, attribution: true, vpcCidrs };
-        for (const r of queryFlows(store.db, q)) rows.push(presentFlow(r));
+        const q = {
+          filter,
+          groupBy,
+          sort: opts.sort as SortKey,
+          limit,
+          attribution: true,
+          vpcCidrs,
+          attributionCache: cache,
+        };
         const attributed = groupBy !== null && groupBy.some((f) => ATTRIBUTION_FIELDS.has(f));
         const columns =
           groupBy === null
@@ -135,37 +166,80 @@ function flowsCommand(now: () => number): Command {
                 ...groupBy.map((f) => FIELD_COLUMN[f]),
                 ...(attributed ? ['flows', 'packets', 'bytes', ...METRIC_COLUMNS.slice(1)] : METRIC_COLUMNS),
               ];
-        process.stdout.write(render(rows, format === 'table' ? tableColumns(columns) : columns, format));
+        // Streamed: rows go out as SQLite yields them (JSON, CSV, YAML), never all held as text.
+        const rows = (function* (): Generator<OutputRow> {
+          for (const r of queryFlows(store.db, q)) yield presentFlow(r);
+        })();
+        writeRows(process.stdout, rows, format === 'table' ? tableColumns(columns) : columns, format);
       } finally {
         store.close();
       }
     });
 }
 
+/** An open database for a query that reads attribution, and whether the cache answers it. */
+export interface Attributed {
+  readonly store: Store;
+  /** False when the database holds no inventory: attribution comes from the addresses alone, no cache. */
+  readonly cache: boolean;
+}
+
 /**
  * Opens the database for a query that reads attribution: it must exist; `--ip-ranges` is stored first; then the
- * attribution cache is brought up to date (cheap when nothing changed). Writable because the cache is.
+ * attribution cache is brought up to date. A database without any inventory skips the cache entirely (its answer
+ * depends on the addresses alone), as does a query that reads no attribution (`needed` false); an up-to-date cache is read as is. The database is opened for writing only when
+ * the cache needs refreshing, and when it cannot be written the refresh runs into TEMP copies for this query only.
  */
 async function openAttributed(
   g: GlobalOptions,
   opts: Record<string, unknown>,
   now: () => number,
-): Promise<Store> {
+  needed = true,
+): Promise<Attributed> {
   const path = dbPath(g);
   if (!existsSync(path)) openForRead(g).close(); // throws the usual "does not exist" usage error
-  const store = openForWrite(g);
+  const store = typeof opts.ipRanges === 'string' ? openForWrite(g) : openForRead(g);
   try {
     if (typeof opts.ipRanges === 'string') {
       const r = await importAwsFiles(store, [opts.ipRanges], now);
       if (r.files[0]!.document !== 'ip-ranges')
         throw new UsageError(`--ip-ranges ${opts.ipRanges}: not an ip-ranges.json document`, 'ip_ranges');
     }
+    // `needed` false: no attribution filter or column: edges alone answer, whatever the inventory.
+    if (!needed || !attributionUsesCache(store.db)) return { store, cache: false };
+    if (!attributionStale(store.db)) return { store, cache: true };
+    if (store.db.readonly) {
+      let writable: Store | null = null;
+      try {
+        writable = openForWrite(g);
+        refreshAttribution(writable.db);
+        store.close();
+        return { store: writable, cache: true };
+      } catch (err) {
+        writable?.close();
+        if (!cannotWrite(err)) throw err;
+      }
+      process.stderr.write(
+        `egress-learner: warning: cannot write ${path}: attribution is computed for this query without caching\n`,
+      );
+      shadowAttributionCache(store.db);
+    }
     refreshAttribution(store.db);
-    return store;
+    return { store, cache: true };
   } catch (err) {
     store.close();
     throw err;
   }
+}
+
+/** A failure to write the database file (read-only file, directory or mount), as opposed to any other error. */
+function cannotWrite(err: unknown): boolean {
+  if (err instanceof KnownError) return err.code === 'db_open';
+  const code = (err as { code?: unknown } | null)?.code;
+  return (
+    typeof code === 'string' &&
+    /^(SQLITE_READONLY|SQLITE_CANTOPEN|SQLITE_PERM|SQLITE_AUTH|EACCES|EROFS|EPERM)/.test(code)
+  );
 }
 
 function parseVpcCidrs(opts: Record<string, unknown>): string[] {
@@ -204,16 +278,24 @@ Example:
       const g = self.optsWithGlobals<GlobalOptions>();
       const filter = parseFilter(opts, now());
       const format = parseOutputFormat(opts.output as string);
-      const store = await openAttributed(g, {}, now);
+      const { store, cache } = await openAttributed(g, {}, now);
       try {
         const window: FlowFilter = { since: filter.since, until: filter.until };
+        const inventory = new InventoryStore(store.db).workloads();
         const traffic = new Map<string, WorkloadTraffic>();
-        for (const t of queryWorkloadTraffic(store.db, window))
-          traffic.set(`${t.cluster}/${workloadId(t)}`, t);
-        const candidates = new Map(queryCandidateTraffic(store.db, window).map((c) => [c.workload, c]));
+        // Without inventory no workload is listed, and nothing would be attributed to one: skip the scans.
+        if (cache && inventory.length > 0) {
+          for (const t of queryWorkloadTraffic(store.db, window))
+            traffic.set(`${t.cluster}/${workloadId(t)}`, t);
+        }
+        const candidates = new Map(
+          cache && inventory.length > 0
+            ? queryCandidateTraffic(store.db, window).map((c) => [c.workload, c])
+            : [],
+        );
         const wanted = new Set((filter.workload ?? []).map((w) => w.toLowerCase()));
         const rows: OutputRow[] = [];
-        for (const w of new InventoryStore(store.db).workloads()) {
+        for (const w of inventory) {
           const id = workloadId(w.workload);
           if (filter.namespace?.length && !filter.namespace.includes(w.workload.namespace)) continue;
           if (wanted.size > 0 && !wanted.has(id.toLowerCase())) continue;
@@ -289,9 +371,9 @@ Examples:
       const g = self.optsWithGlobals<GlobalOptions>();
       const filter = parseFilter(opts, now());
       const format = parseOutputFormat(opts.output as string);
-      const store = await openAttributed(g, opts, now);
+      const { store, cache } = await openAttributed(g, opts, now);
       try {
-        const rows = queryCoverage(store.db, filter);
+        const rows = queryCoverage(store.db, filter, cache);
         const share = (part: number, whole: number): number | null =>
           whole === 0 ? null : Math.round((part / whole) * 10000) / 10000;
         if (format === 'json' || format === 'yaml') {
@@ -384,7 +466,7 @@ function presentFlow(r: FlowRow): OutputRow {
   const out: Record<string, OutputRow[string]> = {};
   if (r.bucket !== undefined) out.bucket = isoTime(r.bucket);
   if (r.hour !== undefined) out.hour = isoTime(r.hour);
-  if (r.day !== undefined) out.day = isoTime(r.day).slice(0, 10);
+  if (r.day !== undefined) out.day = isoTime(r.day)?.slice(0, 10) ?? null;
   if (r.src !== undefined) out.src = r.src || null;
   if (r.dst !== undefined) out.dst = r.dst || null;
   if (r.host !== undefined) out.host = r.host || null;
@@ -417,6 +499,15 @@ export function parseFilter(opts: Record<string, unknown>, now: number): FlowFil
   for (const s of src ?? []) {
     if (parseCidr(s) === null)
       throw new UsageError(`--src ${JSON.stringify(s)}: expected an IP address or CIDR`);
+  }
+  const dst = list('dst');
+  for (const d of dst ?? []) {
+    // Anything with a '/' or shaped like an address (digits and dots, or a ':') must parse as one: a typo such as
+    // 10.0.0.1/8 (host bits set) or 10.0.0.300 would otherwise become a host name that matches nothing.
+    if (/[/:]|^[\d.]+$/.test(d) && parseCidr(d) === null)
+      throw new UsageError(
+        `--dst ${JSON.stringify(d)}: expected an IP address, CIDR (without host bits), host name or *.suffix`,
+      );
   }
   const port = list('port')?.map((p) => {
     const n = Number(p);
@@ -461,7 +552,7 @@ export function parseFilter(opts: Record<string, unknown>, now: number): FlowFil
     workload,
     label,
     src,
-    dst: list('dst'),
+    dst,
     port,
     protocol,
     action: opts.action as FlowFilter['action'],
@@ -504,11 +595,11 @@ function quarantineCommand(): Command {
       const limit = parsePositiveInt(opts.top, '--top');
       const store = openForRead(g);
       try {
-        const rows: OutputRow[] = [];
-        for (const q of queryQuarantine(store.db, { reason: opts.reason, source: opts.source, limit })) {
-          rows.push({ source: q.source, line: q.line, kind: q.kind, reason: q.reason, raw: q.raw });
-        }
-        process.stdout.write(render(rows, ['source', 'line', 'kind', 'reason', 'raw'], format));
+        const rows = (function* (): Generator<OutputRow> {
+          for (const q of queryQuarantine(store.db, { reason: opts.reason, source: opts.source, limit }))
+            yield { source: q.source, line: q.line, kind: q.kind, reason: q.reason, raw: q.raw };
+        })();
+        writeRows(process.stdout, rows, ['source', 'line', 'kind', 'reason', 'raw'], format);
       } finally {
         store.close();
       }

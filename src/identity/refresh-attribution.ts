@@ -35,21 +35,70 @@ export function refreshAttribution(db: Database.Database): RefreshResult {
 
   if (full) store.clear();
   const ctx = loadContext(store);
-  const addresses = store.pendingAddresses();
-  let keys = 0;
-  for (let i = 0; i < addresses.length; i += ADDRESSES_PER_COMMIT) {
-    const rows: [AttributionKey, AddressAttribution][] = [];
-    for (const addr of addresses.slice(i, i + ADDRESSES_PER_COMMIT)) {
-      const pending = store.pendingKeys(addr);
-      if (pending.length === 0) continue;
-      const leases = addr === '' ? [] : store.leasesOf(addr);
-      for (const k of pending) rows.push([k, resolve(ctx, k, leases)]);
+  // One scan of the edges for every pending key (sorted by address), then resolved address by address.
+  const pending = store.pendingKeys();
+  let addresses = 0;
+  let rows: [AttributionKey, AddressAttribution][] = [];
+  let inBatch = 0;
+  for (let i = 0; i < pending.length;) {
+    const addr = pending[i]!.addr;
+    const leases = addr === '' ? [] : store.leasesOf(addr);
+    // No lease and no node claims the address: its answer does not depend on the time range (attributeAddress),
+    // so one answer serves every key of the address. Most addresses of a big flow log are such remote peers.
+    const timeless = leases.length === 0 && !ctx.nodeAddresses.has(addr);
+    let shared: AddressAttribution | null = null;
+    for (; i < pending.length && pending[i]!.addr === addr; i++) {
+      const k = pending[i]!;
+      if (!timeless) rows.push([k, resolve(ctx, k, leases)]);
+      else rows.push([k, (shared ??= resolve(ctx, k, leases))]);
     }
-    store.insert(rows);
-    keys += rows.length;
+    addresses++;
+    if (++inBatch === ADDRESSES_PER_COMMIT) {
+      store.insert(rows);
+      rows = [];
+      inBatch = 0;
+    }
   }
+  if (rows.length > 0) store.insert(rows);
   store.setState({ version: ATTRIBUTION_VERSION, generation, edges });
-  return { mode: full ? 'full' : 'incremental', addresses: addresses.length, keys };
+  return { mode: full ? 'full' : 'incremental', addresses, keys: pending.length };
+}
+
+/** True when the cache is missing or behind the edges or the inventory (what {@link refreshAttribution} fixes). */
+export function attributionStale(db: Database.Database): boolean {
+  const store = new AttributionStore(db);
+  const state = store.state();
+  return (
+    state === null ||
+    state.version !== ATTRIBUTION_VERSION ||
+    state.generation !== store.generation() ||
+    state.edges !== store.edgesMark()
+  );
+}
+
+/**
+ * False when the database holds no inventory at all (no Kubernetes leases, nodes or services, no cloud inventory):
+ * then every address resolves from its text alone, and queries answer attribution without the cache
+ * (src/store/flow-query.ts `attributionCache: false`), which spares them a refresh over every edge.
+ */
+export function attributionUsesCache(db: Database.Database): boolean {
+  return new AttributionStore(db).hasAnyInventory();
+}
+
+/**
+ * For a database this process cannot write: shadows the cache and `meta` with TEMP copies (TEMP tables are
+ * writable on a read-only connection, and unqualified names resolve to them first), so a refresh computes what is
+ * missing for this query without writing the file. Statements must be prepared after this call.
+ */
+export function shadowAttributionCache(db: Database.Database): void {
+  for (const table of ['meta', 'address_attribution']) {
+    const r = db
+      .prepare("SELECT sql FROM main.sqlite_master WHERE type = 'table' AND name = ?")
+      .get(table) as { sql: string } | undefined;
+    if (r === undefined) throw new Error(`no table ${table}`);
+    db.exec(r.sql.replace(/^CREATE TABLE/i, 'CREATE TEMP TABLE'));
+    db.exec(`INSERT INTO temp.${table} SELECT * FROM main.${table}`);
+  }
 }
 
 interface Context {

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { SOURCE_KINDS } from '../model/observation.js';
-import { whereClause, type FlowFilter } from './flow-query.js';
+import { attributionSql, whereClause, type FlowFilter } from './flow-query.js';
 
 const SOURCE_JOIN = `
   LEFT JOIN address_attribution s
@@ -49,14 +49,19 @@ function outcomeOf(kind: string, node: string): CoverageOutcome {
  * Attribution coverage of the edges matching `filter`, overall, per source kind (an edge seen by two kinds counts
  * in both) and per node (the pod's node for workloads, the node itself for node-only traffic).
  */
-export function queryCoverage(db: Database.Database, filter: FlowFilter): CoverageRow[] {
-  const { sql: where, params } = whereClause(filter);
+export function queryCoverage(db: Database.Database, filter: FlowFilter, cache = true): CoverageRow[] {
+  const { sql: where, params } = whereClause(filter, attributionSql(db, cache));
+  // Without any inventory (cache false) the resolver answers every source alike (src/identity/attribution.ts).
+  const attribution = cache
+    ? `COALESCE(s.kind, 'unknown') AS kind, COALESCE(s.reason, 'not_refreshed') AS reason,
+              COALESCE(s.node, '') AS node`
+    : `'unknown' AS kind, CASE WHEN e.src_addr = '' THEN 'no_address' ELSE 'no_inventory' END AS reason,
+              '' AS node`;
   const rows = db
     .prepare(
-      `SELECT COALESCE(s.kind, 'unknown') AS kind, COALESCE(s.reason, 'not_refreshed') AS reason,
-              COALESCE(s.node, '') AS node, e.sources AS sources,
+      `SELECT ${attribution}, e.sources AS sources,
               SUM(e.flows) AS flows, SUM(e.bytes_out + e.bytes_in) AS bytes
-       FROM edges e ${SOURCE_JOIN} ${where}
+       FROM edges e ${cache ? SOURCE_JOIN : ''} ${where}
        GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4`,
     )
     .all(...params) as {

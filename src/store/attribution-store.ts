@@ -48,7 +48,6 @@ export class AttributionStore {
   readonly #getMeta: Database.Statement;
   readonly #setMeta: Database.Statement;
   readonly #edgesMark: Database.Statement;
-  readonly #pendingAddresses: Database.Statement;
   readonly #pendingKeys: Database.Statement;
   readonly #leasesOf: Database.Statement;
   readonly #leasesOnNode: Database.Statement;
@@ -58,6 +57,7 @@ export class AttributionStore {
   readonly #vpcCidrs: Database.Statement;
   readonly #cloudPrefixes: Database.Statement;
   readonly #hasInventory: Database.Statement;
+  readonly #hasAnyInventory: Database.Statement;
   readonly #insert: Database.Statement;
   readonly #clear: Database.Statement;
   readonly #insertMany: (rows: readonly [AttributionKey, AddressAttribution][]) => void;
@@ -73,22 +73,19 @@ export class AttributionStore {
     this.#edgesMark = db.prepare(
       'SELECT COUNT(*) AS n, COALESCE(SUM(records), 0) AS r, COALESCE(MAX(updated_at), 0) AS u FROM sources',
     );
-    this.#pendingAddresses = db.prepare(`
-      SELECT src_addr AS addr FROM edges e WHERE NOT EXISTS (
-        SELECT 1 FROM address_attribution a
-        WHERE a.addr = e.src_addr AND a.first_seen = e.first_seen AND a.last_seen = e.last_seen)
-      UNION
-      SELECT dst_addr AS addr FROM edges e WHERE NOT EXISTS (
-        SELECT 1 FROM address_attribution a
-        WHERE a.addr = e.dst_addr AND a.first_seen = e.first_seen AND a.last_seen = e.last_seen)
-      ORDER BY addr`);
+    // One pass over the edges: every distinct (address, seen range) key, by source and by destination, that the
+    // cache lacks. There is deliberately no index on src_addr / dst_addr (migration 0001), so anything keyed by
+    // address must not be asked per address: that rescanned every edge once per address (minutes at 40k edges).
     this.#pendingKeys = db.prepare(`
-      SELECT first_seen, last_seen FROM edges WHERE src_addr = @addr
-      UNION
-      SELECT first_seen, last_seen FROM edges WHERE dst_addr = @addr
-      EXCEPT
-      SELECT first_seen, last_seen FROM address_attribution WHERE addr = @addr
-      ORDER BY 1, 2`);
+      SELECT k.addr AS addr, k.first_seen AS first, k.last_seen AS last FROM (
+        SELECT src_addr AS addr, first_seen, last_seen FROM edges
+        UNION
+        SELECT dst_addr AS addr, first_seen, last_seen FROM edges
+      ) k
+      WHERE NOT EXISTS (
+        SELECT 1 FROM address_attribution a
+        WHERE a.addr = k.addr AND a.first_seen = k.first_seen AND a.last_seen = k.last_seen)
+      ORDER BY 1, 2, 3`);
     this.#leasesOf = db.prepare(
       'SELECT * FROM k8s_leases WHERE ip = ? ORDER BY cluster, start_time, pod_uid',
     );
@@ -114,6 +111,11 @@ export class AttributionStore {
     this.#hasInventory = db.prepare(`
       SELECT EXISTS (SELECT 1 FROM k8s_leases) OR EXISTS (SELECT 1 FROM k8s_nodes)
           OR EXISTS (SELECT 1 FROM cloud_enis) AS yes`);
+    this.#hasAnyInventory = db.prepare(`
+      SELECT EXISTS (SELECT 1 FROM k8s_leases) OR EXISTS (SELECT 1 FROM k8s_nodes)
+          OR EXISTS (SELECT 1 FROM k8s_services) OR EXISTS (SELECT 1 FROM cloud_enis)
+          OR EXISTS (SELECT 1 FROM cloud_eni_addresses) OR EXISTS (SELECT 1 FROM vpc_cidrs)
+          OR EXISTS (SELECT 1 FROM cloud_prefixes) AS yes`);
     this.#insert = db.prepare(`
       INSERT OR REPLACE INTO address_attribution (addr, first_seen, last_seen, kind, reason, workload_id, cluster,
         namespace, workload_kind, workload_name, pod, node, host_network, labels, candidates, interface_id,
@@ -121,29 +123,33 @@ export class AttributionStore {
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.#clear = db.prepare('DELETE FROM address_attribution');
     this.#insertMany = db.transaction((rows: readonly [AttributionKey, AddressAttribution][]) => {
+      // One answer often serves many keys (refresh-attribution.ts): serialize it once.
+      const values = new WeakMap<AddressAttribution, unknown[]>();
       for (const [k, a] of rows) {
-        this.#insert.run(
-          k.addr,
-          k.first,
-          k.last,
-          a.kind,
-          a.reason,
-          a.workloadId,
-          a.workload?.cluster ?? '',
-          a.workload?.namespace ?? '',
-          a.workload?.kind ?? '',
-          a.workload?.name ?? '',
-          a.pod,
-          a.node,
-          a.hostNetwork ? 1 : 0,
-          JSON.stringify(a.labels),
-          JSON.stringify(a.candidates),
-          a.interfaceId,
-          a.instanceId,
-          JSON.stringify(a.securityGroups),
-          a.dstClass,
-          a.dstName,
-        );
+        let v = values.get(a);
+        if (v === undefined) {
+          v = [
+            a.kind,
+            a.reason,
+            a.workloadId,
+            a.workload?.cluster ?? '',
+            a.workload?.namespace ?? '',
+            a.workload?.kind ?? '',
+            a.workload?.name ?? '',
+            a.pod,
+            a.node,
+            a.hostNetwork ? 1 : 0,
+            JSON.stringify(a.labels),
+            JSON.stringify(a.candidates),
+            a.interfaceId,
+            a.instanceId,
+            JSON.stringify(a.securityGroups),
+            a.dstClass,
+            a.dstName,
+          ];
+          values.set(a, v);
+        }
+        this.#insert.run(k.addr, k.first, k.last, ...v);
       }
     });
   }
@@ -176,18 +182,12 @@ export class AttributionStore {
     this.#clear.run();
   }
 
-  /** Addresses with at least one edge key (as source or destination) not in the cache, sorted. */
-  pendingAddresses(): string[] {
-    return (this.#pendingAddresses.all() as { addr: string }[]).map((r) => r.addr);
-  }
-
-  /** The seen ranges of `addr`'s edges not yet in the cache. */
-  pendingKeys(addr: string): AttributionKey[] {
-    return (this.#pendingKeys.all({ addr }) as { first_seen: number; last_seen: number }[]).map((r) => ({
-      addr,
-      first: r.first_seen,
-      last: r.last_seen,
-    }));
+  /**
+   * Every (address, seen range) key of an edge, as source or destination, not yet in the cache: sorted by address,
+   * then range. One scan of the edges whatever their number of addresses.
+   */
+  pendingKeys(): AttributionKey[] {
+    return this.#pendingKeys.all() as AttributionKey[];
   }
 
   leasesOf(ip: string): Lease[] {
@@ -242,6 +242,14 @@ export class AttributionStore {
 
   hasInventory(): boolean {
     return (this.#hasInventory.get() as { yes: number }).yes === 1;
+  }
+
+  /**
+   * True when any table attribution reads holds a row (leases, nodes, services, ENIs, VPC CIDRs, cloud prefixes).
+   * Without any, every address resolves from its text alone (src/store/flow-query.ts answers it without the cache).
+   */
+  hasAnyInventory(): boolean {
+    return (this.#hasAnyInventory.get() as { yes: number }).yes === 1;
   }
 
   /** Writes cache rows in one transaction. */

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { parseCidr } from '../model/cidr.js';
+import { isPrivateIp } from '../model/ip.js';
 import type { Action, Direction, SourceKind } from '../model/observation.js';
 import { SOURCE_KINDS } from '../model/observation.js';
 
@@ -74,6 +75,12 @@ export interface FlowQuery {
   readonly attribution?: boolean;
   /** Extra VPC-internal blocks (`--vpc-cidr`): private, internet or cloud-service destinations in them are `vpc`. */
   readonly vpcCidrs?: readonly string[];
+  /**
+   * False when the database holds no inventory at all: attribution is then answered from the addresses alone
+   * (what the resolver would store: unattributed sources; none, private or internet destinations) without joining
+   * or refreshing the cache. Default true.
+   */
+  readonly attributionCache?: boolean;
 }
 
 /** One result row: the grouping columns (or the whole edge key) and the summed counters. */
@@ -112,9 +119,58 @@ export interface FlowRow {
 
 export const WORKLOAD_SQL = "COALESCE(s.workload_id, 'unattributed')";
 
+/** SQL for the attribution of an edge's source (`s`) and destination (`d`), from the cache or without it. */
+interface AttributionSql {
+  readonly workload: string;
+  readonly namespace: string;
+  readonly srcKind: string;
+  readonly dstClass: string;
+  readonly dstName: string;
+  /** A source in the cache that is a workload (the filters on namespace and labels need one). */
+  readonly isWorkload: string;
+}
+
+const CACHED: AttributionSql = {
+  workload: WORKLOAD_SQL,
+  namespace: "CASE WHEN s.kind = 'workload' THEN s.namespace END",
+  srcKind: "COALESCE(s.kind, 'unknown')",
+  dstClass: "COALESCE(d.dst_class, CASE WHEN e.dst_addr = '' THEN 'none' ELSE 'internet' END)",
+  dstName: "NULLIF(d.dst_name, '')",
+  isWorkload: "s.kind = 'workload'",
+};
+
+/** With no inventory at all the resolver's answer depends on the address alone (src/identity/attribution.ts). */
+const UNCACHED: AttributionSql = {
+  workload: "'unattributed'",
+  namespace: 'NULL',
+  srcKind: "'unknown'",
+  dstClass:
+    "CASE WHEN e.dst_addr = '' THEN 'none' WHEN el_private_ip(e.dst_addr) THEN 'private' ELSE 'internet' END",
+  dstName: 'NULL',
+  isWorkload: '0',
+};
+
+const registered = new WeakSet<Database.Database>();
+
+/** The SQL functions {@link UNCACHED} needs, registered once per connection. */
+function registerUncached(db: Database.Database): void {
+  if (registered.has(db)) return;
+  db.function('el_private_ip', { deterministic: true }, (addr: unknown) =>
+    typeof addr === 'string' && addr !== '' && isPrivateIp(addr) ? 1 : 0,
+  );
+  registered.add(db);
+}
+
+/** The attribution SQL for a connection: the cache's, or (registering what it needs) the address-only one. */
+export function attributionSql(db: Database.Database, cache: boolean): AttributionSql {
+  if (cache) return CACHED;
+  registerUncached(db);
+  return UNCACHED;
+}
+
 /** The destination class, with `--vpc-cidr` blocks applied over what the cache says. */
-function dstClassSql(vpcCidrs: readonly string[] | undefined): string {
-  const base = "COALESCE(d.dst_class, CASE WHEN e.dst_addr = '' THEN 'none' ELSE 'internet' END)";
+function dstClassSql(vpcCidrs: readonly string[] | undefined, a: AttributionSql = CACHED): string {
+  const base = a.dstClass;
   const blocks = (vpcCidrs ?? []).map((c) => parseCidr(c)).filter((c) => c !== null);
   if (blocks.length === 0) return base;
   // Inlined, not bound: canonical CIDR text (parseCidr above) holds only [0-9a-f.:/], and the expression appears
@@ -123,16 +179,16 @@ function dstClassSql(vpcCidrs: readonly string[] | undefined): string {
   return `CASE WHEN ${base} IN ('private', 'internet', 'cloud-service') AND (${inAny}) THEN 'vpc' ELSE ${base} END`;
 }
 
-function groupSql(g: GroupField, vpcCidrs: readonly string[] | undefined): string {
+function groupSql(g: GroupField, vpcCidrs: readonly string[] | undefined, a: AttributionSql): string {
   switch (g) {
     case 'workload':
-      return `${WORKLOAD_SQL} AS workload`;
+      return `${a.workload} AS workload`;
     case 'namespace':
-      return "CASE WHEN s.kind = 'workload' THEN s.namespace END AS namespace";
+      return `${a.namespace} AS namespace`;
     case 'src-kind':
-      return "COALESCE(s.kind, 'unknown') AS srcKind";
+      return `${a.srcKind} AS srcKind`;
     case 'dst-class':
-      return `${dstClassSql(vpcCidrs)} AS dstClass`;
+      return `${dstClassSql(vpcCidrs, a)} AS dstClass`;
     default:
       return GROUP_SQL[g];
   }
@@ -159,21 +215,6 @@ const GROUP_SQL: Record<GroupField, string> = {
   'src-kind': '',
   'dst-class': '',
 };
-const GROUP_KEY: Record<GroupField, string> = {
-  src: 'src',
-  dst: 'dst',
-  host: 'host',
-  port: 'port',
-  protocol: 'protocol',
-  action: 'action',
-  direction: 'direction',
-  hour: 'hour',
-  day: 'day',
-  workload: 'workload',
-  namespace: 'namespace',
-  'src-kind': 'srcKind',
-  'dst-class': 'dstClass',
-};
 const SORT_SQL: Record<SortKey, string> = {
   bytes: 'bytes_total DESC',
   flows: 'flows DESC',
@@ -186,8 +227,11 @@ function likeEscape(s: string): string {
   return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
-/** Builds the WHERE clause; every user value is a bound parameter. */
-export function whereClause(f: FlowFilter): { sql: string; params: unknown[] } {
+/**
+ * Builds the WHERE clause; every user value is a bound parameter. `a` says how attribution filters read the source
+ * (the cache joined as `s`, or {@link attributionSql} without it).
+ */
+export function whereClause(f: FlowFilter, a: AttributionSql = CACHED): { sql: string; params: unknown[] } {
   const parts: string[] = [];
   const params: unknown[] = [];
   const anyOf = (clauses: string[]): void => {
@@ -252,18 +296,22 @@ export function whereClause(f: FlowFilter): { sql: string; params: unknown[] } {
     params.push(f.until, f.until);
   }
   if (f.namespace?.length) {
-    parts.push(`s.kind = 'workload' AND s.namespace IN (${f.namespace.map(() => '?').join(', ')})`);
-    params.push(...f.namespace);
+    if (a === CACHED) {
+      parts.push(`s.kind = 'workload' AND s.namespace IN (${f.namespace.map(() => '?').join(', ')})`);
+      params.push(...f.namespace);
+    } else parts.push(a.isWorkload);
   }
   if (f.workload?.length) {
-    parts.push(`LOWER(${WORKLOAD_SQL}) IN (${f.workload.map(() => '?').join(', ')})`);
+    parts.push(`LOWER(${a.workload}) IN (${f.workload.map(() => '?').join(', ')})`);
     params.push(...f.workload.map((w) => w.toLowerCase()));
   }
   for (const [key, value] of f.label ?? []) {
     // The key is quoted as one JSON path member, so `app.kubernetes.io/name` is not read as a nested path;
     // validated in the CLI as a Kubernetes label key (no quotes or backslashes).
-    parts.push("s.kind = 'workload' AND json_extract(s.labels, ?) = ?");
-    params.push(`$."${key}"`, value);
+    if (a === CACHED) {
+      parts.push("s.kind = 'workload' AND json_extract(s.labels, ?) = ?");
+      params.push(`$."${key}"`, value);
+    } else parts.push(a.isWorkload);
   }
   return { sql: parts.length > 0 ? `WHERE ${parts.join(' AND ')}` : '', params };
 }
@@ -274,11 +322,14 @@ export function whereClause(f: FlowFilter): { sql: string; params: unknown[] } {
  * caller refreshes first (src/identity/refresh-attribution.ts).
  */
 export function* queryFlows(db: Database.Database, q: FlowQuery): Generator<FlowRow> {
-  const { sql: where, params } = whereClause(q.filter);
+  const a = attributionSql(db, q.attributionCache ?? true);
+  const { sql: where, params } = whereClause(q.filter, a);
   const join =
-    q.attribution === true ||
-    usesAttribution(q.filter) ||
-    (q.groupBy ?? []).some((g) => ATTRIBUTION_FIELDS.has(g));
+    a === CACHED &&
+    (q.attribution === true ||
+      usesAttribution(q.filter) ||
+      (q.groupBy ?? []).some((g) => ATTRIBUTION_FIELDS.has(g)));
+  const attribution = q.attribution === true && (join || a !== CACHED);
   const from = `FROM edges e${join ? JOIN_SQL : ''}`;
   const metrics = `SUM(e.flows) AS flows, SUM(e.replies) AS replies,
     SUM(e.packets_out) AS packetsOut, SUM(e.bytes_out) AS bytesOut,
@@ -287,22 +338,24 @@ export function* queryFlows(db: Database.Database, q: FlowQuery): Generator<Flow
     SUM(e.bytes_out + e.bytes_in) AS bytes_total, SUM(e.packets_out + e.packets_in) AS packets_total`;
   let sql: string;
   if (q.groupBy === null) {
-    const attribution = join
-      ? `, ${WORKLOAD_SQL} AS workload, COALESCE(s.kind, 'unknown') AS srcKind,
-         ${dstClassSql(q.vpcCidrs)} AS dstClass, NULLIF(d.dst_name, '') AS dstName`
+    const columns = attribution
+      ? `, ${a.workload} AS workload, ${a.srcKind} AS srcKind,
+         ${dstClassSql(q.vpcCidrs, a)} AS dstClass, ${a.dstName} AS dstName`
       : '';
     sql = `SELECT e.bucket AS bucket, e.src_addr AS src, e.dst_addr AS dst, e.dst_host AS host, e.dst_port AS port,
         e.protocol AS protocol, e.action AS action, e.direction AS direction, e.flows AS flows,
         e.replies AS replies, e.packets_out AS packetsOut, e.bytes_out AS bytesOut, e.packets_in AS packetsIn,
         e.bytes_in AS bytesIn, e.first_seen AS firstSeen, e.last_seen AS lastSeen, e.sources AS sources,
-        e.bytes_out + e.bytes_in AS bytes_total, e.packets_out + e.packets_in AS packets_total${attribution}
+        e.bytes_out + e.bytes_in AS bytes_total, e.packets_out + e.packets_in AS packets_total${columns}
       ${from} ${where}
       ORDER BY ${SORT_SQL[q.sort]}, bucket, src, dst, host, port, protocol, action, direction`;
   } else if (q.groupBy.length === 0) {
     sql = `SELECT ${metrics} ${from} ${where}`;
   } else {
-    const cols = q.groupBy.map((g) => groupSql(g, q.vpcCidrs)).join(', ');
-    const keys = q.groupBy.map((g) => GROUP_KEY[g]).join(', ');
+    const cols = q.groupBy.map((g) => groupSql(g, q.vpcCidrs, a)).join(', ');
+    // By position: an alias such as `namespace` is also a column of the joined cache, and GROUP BY reads a bare
+    // name as the input column first ("ambiguous column name").
+    const keys = q.groupBy.map((_g, i) => String(i + 1)).join(', ');
     sql = `SELECT ${cols}, ${metrics} ${from} ${where} GROUP BY ${keys} ORDER BY ${SORT_SQL[q.sort]}, ${keys}`;
   }
   if (q.limit !== null) {

@@ -5,6 +5,7 @@ import { parseAwsDocument } from '../../collectors/cloud/aws-inventory.js';
 import { attributeAddress, pickCloudService, type AddressFacts } from '../../src/identity/attribution.js';
 import { LeaseRecorder } from '../../src/identity/lease-history.js';
 import { PrefixTable } from '../../src/identity/prefix-table.js';
+import * as refresh from '../../src/identity/refresh-attribution.js';
 import { refreshAttribution } from '../../src/identity/refresh-attribution.js';
 import { parseCidr } from '../../src/model/cidr.js';
 import type { CloudPrefixRecord } from '../../src/model/cloud-inventory.js';
@@ -284,6 +285,8 @@ describe('refreshAttribution', () => {
         delta: { records: edges.length, stored: edges.length, skipped: 0, malformed: 0 },
         firstTime: null,
         lastTime: null,
+        fingerprintLength: 0,
+        previousLineNo: null,
       },
     });
   };
@@ -339,5 +342,41 @@ describe('refreshAttribution', () => {
     ]);
     expect(refreshAttribution(store.db).mode).toBe('unchanged');
     store.close();
+  });
+
+  it('attributes every address of a large batch in one refresh', () => {
+    const store = new Store(join(tempDir(), 'x.db'));
+    const edges: Edge[] = [];
+    for (let i = 0; i < 6000; i++)
+      edges.push(edge(`10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, T0 + i));
+    write(store, edges);
+    store.db.prepare("INSERT INTO vpc_cidrs VALUES ('10.0.0.0/16', 'vpc-1', 'vpc')").run();
+    // Speed is the benchmark's business (a scan per address took minutes at 40k edges); this checks the result.
+    expect(refreshAttribution(store.db)).toEqual({ mode: 'full', addresses: 6001, keys: 12000 });
+    const n = store.db.prepare('SELECT COUNT(*) AS n FROM address_attribution').get() as { n: number };
+    expect(n.n).toBe(12000);
+    store.close();
+  });
+
+  it('refreshes into TEMP copies on a read-only connection, leaving the file alone', () => {
+    const path = join(tempDir(), 'x.db');
+    const writer = new Store(path);
+    write(writer, [edge('10.244.1.5', T0 + 600)]);
+    writer.db.prepare("INSERT INTO vpc_cidrs VALUES ('10.244.0.0/16', 'vpc-1', 'vpc')").run();
+    writer.close();
+    const reader = new Store(path, { readonly: true });
+    expect(() => refreshAttribution(reader.db)).toThrow(/readonly/);
+    expect(refresh.attributionStale(reader.db)).toBe(true);
+    expect(refresh.attributionUsesCache(reader.db)).toBe(true);
+    refresh.shadowAttributionCache(reader.db);
+    expect(refreshAttribution(reader.db).mode).toBe('full');
+    expect(refresh.attributionStale(reader.db)).toBe(false);
+    expect(kinds(reader)).toEqual([
+      { addr: '10.244.1.5', first: T0 + 600, kind: 'unknown', id: 'unattributed' },
+    ]);
+    expect(
+      reader.db.prepare('SELECT COUNT(*) AS n FROM main.address_attribution').get() as { n: number },
+    ).toEqual({ n: 0 });
+    reader.close();
   });
 });

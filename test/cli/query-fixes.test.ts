@@ -1,0 +1,167 @@
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { CLI, cli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+import { vpcFile } from '../helpers/vpc-lines.js';
+
+/** A database of `n` VPC flow records (no inventory). */
+function flowsDb(n: number): string {
+  const dir = tempDir();
+  const db = join(dir, 'x.db');
+  writeFileSync(join(dir, 'flows.log'), vpcFile(n));
+  expect(cli(['collect', 'vpc-flow', '-q', '--db', db, join(dir, 'flows.log')]).code).toBe(0);
+  return db;
+}
+
+function sql<T>(db: string, text: string, write = false): T[] {
+  const d = new Database(db, { readonly: !write });
+  try {
+    const stmt = d.prepare(text);
+    return (stmt.reader ? stmt.all() : (stmt.run(), [])) as T[];
+  } finally {
+    d.close();
+  }
+}
+
+/** Some inventory: attribution must then go through the cache. */
+function addInventory(db: string): void {
+  sql(db, "INSERT INTO vpc_cidrs (cidr, vpc_id, origin) VALUES ('10.0.0.0/16', 'vpc-1', 'vpc')", true);
+}
+
+describe('query flows without inventory', () => {
+  it('answers from the edges alone, never filling the attribution cache', () => {
+    const db = flowsDb(300);
+    const total = cli(['query', 'flows', '--db', db, '--group-by', '', '-o', 'json']);
+    expect(total.code).toBe(0);
+    const listed = cli(['query', 'flows', '--db', db, '-o', 'json']);
+    expect(listed.code).toBe(0);
+    const rows = JSON.parse(listed.stdout) as Record<string, unknown>[];
+    expect(new Set(rows.map((r) => r.workload))).toEqual(new Set(['unattributed']));
+    expect(new Set(rows.map((r) => r.dstClass))).toEqual(new Set(['internet', 'private']));
+    expect(cli(['query', 'coverage', '--db', db, '-o', 'json']).code).toBe(0);
+    expect(sql<{ n: number }>(db, 'SELECT COUNT(*) AS n FROM address_attribution')[0]!.n).toBe(0);
+    expect(sql(db, "SELECT value FROM meta WHERE key = 'attribution_state'")).toEqual([]);
+  });
+
+  it('gives the same answers as the cache does once inventory exists', () => {
+    const db = flowsDb(300);
+    const args = ['query', 'flows', '--db', db, '--group-by', 'src-kind,dst-class,workload', '-o', 'json'];
+    const without = cli(args);
+    const cov = cli(['query', 'coverage', '--db', db, '-o', 'json']);
+    // Services with no address in these flows: inventory, but changes no answer.
+    sql(
+      db,
+      `INSERT INTO k8s_services (cluster, namespace, name, uid, type, cluster_ips, external_name, selector,
+         created_at, first_seen, last_seen, deleted_at)
+       VALUES ('', 'x', 'y', 'u', 'ClusterIP', '["172.20.0.9"]', '', '{}', 0, 0, 0, NULL)`,
+      true,
+    );
+    expect(cli(args).stdout).toBe(without.stdout);
+    expect(cli(['query', 'coverage', '--db', db, '-o', 'json']).stdout).toBe(cov.stdout);
+    expect(sql<{ n: number }>(db, 'SELECT COUNT(*) AS n FROM address_attribution')[0]!.n).toBeGreaterThan(0);
+  });
+});
+
+describe('query flows --group-by namespace', () => {
+  it('is not an ambiguous column when the cache is joined', () => {
+    const db = flowsDb(200);
+    addInventory(db);
+    const r = cli(['query', 'flows', '--db', db, '--group-by', 'namespace,src-kind', '-o', 'json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([
+      expect.objectContaining({ namespace: null, srcKind: 'unknown', flows: expect.any(Number) }),
+    ]);
+  });
+});
+
+describe('--dst', () => {
+  it.each(['10.0.0.1/8', '10.0.0.0/33', '10.0.0.300', 'fe80::1/200', 'a/b'])(
+    'rejects %s as a bad address or CIDR',
+    (v) => {
+      const db = flowsDb(10);
+      const r = cli(['query', 'flows', '--db', db, '--dst', v]);
+      expect(r.code).not.toBe(0);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain('--dst');
+      expect(r.stdout).toBe('');
+    },
+  );
+
+  it('still takes addresses, CIDRs, host names and *.suffix', () => {
+    const db = flowsDb(30);
+    for (const v of ['10.0.20.5', '10.0.0.0/16', 'example.com', '*.example.com', '::1']) {
+      expect(cli(['query', 'flows', '--db', db, '--dst', v]).code).toBe(0);
+    }
+    const r = cli(['query', 'flows', '--db', db, '--dst', '10.0.0.0/16', '--group-by', 'dst', '-o', 'json']);
+    expect(JSON.parse(r.stdout)).toEqual([expect.objectContaining({ dst: '10.0.20.5' })]);
+  });
+});
+
+describe('absurd stored times', () => {
+  it('print as null instead of failing the listing', () => {
+    const db = flowsDb(20);
+    sql(db, "UPDATE edges SET last_seen = 1e15 WHERE src_addr = '10.0.0.10'", true);
+    for (const extra of [[], ['--group-by', 'src'], ['--group-by', 'day,hour']]) {
+      const r = cli(['query', 'flows', '--db', db, '-o', 'json', ...extra]);
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const rows = JSON.parse(r.stdout) as { lastSeen: string | null }[];
+      expect(rows.some((x) => x.lastSeen === null)).toBe(true);
+    }
+  });
+});
+
+describe('output to a closed pipe', () => {
+  it('ends quietly with status 0 (query flows | head -2)', () => {
+    const db = flowsDb(20000);
+    const r = spawnSync(
+      'bash',
+      [
+        '-c',
+        `"${process.execPath}" "${CLI}" query flows --db "${db}" -o json | head -2; echo "rc=\${PIPESTATUS[0]}" >&2`,
+      ],
+      { encoding: 'utf8', env: { ...process.env, EGRESS_LEARNER_DB: '' } },
+    );
+    expect(r.stdout.split('\n')).toHaveLength(3);
+    expect(r.stderr).toBe('rc=0\n');
+  });
+});
+
+describe('a read-only database', () => {
+  /** Makes `path` unwritable even for root (chattr +i) or, failing that, by mode; null when neither works. */
+  function lock(path: string): (() => void) | null {
+    if (spawnSync('chattr', ['+i', path]).status === 0) return () => spawnSync('chattr', ['-i', path]);
+    if (process.getuid?.() === 0) return null;
+    spawnSync('chmod', ['0444', path]);
+    return () => spawnSync('chmod', ['0644', path]);
+  }
+
+  it('still answers attribution queries, computing without caching', (ctx) => {
+    const db = flowsDb(200);
+    const want = cli(['query', 'flows', '--db', db, '--group-by', 'dst-class', '-o', 'json']).stdout;
+    addInventory(db); // stale cache: a refresh is needed, and the file cannot take it
+    const unlock = lock(db);
+    if (unlock === null) {
+      ctx.skip();
+      return;
+    }
+    try {
+      const r = cli(['query', 'flows', '--db', db, '--group-by', 'dst-class', '-o', 'json']);
+      expect(r.code).toBe(0);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      const rows = JSON.parse(r.stdout) as { dstClass: string }[];
+      // The VPC CIDR now in the inventory turns the private destinations into `vpc`.
+      expect(rows.map((x) => x.dstClass).sort()).toEqual(['internet', 'vpc']);
+      expect(want).not.toBe(r.stdout);
+      expect(cli(['query', 'coverage', '--db', db]).code).toBe(0);
+      expect(cli(['query', 'flows', '--db', db, '--group-by', '']).code).toBe(0);
+    } finally {
+      unlock();
+    }
+    expect(sql<{ n: number }>(db, 'SELECT COUNT(*) AS n FROM address_attribution')[0]!.n).toBe(0);
+  });
+});
