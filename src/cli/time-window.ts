@@ -24,7 +24,12 @@ export function parseInstant(text: string, now: number, flag: string): number {
   if (d !== null) return now - d;
   if (/^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})?)?$/.test(text)) {
     const ms = Date.parse(/[Tt ]/.test(text) && !/([Zz]|[+-]\d{2}:\d{2})$/.test(text) ? `${text}Z` : text);
-    if (!Number.isNaN(ms)) return ms / 1000;
+    // Date.parse rolls impossible dates over (Feb 30 → Mar 1); the calendar fields must come back unchanged.
+    const [y, mo, d] = text.slice(0, 10).split('-').map(Number);
+    const day = new Date(Date.UTC(y!, mo! - 1, d!));
+    const real = day.getUTCFullYear() === y && day.getUTCMonth() === mo! - 1 && day.getUTCDate() === d;
+    const hour = /[Tt ](\d{2})/.exec(text)?.[1];
+    if (!Number.isNaN(ms) && real && (hour === undefined || Number(hour) < 24)) return ms / 1000;
   }
   throw new UsageError(
     `${flag} ${JSON.stringify(text)}: expected a duration like 90m, 36h, 14d or an RFC 3339 time`,

@@ -150,6 +150,11 @@ export function isPrivateIp(canonical: string): boolean {
       (a === 100 && b >= 64 && b <= 127)
     );
   }
-  const lower = canonical.toLowerCase();
-  return lower === '::1' || lower.startsWith('fc') || lower.startsWith('fd') || lower.startsWith('fe80:');
+  // ::1, unique local fc00::/7 and link-local fe80::/10, read from the first hextet (canonical text drops its
+  // leading zeros, so `fc::1` is 00fc:: and not unique local).
+  if (canonical === '::1') return true;
+  const colon = canonical.indexOf(':');
+  if (colon !== 4) return false;
+  const first = parseInt(canonical.slice(0, 4), 16);
+  return (first & 0xfe00) === 0xfc00 || (first & 0xffc0) === 0xfe80;
 }

@@ -49,6 +49,11 @@ describe('isPrivateIp', () => {
     ['52.216.10.5', false],
     ['8.8.8.8', false],
     ['fd00::1', true],
+    ['fc::1', false],
+    ['fe80::1', true],
+    ['febf::1', true],
+    ['fec0::1', false],
+    ['::1', true],
     ['2001:db8::1', false],
   ])('%s is private: %s', (ip, want) => expect(isPrivateIp(ip)).toBe(want));
 });
