@@ -8,20 +8,7 @@
  *   day after the reference belongs to the year before. Stateless, and right across Dec → Jan too.
  */
 
-const MONTHS: Readonly<Record<string, number>> = {
-  Jan: 0,
-  Feb: 1,
-  Mar: 2,
-  Apr: 3,
-  May: 4,
-  Jun: 5,
-  Jul: 6,
-  Aug: 7,
-  Sep: 8,
-  Oct: 9,
-  Nov: 10,
-  Dec: 11,
-};
+import { MONTH_INDEX as MONTHS } from '../../src/model/months.js';
 
 /** `Mon dd HH:MM:SS`, day padded with a space or a zero. */
 export const SYSLOG_TIME_RE = /^([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2})$/;

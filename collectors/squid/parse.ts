@@ -14,6 +14,7 @@
  * `%Sh/%<a` is the next hop: with `HIER_DIRECT` (or `ORIGINAL_DST`, interception) it is the origin server's
  * address, with a parent or sibling hierarchy code it is another proxy, which is not the destination.
  */
+import { MONTH_INDEX as MONTHS } from '../../src/model/months.js';
 import { MAX_EPOCH_SECONDS, observation, PROTOCOL } from '../../src/model/observation.js';
 import { ParseOutcome } from '../../src/model/parse-outcome.js';
 import { canonicalIp } from '../../src/model/ip.js';
@@ -72,20 +73,6 @@ const NATIVE_TIME_RE = /^(\d{1,12})(?:\.(\d{1,3}))?$/;
 const DIGITS_RE = /^\d{1,15}$/;
 /** `%tl`: `25/Nov/2026:02:35:43 +0000`. */
 const LOCAL_TIME_RE = /^(\d{2})\/([A-Z][a-z]{2})\/(\d{4}):(\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})$/;
-const MONTHS: Readonly<Record<string, number>> = {
-  Jan: 0,
-  Feb: 1,
-  Mar: 2,
-  Apr: 3,
-  May: 4,
-  Jun: 5,
-  Jul: 6,
-  Aug: 7,
-  Sep: 8,
-  Oct: 9,
-  Nov: 10,
-  Dec: 11,
-};
 
 /**
  * Parses one squid access-log line (native, common or combined). Pure; never throws.
