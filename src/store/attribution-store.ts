@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { AddressAttribution } from '../identity/attribution.js';
 import type { Lease } from '../model/workload.js';
+import { toLease, type LeaseRow } from './inventory-store.js';
 
 /** What the last refresh covered: the inventory generation and the edge-write mark it saw. */
 export interface AttributionState {
@@ -22,21 +23,6 @@ export interface EniRow {
   readonly securityGroups: readonly string[];
   readonly addresses: readonly string[];
   readonly prefixes: readonly string[];
-}
-
-interface LeaseRow {
-  cluster: string;
-  ip: string;
-  pod_uid: string;
-  namespace: string;
-  pod_name: string;
-  workload_kind: string;
-  workload_name: string;
-  node: string;
-  host_network: number;
-  labels: string;
-  start_time: number;
-  end_time: number | null;
 }
 
 /**
@@ -256,19 +242,4 @@ export class AttributionStore {
   insert(rows: readonly [AttributionKey, AddressAttribution][]): void {
     this.#insertMany(rows);
   }
-}
-
-function toLease(r: LeaseRow): Lease {
-  return {
-    ip: r.ip,
-    podUid: r.pod_uid,
-    namespace: r.namespace,
-    podName: r.pod_name,
-    workload: { cluster: r.cluster, namespace: r.namespace, kind: r.workload_kind, name: r.workload_name },
-    node: r.node,
-    hostNetwork: r.host_network === 1,
-    labels: JSON.parse(r.labels) as Record<string, string>,
-    start: r.start_time,
-    end: r.end_time,
-  };
 }

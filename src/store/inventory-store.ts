@@ -24,7 +24,8 @@ export interface WorkloadSummary {
   readonly labels: Readonly<Record<string, string>>;
 }
 
-interface LeaseRow {
+/** A `k8s_leases` row as SQLite returns it; `toLease` turns it into the model type. */
+export interface LeaseRow {
   cluster: string;
   ip: string;
   pod_uid: string;
@@ -300,7 +301,7 @@ export class InventoryStore {
   }
 }
 
-function toLease(r: LeaseRow): Lease {
+export function toLease(r: LeaseRow): Lease {
   return {
     ip: r.ip,
     podUid: r.pod_uid,

@@ -5,35 +5,13 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import dgram from 'node:dgram';
-import { accessSync, constants as fsConstants } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePort, sleep } from './proxies.js';
+import { findExecutable, freePort, readText, sleep } from './proxies.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-
-function findExecutable(name: string, candidates: readonly string[]): string | null {
-  const dirs = (process.env['PATH'] ?? '').split(path.delimiter).filter((d) => d.length > 0);
-  for (const file of [...candidates, ...dirs.map((d) => path.join(d, name))]) {
-    try {
-      accessSync(file, fsConstants.X_OK);
-      return file;
-    } catch {
-      // next
-    }
-  }
-  return null;
-}
-
-async function readText(file: string): Promise<string> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch {
-    return '';
-  }
-}
 
 export interface DnsServer {
   readonly dir: string;

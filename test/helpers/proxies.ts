@@ -32,7 +32,7 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-async function readText(file: string): Promise<string> {
+export async function readText(file: string): Promise<string> {
   try {
     return await readFile(file, 'utf8');
   } catch {
@@ -60,7 +60,7 @@ export async function waitForLines(
 }
 
 /** Finds an executable: the first candidate path that exists, else a PATH lookup. */
-function findExecutable(name: string, candidates: readonly string[]): string | null {
+export function findExecutable(name: string, candidates: readonly string[]): string | null {
   const dirs = (process.env['PATH'] ?? '').split(path.delimiter).filter((d) => d.length > 0);
   for (const file of [...candidates, ...dirs.map((d) => path.join(d, name))]) {
     try {
