@@ -1,0 +1,640 @@
+/**
+ * From edges to endpoints: who needs what, with evidence. One pass over the window's accepted egress edges
+ * attributes each to its sender and a raw destination (a peer workload, a name, or an address); SNAT'd flows
+ * (attributed to a node, with candidate pods) are narrowed in a second pass, once every exact endpoint is known.
+ * Then per sender and port, names fold into wildcards, addresses into prefixes, and each endpoint gets its
+ * confidence, thresholds and suspicion flags.
+ */
+import { createHash } from 'node:crypto';
+import type Database from 'better-sqlite3';
+import { parseCidr } from '../model/cidr.js';
+import type {
+  Destination,
+  Endpoint,
+  Evidence,
+  FoldedCidr,
+  InferenceResult,
+  InferenceSettings,
+  NameEvidence,
+  RuleProtocol,
+  Sender,
+  SenderEvidence,
+} from '../model/endpoint.js';
+import { destinationKey } from '../model/endpoint.js';
+import { SOURCE_KINDS, type SourceKind } from '../model/observation.js';
+import type { Workload } from '../model/workload.js';
+import { PrefixTable } from '../identity/prefix-table.js';
+import type { FlowFilter } from '../store/flow-query.js';
+import {
+  addressAnswers,
+  cloudPrefixes,
+  inferenceEdges,
+  leasesInWindow,
+  namespaceLabels,
+  nodeAddresses,
+  serviceSelectors,
+  type InferenceEdge,
+} from '../store/infer-query.js';
+import { foldAddresses, type PublishedPrefix } from './fold-addresses.js';
+import { foldNames } from './fold-names.js';
+import { Holders, NameIndex, type NameMatch } from './names.js';
+import { hostSender, workloadProfiles, workloadSender, type WorkloadProfile } from './senders.js';
+import { highEntropyLabel, suspicionsOf } from './suspicion.js';
+
+export interface InferOptions extends Omit<InferenceSettings, 'since' | 'until'> {
+  readonly since: number;
+  readonly until: number;
+  /** Further filters (namespaces, workloads, …) on the edges learned from. */
+  readonly filter?: FlowFilter;
+  /** Provider prefixes given with `--ip-ranges`, on top of those stored by `collect aws-inventory`. */
+  readonly prefixes?: readonly PublishedPrefix[];
+  /** Distinct nameless addresses inside one published prefix before they fold into it. */
+  readonly foldMin?: number;
+}
+
+/** What inference could not use, for the summary line. */
+export interface InferenceStats {
+  readonly edges: number;
+  readonly flows: number;
+  readonly unattributedFlows: number;
+  readonly candidateFlows: number;
+}
+
+const PROTOCOLS: Record<number, RuleProtocol> = { 6: 'TCP', 17: 'UDP', 132: 'SCTP', 1: 'ICMP', 58: 'ICMPv6' };
+const PROXY_KINDS = (1 << SOURCE_KINDS.indexOf('squid')) | (1 << SOURCE_KINDS.indexOf('envoy'));
+const SENDER_WEIGHT: Record<SenderEvidence, number> = {
+  exact: 1,
+  'dns-client': 0.9,
+  consistent: 0.8,
+  candidate: 0.4,
+};
+const NAME_WEIGHT: Record<NameEvidence, number> = { proxy: 1, dns: 1, 'dns-stale': 0.8, none: 1 };
+const SENDER_RANK: SenderEvidence[] = ['exact', 'dns-client', 'consistent', 'candidate'];
+const NAME_RANK: NameEvidence[] = ['proxy', 'dns', 'none', 'dns-stale'];
+
+/** A raw destination before folding: a peer workload, a name, or an address. */
+type Raw =
+  | { readonly kind: 'peer'; readonly workload: Workload }
+  | { readonly kind: 'name'; readonly name: string }
+  | { readonly kind: 'addr'; readonly addr: string; readonly dstClass: string; readonly dstName: string };
+
+function rawKey(r: Raw): string {
+  switch (r.kind) {
+    case 'peer':
+      return `peer:${r.workload.cluster}/${r.workload.namespace}/${r.workload.kind}/${r.workload.name}`;
+    case 'name':
+      return `name:${r.name}`;
+    case 'addr':
+      return `addr:${r.addr}`;
+  }
+}
+
+/** Running totals of one (sender, raw destination, port, protocol, via). */
+class Acc {
+  flows = 0;
+  packets = 0;
+  bytes = 0;
+  first = Infinity;
+  last = -Infinity;
+  sources = 0;
+  readonly days = new Set<number>();
+  readonly pods = new Set<string>();
+  /** Observed destination address → buckets. */
+  readonly addrs = new Map<string, Set<number>>();
+  sender: SenderEvidence = 'candidate';
+  name: NameEvidence = 'dns-stale';
+
+  constructor(
+    readonly senderId: string,
+    readonly raw: Raw,
+    readonly port: number,
+    readonly protocol: RuleProtocol,
+    readonly via: 'direct' | 'proxy',
+  ) {}
+
+  add(e: InferenceEdge, sender: SenderEvidence, name: NameEvidence, share = 1): void {
+    this.flows += e.flows * share;
+    this.packets += e.packets * share;
+    this.bytes += e.bytes * share;
+    this.first = Math.min(this.first, e.firstSeen);
+    this.last = Math.max(this.last, e.lastSeen);
+    this.sources |= e.sources;
+    this.days.add(Math.floor(e.bucket / 86_400));
+    if (e.srcPod !== '' && sender === 'exact') this.pods.add(e.srcPod);
+    if (e.dstAddr !== '' && this.via === 'direct') {
+      let b = this.addrs.get(e.dstAddr);
+      if (b === undefined) this.addrs.set(e.dstAddr, (b = new Set()));
+      b.add(e.bucket);
+    }
+    if (SENDER_RANK.indexOf(sender) < SENDER_RANK.indexOf(this.sender)) this.sender = sender;
+    if (NAME_RANK.indexOf(name) < NAME_RANK.indexOf(this.name)) this.name = name;
+  }
+
+  merge(o: Acc): void {
+    this.flows += o.flows;
+    this.packets += o.packets;
+    this.bytes += o.bytes;
+    this.first = Math.min(this.first, o.first);
+    this.last = Math.max(this.last, o.last);
+    this.sources |= o.sources;
+    for (const d of o.days) this.days.add(d);
+    for (const p of o.pods) this.pods.add(p);
+    for (const [a, bs] of o.addrs) {
+      let b = this.addrs.get(a);
+      if (b === undefined) this.addrs.set(a, (b = new Set()));
+      for (const x of bs) b.add(x);
+    }
+    if (SENDER_RANK.indexOf(o.sender) < SENDER_RANK.indexOf(this.sender)) this.sender = o.sender;
+    if (NAME_RANK.indexOf(o.name) < NAME_RANK.indexOf(this.name)) this.name = o.name;
+  }
+}
+
+function kindsOf(mask: number): SourceKind[] {
+  return SOURCE_KINDS.filter((_, i) => (mask & (1 << i)) !== 0);
+}
+
+function fingerprint(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}
+
+function workloadOf(id: string, cluster: string): Workload | null {
+  const parts = id.split('/');
+  if (parts.length !== 3) return null;
+  return { cluster, namespace: parts[0]!, kind: parts[1]!, name: parts[2]! };
+}
+
+/** Is every key of `selector` among `labels` with the same value (a Service selecting a workload's pods)? */
+function selects(
+  selector: Readonly<Record<string, string>>,
+  labels: Readonly<Record<string, string>>,
+): boolean {
+  const keys = Object.keys(selector);
+  return keys.length > 0 && keys.every((k) => labels[k] === selector[k]);
+}
+
+export function infer(
+  db: Database.Database,
+  opts: InferOptions,
+): { result: InferenceResult; stats: InferenceStats } {
+  return new Inference(db, opts).run();
+}
+
+class Inference {
+  readonly #accs = new Map<string, Acc>();
+  readonly #senders = new Map<string, Sender>();
+  readonly #profiles: Map<string, WorkloadProfile>;
+  readonly #nsLabels: Map<string, Record<string, string>>;
+  readonly #services: Map<string, Record<string, string>>;
+  readonly #holders: Holders;
+  readonly #names: NameIndex;
+  readonly #published = new PrefixTable<PublishedPrefix>();
+  /** Node-attributed edges, narrowed once every exact endpoint is known. */
+  readonly #pending: {
+    edge: InferenceEdge;
+    raws: { raw: Raw; name: NameEvidence; match: NameMatch | null }[];
+  }[] = [];
+  #edges = 0;
+  #flows = 0;
+  #unattributed = 0;
+  #candidateFlows = 0;
+  #dataEnd = -Infinity;
+
+  constructor(
+    readonly db: Database.Database,
+    readonly opts: InferOptions,
+  ) {
+    const leases = leasesInWindow(db, opts.since, opts.until);
+    this.#profiles = workloadProfiles(leases);
+    this.#nsLabels = namespaceLabels(db);
+    this.#services = serviceSelectors(db);
+    this.#holders = new Holders(leases, nodeAddresses(db));
+    const lookback = opts.dnsGrace + 86_400;
+    this.#names = new NameIndex(
+      addressAnswers(db, opts.since, opts.until, lookback),
+      this.#holders,
+      opts.dnsGrace,
+    );
+    for (const p of [...cloudPrefixes(db), ...(opts.prefixes ?? [])]) {
+      const c = parseCidr(p.cidr);
+      if (c !== null) this.#published.add(c, { ...p, cidr: c.text });
+    }
+  }
+
+  run(): { result: InferenceResult; stats: InferenceStats } {
+    const filter: FlowFilter = { ...this.opts.filter, since: this.opts.since, until: this.opts.until };
+    for (const e of inferenceEdges(this.db, filter)) this.#take(e);
+    this.#narrow();
+    const endpoints = this.#endpoints();
+    const used = new Set(endpoints.map((e) => e.sender));
+    const senders = [...this.#senders.values()].filter((s) => used.has(s.id)).sort((a, b) => cmp(a.id, b.id));
+    return {
+      result: {
+        settings: {
+          since: this.opts.since,
+          until: this.opts.until,
+          maxPrefix4: this.opts.maxPrefix4,
+          maxPrefix6: this.opts.maxPrefix6,
+          allowAny: this.opts.allowAny,
+          wildcardMin: this.opts.wildcardMin,
+          minFlows: this.opts.minFlows,
+          minDays: this.opts.minDays,
+          dnsGrace: this.opts.dnsGrace,
+        },
+        senders,
+        endpoints,
+        dns: this.#kubeDns(),
+      },
+      stats: {
+        edges: this.#edges,
+        flows: this.#flows,
+        unattributedFlows: this.#unattributed,
+        candidateFlows: this.#candidateFlows,
+      },
+    };
+  }
+
+  #take(e: InferenceEdge): void {
+    const protocol = PROTOCOLS[e.protocol];
+    if (protocol === undefined) return;
+    this.#edges++;
+    this.#flows += e.flows;
+    this.#dataEnd = Math.max(this.#dataEnd, e.lastSeen);
+    switch (e.srcKind) {
+      case 'workload': {
+        const id = this.#workloadSender(e);
+        if (id === null) break;
+        for (const r of this.#raws(e, id, e.srcNode))
+          this.#acc(id, r.raw, e, protocol).add(e, 'exact', r.name);
+        return;
+      }
+      case 'instance': {
+        const sender = hostSender(e.srcWorkloadId, 'instance', JSON.parse(e.srcSecurityGroups) as string[]);
+        if (!this.#senders.has(sender.id)) this.#senders.set(sender.id, sender);
+        for (const r of this.#raws(e, null, ''))
+          this.#acc(sender.id, r.raw, e, protocol).add(e, 'exact', r.name);
+        return;
+      }
+      case 'node':
+      case 'ambiguous':
+        if (e.srcNode !== '' || e.srcCandidates !== '[]') {
+          this.#pending.push({ edge: e, raws: this.#raws(e, null, e.srcNode) });
+          return;
+        }
+        break;
+    }
+    this.#unattributed += e.flows;
+  }
+
+  /** Registers the edge's source workload as a sender; null when the inventory has no profile of it. */
+  #workloadSender(e: InferenceEdge): string | null {
+    const id = e.srcWorkloadId;
+    if (this.#senders.has(id)) return id;
+    const profile = this.#profiles.get(id);
+    const w = workloadOf(id, e.srcCluster);
+    if (w === null) return null;
+    const p: WorkloadProfile = profile ?? {
+      workload: w,
+      selector: {},
+      pods: 0,
+      maxReplicas: 0,
+      hostNetwork: false,
+    };
+    this.#senders.set(id, workloadSender(p, this.#nsLabels.get(`${w.cluster}/${w.namespace}`) ?? {}));
+    return id;
+  }
+
+  /** The raw destinations of an edge: a peer, the proxy's name, DNS names of the address, or the address. */
+  #raws(
+    e: InferenceEdge,
+    workload: string | null,
+    node: string,
+  ): { raw: Raw; name: NameEvidence; match: NameMatch | null }[] {
+    if (e.dstHost !== '') return [{ raw: { kind: 'name', name: e.dstHost }, name: 'proxy', match: null }];
+    if (e.dstKind === 'workload' && e.dstClass === 'pod') {
+      const w = workloadOf(e.dstName, e.dstCluster) ?? {
+        cluster: e.dstCluster,
+        namespace: e.dstNamespace,
+        kind: e.dstWorkloadKind,
+        name: e.dstWorkloadName,
+      };
+      return [{ raw: { kind: 'peer', workload: w }, name: 'none', match: null }];
+    }
+    if (e.dstClass === 'service') {
+      const peers = this.#servicePeers(e.dstName);
+      if (peers.length > 0)
+        return peers.map((w) => ({ raw: { kind: 'peer', workload: w }, name: 'none', match: null }));
+    }
+    if (e.dstAddr === '') return [];
+    const m = this.#names.namesFor(e.dstAddr, e.firstSeen, e.lastSeen, workload, node);
+    if (m !== null)
+      return m.names.map((n) => ({ raw: { kind: 'name', name: n }, name: m.evidence, match: m }));
+    return [
+      {
+        raw: { kind: 'addr', addr: e.dstAddr, dstClass: e.dstClass, dstName: e.dstName },
+        name: 'none',
+        match: null,
+      },
+    ];
+  }
+
+  /** Workloads whose pods a Service (`namespace/name`) selects. */
+  #servicePeers(service: string): Workload[] {
+    const selector = this.#services.get(service);
+    if (selector === undefined) return [];
+    const ns = service.split('/')[0]!;
+    const out: Workload[] = [];
+    for (const p of this.#profiles.values()) {
+      if (p.workload.namespace === ns && selects(selector, p.selector)) out.push(p.workload);
+    }
+    return out;
+  }
+
+  #acc(senderId: string, raw: Raw, e: InferenceEdge, protocol: RuleProtocol): Acc {
+    const via = e.dstHost !== '' && (e.sources & PROXY_KINDS) !== 0 ? 'proxy' : 'direct';
+    const port = protocol === 'ICMP' || protocol === 'ICMPv6' ? 0 : e.port;
+    const key = `${senderId}\u0000${rawKey(raw)}\u0000${port}\u0000${protocol}\u0000${via}`;
+    let a = this.#accs.get(key);
+    if (a === undefined) this.#accs.set(key, (a = new Acc(senderId, raw, port, protocol, via)));
+    return a;
+  }
+
+  /**
+   * SNAT'd and straddling flows: the candidate pods that asked DNS for the destination's name (`dns-client`),
+   * else the candidates already known to use the destination (`consistent`), else every candidate workload and
+   * the node itself (`candidate`, low confidence): a rule must not break a pod just because its traffic left
+   * through the node's address.
+   */
+  #narrow(): void {
+    const known = new Set<string>();
+    for (const a of this.#accs.values()) known.add(`${a.senderId}\u0000${rawKey(a.raw)}`);
+    for (const { edge: e, raws } of this.#pending) {
+      const protocol = PROTOCOLS[e.protocol]!;
+      const candidates = [
+        ...new Set(
+          (JSON.parse(e.srcCandidates) as { workload: string; hostNetwork: boolean }[])
+            .filter((c) => !c.hostNetwork)
+            .map((c) => c.workload),
+        ),
+      ].sort();
+      for (const r of raws) {
+        const askers = candidates.filter((w) => r.match?.askers.has(w) === true);
+        const consistent = candidates.filter((w) => known.has(`${w}\u0000${rawKey(r.raw)}`));
+        let chosen: string[];
+        let how: SenderEvidence;
+        if (askers.length > 0) [chosen, how] = [askers, 'dns-client'];
+        else if (consistent.length > 0) [chosen, how] = [consistent, 'consistent'];
+        else [chosen, how] = [candidates, 'candidate'];
+        for (const w of chosen) {
+          const id = this.#registerCandidate(w, e.srcCluster);
+          if (id !== null) this.#acc(id, r.raw, e, protocol).add(e, how, r.name, 1 / chosen.length);
+        }
+        if (how === 'candidate' && e.srcNode !== '') {
+          const node = hostSender(`node/${e.srcNode}`, 'node', JSON.parse(e.srcSecurityGroups) as string[]);
+          if (!this.#senders.has(node.id)) this.#senders.set(node.id, node);
+          this.#acc(node.id, r.raw, e, protocol).add(e, 'exact', r.name);
+          this.#candidateFlows += chosen.length > 0 ? e.flows : 0;
+        }
+      }
+    }
+  }
+
+  #registerCandidate(id: string, cluster: string): string | null {
+    if (this.#senders.has(id)) return id;
+    const w = workloadOf(id, cluster);
+    if (w === null) return null;
+    const p = this.#profiles.get(id) ?? {
+      workload: w,
+      selector: {},
+      pods: 0,
+      maxReplicas: 0,
+      hostNetwork: false,
+    };
+    this.#senders.set(id, workloadSender(p, this.#nsLabels.get(`${w.cluster}/${w.namespace}`) ?? {}));
+    return id;
+  }
+
+  /** Folds the accumulators per sender, port, protocol and path into endpoints. */
+  #endpoints(): Endpoint[] {
+    const groups = new Map<string, Acc[]>();
+    for (const a of this.#accs.values()) {
+      const key = `${a.senderId}\u0000${a.port}\u0000${a.protocol}\u0000${a.via}`;
+      const g = groups.get(key);
+      if (g === undefined) groups.set(key, [a]);
+      else g.push(a);
+    }
+    const out: Endpoint[] = [];
+    for (const accs of groups.values()) {
+      const sender = this.#senders.get(accs[0]!.senderId)!;
+      for (const [destination, acc] of this.#destinations(accs))
+        out.push(this.#endpoint(sender, destination, acc));
+    }
+    return out.sort(
+      (a, b) =>
+        cmp(a.sender, b.sender) ||
+        cmp(destinationKey(a.destination), destinationKey(b.destination)) ||
+        a.port - b.port ||
+        cmp(a.protocol, b.protocol) ||
+        cmp(a.via, b.via),
+    );
+  }
+
+  /** One sender × port × protocol × path: its peers, folded names and (folded) addresses. */
+  *#destinations(accs: readonly Acc[]): Generator<[Destination, Acc]> {
+    const names = new Map<string, Acc>();
+    const addrs: Acc[] = [];
+    for (const a of accs) {
+      if (a.raw.kind === 'peer') {
+        const p = this.#profiles.get(
+          `${a.raw.workload.namespace}/${a.raw.workload.kind}/${a.raw.workload.name}`,
+        );
+        yield [
+          {
+            kind: 'peer',
+            workload: a.raw.workload,
+            selector: p?.selector ?? {},
+            namespaceLabels:
+              this.#nsLabels.get(`${a.raw.workload.cluster}/${a.raw.workload.namespace}`) ?? {},
+          },
+          a,
+        ];
+      } else if (a.raw.kind === 'name') names.set(a.raw.name, a);
+      else addrs.push(a);
+    }
+    // Generated-looking names never hide inside a wildcard: they stay exact, to be flagged on their own.
+    const plain = [...names.keys()].filter((n) => highEntropyLabel(n) === null);
+    const folded = [
+      ...foldNames(plain, this.opts.wildcardMin),
+      ...[...names.keys()].filter((n) => !plain.includes(n)).map((n) => ({ host: n, names: [n] })),
+    ];
+    for (const f of folded) {
+      const acc = new Acc(
+        accs[0]!.senderId,
+        { kind: 'name', name: f.host },
+        accs[0]!.port,
+        accs[0]!.protocol,
+        accs[0]!.via,
+      );
+      const sightings = new Map<string, Set<number>>();
+      for (const n of f.names) {
+        const a = names.get(n)!;
+        acc.merge(a);
+        for (const [addr, buckets] of this.#names.addressesOf(n)) {
+          let s = sightings.get(addr);
+          if (s === undefined) sightings.set(addr, (s = new Set()));
+          for (const b of buckets) s.add(b);
+        }
+      }
+      for (const [addr, buckets] of acc.addrs) {
+        let s = sightings.get(addr);
+        if (s === undefined) sightings.set(addr, (s = new Set()));
+        for (const b of buckets) s.add(b);
+      }
+      const cidrs = acc.via === 'proxy' ? [] : this.#fold(sightings);
+      yield [{ kind: 'host', host: f.host, names: f.names, cidrs }, acc];
+    }
+    yield* this.#addressDestinations(addrs);
+  }
+
+  /**
+   * Addresses without a name: exact, except that several inside one published prefix of a cloud service fold to
+   * it (S3 and other regional endpoints hand out addresses across their prefix).
+   */
+  *#addressDestinations(addrs: readonly Acc[]): Generator<[Destination, Acc]> {
+    const byPrefix = new Map<string, { prefix: PublishedPrefix; accs: Acc[] }>();
+    const single: Acc[] = [];
+    for (const a of addrs) {
+      const raw = a.raw as Extract<Raw, { kind: 'addr' }>;
+      const hit = raw.dstClass === 'cloud-service' ? this.#published.lookup(raw.addr) : null;
+      if (hit === null || hit.prefix < this.#budget(raw.addr.includes(':') ? 6 : 4)) {
+        single.push(a);
+        continue;
+      }
+      const prefix = hit.values.find((v) => v.service !== 'AMAZON') ?? hit.values[0]!;
+      const g = byPrefix.get(prefix.cidr);
+      if (g === undefined) byPrefix.set(prefix.cidr, { prefix, accs: [a] });
+      else g.accs.push(a);
+    }
+    for (const { prefix, accs } of byPrefix.values()) {
+      if (accs.length < (this.opts.foldMin ?? 3)) {
+        single.push(...accs);
+        continue;
+      }
+      const acc = new Acc(accs[0]!.senderId, accs[0]!.raw, accs[0]!.port, accs[0]!.protocol, accs[0]!.via);
+      for (const a of accs) acc.merge(a);
+      const cidr: FoldedCidr = {
+        cidr: prefix.cidr,
+        basis: 'published',
+        addresses: accs.length,
+        provider: `${prefix.service} ${prefix.region}`,
+        reason: `${accs.length} distinct addresses without a name, all inside the published ${prefix.service} ${prefix.region} prefix ${prefix.cidr}`,
+      };
+      yield [
+        {
+          kind: 'address',
+          cidrs: [cidr],
+          dstClass: 'cloud-service',
+          dstName: `${prefix.service} ${prefix.region}`,
+        },
+        acc,
+      ];
+    }
+    for (const a of single) {
+      const raw = a.raw as Extract<Raw, { kind: 'addr' }>;
+      const c = parseCidr(raw.addr)!;
+      yield [
+        {
+          kind: 'address',
+          cidrs: [
+            {
+              cidr: c.text,
+              basis: 'exact',
+              addresses: 1,
+              provider: '',
+              reason: 'one address, no name seen for it',
+            },
+          ],
+          dstClass: raw.dstClass,
+          dstName: raw.dstName,
+        },
+        a,
+      ];
+    }
+  }
+
+  /** Address folding within the budget; a fold that would open everything is cut back unless allowed. */
+  #fold(sightings: Map<string, Set<number>>): FoldedCidr[] {
+    return foldAddresses(sightings, {
+      published: this.#published,
+      maxPrefix4: this.#budget(4),
+      maxPrefix6: this.#budget(6),
+    });
+  }
+
+  /** The widest prefix a fold may open; without --allow-any at most half the address space (0 reads as 1). */
+  #budget(family: 4 | 6): number {
+    const max = family === 4 ? this.opts.maxPrefix4 : this.opts.maxPrefix6;
+    return this.opts.allowAny ? max : Math.max(1, max);
+  }
+
+  #endpoint(sender: Sender, destination: Destination, acc: Acc): Endpoint {
+    const addresses =
+      destination.kind === 'host'
+        ? new Set([
+            ...acc.addrs.keys(),
+            ...destination.names.flatMap((n) => [...this.#names.addressesOf(n).keys()]),
+          ]).size
+        : destination.kind === 'address'
+          ? destination.cidrs.reduce((n, c) => n + c.addresses, 0)
+          : acc.addrs.size;
+    const evidence: Evidence = {
+      flows: Math.round(acc.flows),
+      packets: Math.round(acc.packets),
+      bytes: Math.round(acc.bytes),
+      firstSeen: acc.first,
+      lastSeen: acc.last,
+      days: acc.days.size,
+      pods: acc.pods.size,
+      sources: kindsOf(acc.sources),
+      sender: acc.sender,
+      name: destination.kind === 'host' ? acc.name : 'none',
+      addresses,
+    };
+    const rep = 0.5 + 0.5 * Math.min(1, (evidence.days - 1 + Math.log10(acc.flows + 1)) / 3);
+    const confidence =
+      Math.round(SENDER_WEIGHT[evidence.sender] * NAME_WEIGHT[evidence.name] * rep * 100) / 100;
+    const rare =
+      (this.opts.minFlows > 0 && evidence.flows < this.opts.minFlows) ||
+      (this.opts.minDays > 0 && evidence.days < this.opts.minDays);
+    const span = this.opts.until - this.opts.since;
+    const suspicions = suspicionsOf(sender, destination, acc.port, evidence, {
+      dataEnd: Math.min(this.opts.until, this.#dataEnd),
+      span,
+    });
+    const key = `${sender.id}|${destinationKey(destination)}|${acc.port}/${acc.protocol}|${acc.via}`;
+    return {
+      id: fingerprint(key),
+      sender: sender.id,
+      destination,
+      port: acc.port,
+      protocol: acc.protocol,
+      via: acc.via,
+      evidence,
+      confidence,
+      rare,
+      suspicions,
+    };
+  }
+
+  /** The cluster DNS workload (CoreDNS / kube-dns by its conventional label), when the inventory has it. */
+  #kubeDns(): InferenceResult['dns'] {
+    const hits = [...this.#profiles.values()]
+      .filter((p) => p.selector['k8s-app'] === 'kube-dns')
+      .sort((a, b) => cmp(a.workload.namespace, b.workload.namespace));
+    const p = hits[0];
+    return p === undefined ? null : { namespace: p.workload.namespace, selector: { 'k8s-app': 'kube-dns' } };
+  }
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}

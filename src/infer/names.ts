@@ -1,0 +1,132 @@
+/**
+ * Host-name attribution: a flow to address X from workload W at time t is attributed to name N when W (or its
+ * node, or the resolver) got X in an answer for N within the answer's TTL plus a grace before t. The closest
+ * asker wins: W's own answers over its node's over anyone's. A long-lived connection outlives the TTL of the
+ * answer that opened it, so an earlier answer given to W itself still names it, marked `dns-stale`.
+ */
+import type { NameEvidence } from '../model/endpoint.js';
+import type { Lease } from '../model/workload.js';
+import { workloadId } from '../model/workload.js';
+import type { AddressAnswer } from '../store/infer-query.js';
+
+/** How far back an answer to any client may name a flow it no longer covers (stale fallback). */
+const STALE_ANY_CLIENT = 86_400;
+
+/** Who held an address when: pod leases by IP, and node addresses. */
+export class Holders {
+  readonly #leases = new Map<string, Lease[]>();
+
+  constructor(
+    leases: readonly Lease[],
+    readonly nodeOf: ReadonlyMap<string, string>,
+  ) {
+    for (const l of leases) {
+      if (l.hostNetwork) continue;
+      const list = this.#leases.get(l.ip);
+      if (list === undefined) this.#leases.set(l.ip, [l]);
+      else list.push(l);
+    }
+  }
+
+  /** The pod lease holding `ip` at `t`, or null. */
+  leaseAt(ip: string, t: number): Lease | null {
+    for (const l of this.#leases.get(ip) ?? []) {
+      if (l.start <= t && (l.end === null || l.end > t)) return l;
+    }
+    return null;
+  }
+
+  /** `namespace/Kind/name` of the pod holding `ip` at `t`, or null. */
+  workloadAt(ip: string, t: number): string | null {
+    const l = this.leaseAt(ip, t);
+    return l === null ? null : workloadId(l.workload);
+  }
+}
+
+interface Asked {
+  readonly answer: AddressAnswer;
+  /** Workload of the asking pod at the time of the answer, or null. */
+  readonly workload: string | null;
+  /** Node whose address asked, or whose pod asked; '' unknown. */
+  readonly node: string;
+}
+
+export interface NameMatch {
+  readonly names: readonly string[];
+  readonly evidence: Exclude<NameEvidence, 'proxy' | 'none'>;
+  /** Workloads that asked for these names (for narrowing SNAT'd flows). */
+  readonly askers: ReadonlySet<string>;
+}
+
+/** The A/AAAA answers of a window, indexed by address and by name. */
+export class NameIndex {
+  readonly #byAddr = new Map<string, Asked[]>();
+  readonly #byName = new Map<string, Map<string, Set<number>>>();
+
+  constructor(
+    answers: readonly AddressAnswer[],
+    holders: Holders,
+    readonly grace: number,
+  ) {
+    for (const a of answers) {
+      const lease = a.client === '' ? null : holders.leaseAt(a.client, a.lastSeen);
+      const asked: Asked = {
+        answer: a,
+        workload: lease === null ? null : workloadId(lease.workload),
+        node: lease !== null ? lease.node : (holders.nodeOf.get(a.client) ?? ''),
+      };
+      const list = this.#byAddr.get(a.answer);
+      if (list === undefined) this.#byAddr.set(a.answer, [asked]);
+      else list.push(asked);
+      let addrs = this.#byName.get(a.name);
+      if (addrs === undefined) this.#byName.set(a.name, (addrs = new Map()));
+      let buckets = addrs.get(a.answer);
+      if (buckets === undefined) addrs.set(a.answer, (buckets = new Set()));
+      buckets.add(a.bucket);
+    }
+  }
+
+  /** Every address `name` was answered with, and the buckets it was answered in. */
+  addressesOf(name: string): ReadonlyMap<string, ReadonlySet<number>> {
+    return this.#byName.get(name) ?? new Map();
+  }
+
+  /**
+   * The names of address `addr` for a flow seen over [first, last] from `workload` (null: not known) on `node`
+   * ('' unknown), or null when no answer names it.
+   */
+  namesFor(
+    addr: string,
+    first: number,
+    last: number,
+    workload: string | null,
+    node: string,
+  ): NameMatch | null {
+    const asked = this.#byAddr.get(addr);
+    if (asked === undefined) return null;
+    const live = asked.filter(
+      (x) => x.answer.firstSeen <= last && x.answer.lastSeen + (x.answer.minTtl ?? 0) + this.grace >= first,
+    );
+    const tiers: ((x: Asked) => boolean)[] = [
+      (x) => workload !== null && x.workload === workload,
+      (x) => node !== '' && x.node === node,
+      () => true,
+    ];
+    for (const tier of tiers) {
+      const hit = live.filter(tier);
+      if (hit.length > 0) return match(hit, 'dns');
+    }
+    const earlier = asked.filter((x) => x.answer.firstSeen <= last);
+    const own = earlier.filter((x) => workload !== null && x.workload === workload);
+    if (own.length > 0) return match(own, 'dns-stale');
+    const recent = earlier.filter((x) => x.answer.lastSeen >= first - STALE_ANY_CLIENT);
+    if (recent.length > 0) return match(recent, 'dns-stale');
+    return null;
+  }
+}
+
+function match(hit: readonly Asked[], evidence: 'dns' | 'dns-stale'): NameMatch {
+  const names = [...new Set(hit.map((x) => x.answer.name))].sort();
+  const askers = new Set(hit.map((x) => x.workload).filter((w) => w !== null));
+  return { names, evidence, askers };
+}

@@ -1,0 +1,88 @@
+/**
+ * Endpoints an attacker may have taught the learner during the observation window: a compromised pod chooses its
+ * Host header, SNI and DNS names. Each test is cheap and explainable; a flagged endpoint is emitted commented out
+ * with the reason, so a person decides.
+ */
+import type { Destination, Evidence, Sender, Suspicion } from '../model/endpoint.js';
+import { registrableDomain } from './fold-names.js';
+
+/** Ports a raw-IP destination commonly uses; anything else on a bare internet address is worth a look. */
+const COMMON_PORTS: ReadonlySet<number> = new Set([
+  0, 53, 80, 123, 443, 853, 8080, 8443, 465, 587, 993, 995, 9093, 9094, 5671, 5672, 8883,
+]);
+
+/** Shannon entropy in bits per character. */
+export function entropy(s: string): number {
+  const counts = new Map<string, number>();
+  for (const c of s) counts.set(c, (counts.get(c) ?? 0) + 1);
+  let h = 0;
+  for (const n of counts.values()) {
+    const p = n / s.length;
+    h -= p * Math.log2(p);
+  }
+  return h;
+}
+
+/**
+ * A label run that looks generated (DNS tunnelling, DGA, encoded data): at least 16 alphanumerics without a
+ * separator, mixing letters and digits, at 3.5+ bits per character. Words joined by hyphens (bucket and service
+ * names) and short ids (CDN distribution ids) do not qualify.
+ */
+export function highEntropyLabel(name: string): string | null {
+  const domain = registrableDomain(name);
+  const sub = domain === null || domain === name ? name.split('.')[0]! : name.slice(0, -domain.length - 1);
+  for (const run of sub.split(/[.\-_]/)) {
+    if (run.length < 16 || !/[a-z]/.test(run) || !/[0-9]/.test(run)) continue;
+    const h = entropy(run);
+    if (h >= 3.5) return `label "${run.slice(0, 40)}" has ${h.toFixed(1)} bits/char`;
+  }
+  return null;
+}
+
+export interface SuspicionContext {
+  /** End of the observed data (the window's end, or the last flow if earlier). */
+  readonly dataEnd: number;
+  /** Length of the observed window in seconds. */
+  readonly span: number;
+}
+
+/** Every suspicion that applies to one endpoint. */
+export function suspicionsOf(
+  sender: Sender,
+  destination: Destination,
+  port: number,
+  evidence: Evidence,
+  ctx: SuspicionContext,
+): Suspicion[] {
+  const out: Suspicion[] = [];
+  if (destination.kind === 'host') {
+    for (const n of destination.names) {
+      const why = highEntropyLabel(n);
+      if (why !== null) {
+        out.push({ code: 'high-entropy-name', detail: `${n}: ${why}` });
+        break;
+      }
+    }
+  }
+  if (destination.kind === 'address' && destination.dstClass === 'internet' && !COMMON_PORTS.has(port)) {
+    out.push({ code: 'raw-ip-unusual-port', detail: `internet address without a name on port ${port}` });
+  }
+  const external = destination.kind !== 'peer';
+  if (
+    external &&
+    sender.kind === 'workload' &&
+    evidence.sender === 'exact' &&
+    evidence.pods === 1 &&
+    sender.pods >= 3 &&
+    sender.maxReplicas >= 2
+  ) {
+    out.push({
+      code: 'single-pod-of-many',
+      detail: `used by 1 of ${sender.pods} pods (up to ${sender.maxReplicas} at once)`,
+    });
+  }
+  if (external && ctx.span >= 3 * 86_400 && evidence.firstSeen >= ctx.dataEnd - 86_400) {
+    out.push({ code: 'new-on-last-day', detail: 'first seen in the last day of the window' });
+  }
+  return out;
+}

@@ -1,0 +1,266 @@
+import { describe, expect, it } from 'vitest';
+import { infer, type InferOptions } from '../../src/infer/infer.js';
+import type { Endpoint, FoldedCidr, InferenceResult } from '../../src/model/endpoint.js';
+import { DAY, HOUR, T0, World, type PodSpec } from '../helpers/world.js';
+
+const OPTS: InferOptions = {
+  since: T0,
+  until: T0 + 4 * DAY,
+  maxPrefix4: 16,
+  maxPrefix6: 48,
+  allowAny: false,
+  wildcardMin: 5,
+  minFlows: 0,
+  minDays: 0,
+  dnsGrace: 600,
+};
+
+function run(w: World, over: Partial<InferOptions> = {}): InferenceResult {
+  return infer(w.ready().db, { ...OPTS, ...over }).result;
+}
+
+function of(r: InferenceResult, sender: string): Endpoint[] {
+  return r.endpoints.filter((e) => e.sender === sender);
+}
+
+function cidrsOf(e: Endpoint): readonly FoldedCidr[] {
+  return e.destination.kind === 'peer' ? [] : e.destination.cidrs;
+}
+
+function target(e: Endpoint): string {
+  const d = e.destination;
+  const where =
+    d.kind === 'peer'
+      ? `${d.workload.namespace}/${d.workload.kind}/${d.workload.name}`
+      : d.kind === 'host'
+        ? `${d.host}[${d.cidrs.map((c) => c.cidr).join(' ')}]`
+        : d.cidrs.map((c) => c.cidr).join(' ');
+  return `${where}:${e.port}/${e.protocol}${e.via === 'proxy' ? ' via proxy' : ''}`;
+}
+
+const checkout = (ip = '10.244.1.5', uid = 'checkout-1', start = T0 - DAY): PodSpec => ({
+  uid,
+  namespace: 'shop',
+  workload: 'checkout',
+  ip,
+  start,
+  labels: { app: 'checkout', tier: 'web' },
+});
+
+describe('inference from edges, leases and DNS answers', () => {
+  it('names a flow by the answer its own pod got, and keeps a stable address exact', () => {
+    const w = new World().pods(T0 - DAY, [checkout()]);
+    for (let d = 0; d < 3; d++) {
+      w.dns('10.244.1.5', 'api.stripe.com', ['54.187.174.169'], T0 + d * DAY + 100);
+      w.flow({ src: '10.244.1.5', dst: '54.187.174.169', at: T0 + d * DAY + 110 });
+    }
+    const r = run(w);
+    expect(of(r, 'shop/Deployment/checkout').map(target)).toEqual([
+      'api.stripe.com[54.187.174.169/32]:443/TCP',
+    ]);
+    const e = of(r, 'shop/Deployment/checkout')[0]!;
+    expect(e.evidence).toMatchObject({ flows: 3, days: 3, sender: 'exact', name: 'dns', pods: 1 });
+    expect(r.senders.find((s) => s.id === 'shop/Deployment/checkout')!.selector).toEqual({
+      app: 'checkout',
+      tier: 'web',
+    });
+  });
+
+  it('folds a name whose answers rotate every hour to the published prefix that covers them', () => {
+    const w = new World().pods(T0 - DAY, [checkout()]);
+    for (let h = 0; h < 48; h++) {
+      const ip = `13.32.${(h * 7) % 16}.${(h * 37) % 250}`;
+      w.dns('10.244.1.5', 'static.shop-cdn.net', [ip], T0 + h * HOUR + 10);
+      w.flow({ src: '10.244.1.5', dst: ip, at: T0 + h * HOUR + 20 });
+    }
+    const prefixes = [
+      { cidr: '13.32.0.0/20', service: 'CLOUDFRONT', region: 'GLOBAL' },
+      { cidr: '13.32.0.0/15', service: 'AMAZON', region: 'GLOBAL' },
+    ];
+    const published = run(w, { prefixes });
+    const host = of(published, 'shop/Deployment/checkout')[0]!;
+    expect(target(host)).toBe('static.shop-cdn.net[13.32.0.0/20]:443/TCP');
+    const d = host.destination as Extract<Endpoint['destination'], { kind: 'host' }>;
+    expect(d.cidrs[0]).toMatchObject({ basis: 'published', provider: 'CLOUDFRONT GLOBAL', addresses: 48 });
+    expect(d.cidrs[0]!.reason).toMatch(/rotated through 48 addresses, at most 1 at once/);
+
+    // No provider list: the covering prefix of what was seen, within the budget.
+    const observed = of(run(w), 'shop/Deployment/checkout')[0]!;
+    expect(target(observed)).toBe('static.shop-cdn.net[13.32.0.0/20]:443/TCP');
+    expect(cidrsOf(observed)[0]!.basis).toBe('observed');
+    // A tighter budget splits the fold instead of widening past it.
+    const tight = of(run(w, { maxPrefix4: 24 }), 'shop/Deployment/checkout')[0]!;
+    const cidrs = cidrsOf(tight).map((c) => c.cidr);
+    expect(cidrs.length).toBeGreaterThan(1);
+    expect(cidrs.every((c) => Number(c.split('/')[1]) >= 24)).toBe(true);
+  });
+
+  it('keeps a fixed set of A records exact instead of folding it', () => {
+    const w = new World().pods(T0 - DAY, [checkout()]);
+    for (let h = 0; h < 24; h++) {
+      w.dns('10.244.1.5', 'hooks.slack.com', ['34.1.1.10', '52.9.200.3'], T0 + h * HOUR);
+      w.flow({ src: '10.244.1.5', dst: h % 2 === 0 ? '34.1.1.10' : '52.9.200.3', at: T0 + h * HOUR + 5 });
+    }
+    expect(of(run(w), 'shop/Deployment/checkout').map(target)).toEqual([
+      'hooks.slack.com[34.1.1.10/32 52.9.200.3/32]:443/TCP',
+    ]);
+  });
+
+  it('gives each holder of a reused pod IP its own endpoints', () => {
+    const w = new World()
+      .pods(T0 - DAY, [checkout()])
+      .pods(T0 + DAY, [
+        { uid: 'ledger-1', namespace: 'shop', workload: 'ledger', ip: '10.244.1.5', start: T0 + DAY },
+      ]);
+    w.flow({ src: '10.244.1.5', dst: '198.51.100.7', port: 443, at: T0 + 3600 });
+    w.flow({ src: '10.244.1.5', dst: '198.51.100.9', port: 443, at: T0 + DAY + 3600 });
+    const r = run(w);
+    expect(of(r, 'shop/Deployment/checkout').map(target)).toEqual(['198.51.100.7/32:443/TCP']);
+    expect(of(r, 'shop/Deployment/ledger').map(target)).toEqual(['198.51.100.9/32:443/TCP']);
+  });
+
+  it('learns names seen through the proxy as proxy endpoints without addresses', () => {
+    const w = new World().pods(T0 - DAY, [checkout()]);
+    w.flow({
+      src: '10.244.1.5',
+      dst: '93.184.216.34',
+      host: 'api.example.org',
+      port: 443,
+      at: T0 + 60,
+      source: 'squid',
+    });
+    const [e] = of(run(w), 'shop/Deployment/checkout');
+    expect(target(e!)).toBe('api.example.org[]:443/TCP via proxy');
+    expect(e!.evidence.name).toBe('proxy');
+  });
+
+  it('learns in-cluster peers by workload with their stable labels', () => {
+    const w = new World().pods(T0 - DAY, [
+      checkout(),
+      {
+        uid: 'cart-1',
+        namespace: 'shop',
+        workload: 'cart',
+        ip: '10.244.2.9',
+        start: T0 - DAY,
+        labels: { app: 'cart' },
+      },
+    ]);
+    w.flow({ src: '10.244.1.5', dst: '10.244.2.9', port: 8080, at: T0 + 60 });
+    const [e] = of(run(w), 'shop/Deployment/checkout');
+    expect(target(e!)).toBe('shop/Deployment/cart:8080/TCP');
+    expect(e!.destination).toMatchObject({ kind: 'peer', selector: { app: 'cart' } });
+  });
+
+  it('narrows SNAT traffic from a node address to the candidate pod that asked DNS for the name', () => {
+    const w = new World()
+      .node('node-a', '10.0.1.10', T0 - DAY)
+      .pods(T0 - DAY, [
+        checkout(),
+        { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
+      ]);
+    w.dns('10.244.2.9', 'api.github.com', ['140.82.112.3'], T0 + 50);
+    w.flow({ src: '10.0.1.10', dst: '140.82.112.3', at: T0 + 60 });
+    const r = run(w);
+    expect(of(r, 'shop/Deployment/cart').map(target)).toEqual(['api.github.com[140.82.112.3/32]:443/TCP']);
+    expect(of(r, 'shop/Deployment/cart')[0]!.evidence.sender).toBe('dns-client');
+    expect(of(r, 'shop/Deployment/checkout')).toEqual([]);
+  });
+
+  it('spreads SNAT traffic nobody can narrow over every candidate and the node, at low confidence', () => {
+    const w = new World()
+      .node('node-a', '10.0.1.10', T0 - DAY)
+      .pods(T0 - DAY, [
+        checkout(),
+        { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
+      ]);
+    w.flow({ src: '10.0.1.10', dst: '140.82.112.3', at: T0 + 60 });
+    const r = run(w);
+    expect(r.endpoints.map((e) => [e.sender, e.evidence.sender])).toEqual([
+      ['node/node-a', 'exact'],
+      ['shop/Deployment/cart', 'candidate'],
+      ['shop/Deployment/checkout', 'candidate'],
+    ]);
+    expect(of(r, 'shop/Deployment/cart')[0]!.confidence).toBeLessThan(0.5);
+  });
+
+  it('folds many subdomains into a wildcard only past --wildcard-min, and never across ports', () => {
+    const w = new World().pods(T0 - DAY, [checkout()]);
+    const names = ['a', 'b', 'c', 'd', 'e'].map((x) => `${x}.tiles.example.com`);
+    names.forEach((n, i) => {
+      w.flow({
+        src: '10.244.1.5',
+        dst: `93.184.216.${i + 1}`,
+        host: n,
+        port: 443,
+        at: T0 + i,
+        source: 'squid',
+      });
+    });
+    w.flow({
+      src: '10.244.1.5',
+      dst: '93.184.216.9',
+      host: 'f.tiles.example.com',
+      port: 80,
+      at: T0,
+      source: 'squid',
+    });
+    expect(of(run(w), 'shop/Deployment/checkout').map(target)).toEqual([
+      '*.example.com[]:443/TCP via proxy',
+      'f.tiles.example.com[]:80/TCP via proxy',
+    ]);
+    expect(of(run(w, { wildcardMin: 6 }), 'shop/Deployment/checkout')).toHaveLength(6);
+  });
+
+  it('flags a raw address on an odd port used by one pod of many, and lists rare endpoints', () => {
+    const pods = [1, 2, 3].map((i) => checkout(`10.244.1.${i}`, `checkout-${i}`));
+    const w = new World().pods(T0 - DAY, pods);
+    for (let d = 0; d < 4; d++)
+      for (const p of pods) w.flow({ src: p.ip, dst: '10.0.20.5', port: 5432, at: T0 + d * DAY });
+    w.flow({ src: '10.244.1.2', dst: '203.0.113.66', port: 4444, at: T0 + 3 * DAY + 100 });
+    const r = run(w, { minDays: 2 });
+    const odd = of(r, 'shop/Deployment/checkout').find((e) => e.port === 4444)!;
+    expect(odd.suspicions.map((s) => s.code)).toEqual([
+      'raw-ip-unusual-port',
+      'single-pod-of-many',
+      'new-on-last-day',
+    ]);
+    expect(odd.rare).toBe(true);
+    const db = of(r, 'shop/Deployment/checkout').find((e) => e.port === 5432)!;
+    expect([db.suspicions, db.rare, db.evidence.pods]).toEqual([[], false, 3]);
+  });
+
+  it('flags a generated-looking name and keeps it out of wildcards', () => {
+    const w = new World().pods(T0 - DAY, [checkout()]);
+    const names = ['a', 'b', 'c', 'd', 'x9f3k2m8q7w1z5v4b6n0'].map((x) => `${x}.evil-example.com`);
+    names.forEach((n, i) =>
+      w.flow({ src: '10.244.1.5', host: n, dst: `93.184.216.${i + 1}`, at: T0 + i, source: 'squid' }),
+    );
+    const r = run(w);
+    const flagged = r.endpoints.filter((e) => e.suspicions.some((s) => s.code === 'high-entropy-name'));
+    expect(flagged.map(target)).toEqual(['x9f3k2m8q7w1z5v4b6n0.evil-example.com[]:443/TCP via proxy']);
+    expect(r.endpoints.some((e) => target(e).startsWith('*.'))).toBe(false);
+  });
+
+  it('never opens the whole address space unless allowed, and is deterministic', () => {
+    const w = new World().pods(T0 - DAY, [checkout()]);
+    for (let h = 0; h < 12; h++) {
+      const ip = `${((h * 53) % 223) + 1}.${h}.0.${h + 1}`;
+      w.dns('10.244.1.5', 'everywhere.example.net', [ip], T0 + h * HOUR);
+      w.flow({ src: '10.244.1.5', dst: ip, at: T0 + h * HOUR + 1 });
+    }
+    const wide = run(w, { maxPrefix4: 0 });
+    const all = wide.endpoints.flatMap((e) =>
+      e.destination.kind === 'peer' ? [] : e.destination.cidrs.map((c) => c.cidr),
+    );
+    expect(all.length).toBeGreaterThan(0);
+    expect(all).not.toContain('0.0.0.0/0');
+    const any = run(w, { maxPrefix4: 0, allowAny: true });
+    expect(
+      any.endpoints.flatMap((e) =>
+        e.destination.kind === 'host' ? e.destination.cidrs.map((c) => c.cidr) : [],
+      ),
+    ).toContain('0.0.0.0/0');
+    expect(JSON.stringify(run(w))).toBe(JSON.stringify(run(w)));
+  });
+});
