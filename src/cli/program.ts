@@ -1,9 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { LOG_FORMATS, LOG_LEVELS } from '../util/log.js';
+import { auditCommand } from './audit.js';
 import { collectCommand } from './collect.js';
 import { demoCommand } from './demo.js';
 import { queryCommand } from './query.js';
+import { reportCommand } from './report.js';
+import { reviewCommand } from './review.js';
+import { suggestCommand } from './suggest.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
@@ -36,6 +40,10 @@ Exit codes: 0 success, 1 usage or user error, 2 an input could not be read, 3 au
     );
   program.addCommand(collectCommand());
   program.addCommand(queryCommand(now));
+  program.addCommand(suggestCommand(now));
+  program.addCommand(reviewCommand(now));
+  program.addCommand(reportCommand(now));
   program.addCommand(demoCommand());
+  program.addCommand(auditCommand());
   return program;
 }

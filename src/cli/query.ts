@@ -60,7 +60,7 @@ const PROTOCOL_NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(PROTOCOL).map(([k, v]) => [v, k]),
 );
 
-const collect = (v: string, prev: string[] = []): string[] =>
+export const collect = (v: string, prev: string[] = []): string[] =>
   prev.concat(v.split(',').filter((x) => x !== ''));
 /** Repeatable without comma splitting (a label value may not hold a comma, but the message should say so). */
 const collectOne = (v: string, prev: string[] = []): string[] => prev.concat(v);
@@ -86,7 +86,7 @@ export function queryCommand(now: () => number): Command {
 }
 
 /** The options every command that reads observations takes. */
-function withFilterOptions(cmd: Command): Command {
+export function withFilterOptions(cmd: Command): Command {
   return cmd
     .option('--src <addr|cidr>', 'source address or CIDR (repeatable, comma-separated)', collect)
     .option(
@@ -190,7 +190,7 @@ export interface Attributed {
  * depends on the addresses alone), as does a query that reads no attribution (`needed` false); an up-to-date cache is read as is. The database is opened for writing only when
  * the cache needs refreshing, and when it cannot be written the refresh runs into TEMP copies for this query only.
  */
-async function openAttributed(
+export async function openAttributed(
   g: GlobalOptions,
   opts: Record<string, unknown>,
   now: () => number,

@@ -68,8 +68,3 @@ export function headerLines(result: InferenceResult, what: string): string[] {
     'Each rule carries its evidence; rules marked SUSPICIOUS are commented out until a person enables them.',
   ].map(commentText);
 }
-
-/** Endpoints that become rules: not rare, not suspicious, not rejected by a reviewer. */
-export function isEnabled(e: Endpoint, rejected: ReadonlySet<string>): boolean {
-  return !e.rare && e.suspicions.length === 0 && !rejected.has(e.id);
-}

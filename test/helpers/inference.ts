@@ -1,4 +1,5 @@
 /** Builders of inference results for generator tests: realistic defaults, every field overridable. */
+import { createHash } from 'node:crypto';
 import type {
   Destination,
   Endpoint,
@@ -78,8 +79,9 @@ export function endpoint(s: Sender, destination: Destination, over: Partial<Endp
   const protocol = over.protocol ?? 'TCP';
   const via = over.via ?? 'direct';
   return {
-    id: `${s.id}|${destinationKey(destination)}|${port}/${protocol}|${via}`
-      .replace(/[^a-z0-9]/gi, '')
+    id: createHash('sha256')
+      .update(`${s.id}|${destinationKey(destination)}|${port}/${protocol}|${via}`)
+      .digest('hex')
       .slice(0, 16),
     sender: s.id,
     destination,

@@ -4,7 +4,7 @@
  * itself, with ownerReferences, and gives pods their IPs through the status subresource
  * (../shared/recipes/kube-apiserver.md, gotcha 4). Pods have no node, so deletion is immediate.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import {
@@ -25,23 +25,9 @@ import { LeaseRecorder } from '../../src/identity/lease-history.js';
 import { InventoryStore } from '../../src/store/inventory-store.js';
 import { Store } from '../../src/store/store.js';
 import { tempDir } from '../helpers/tmp.js';
+import { readKubeEnv } from '../helpers/kube.js';
 
-const ENV_FILE = process.env.KUBE_TEST_ENV_FILE ?? '/tmp/kube-test-run/env';
 const CLUSTERROLE = new URL('../../collectors/kubernetes/rbac/clusterrole.yaml', import.meta.url);
-
-function readEnv(): Record<string, string> {
-  if (!existsSync(ENV_FILE)) {
-    throw new Error(
-      `no kube-apiserver for the Kubernetes tests: ${ENV_FILE} is missing; run \`bash scripts/kube-apiserver.sh up\` first`,
-    );
-  }
-  const env: Record<string, string> = {};
-  for (const line of readFileSync(ENV_FILE, 'utf8').split('\n')) {
-    const m = /^export ([A-Z_]+)=(.*)$/.exec(line);
-    if (m) env[m[1]!] = m[2]!;
-  }
-  return env;
-}
 
 let env: Record<string, string>;
 let admin: KubeConfig;
@@ -51,7 +37,7 @@ const ns = `el-${Date.now().toString(36)}`;
 let rsUid = '';
 
 beforeAll(async () => {
-  env = readEnv();
+  env = readKubeEnv();
   admin = new KubeConfig();
   admin.loadFromFile(env.KUBECONFIG!);
   core = admin.makeApiClient(CoreV1Api);

@@ -3,6 +3,13 @@ import { migration0001 } from './0001-initial.js';
 import { migration0002 } from './0002-inventory.js';
 import { migration0003 } from './0003-attribution.js';
 import { migration0004 } from './0004-dns.js';
+import { migration0005 } from './0005-review.js';
 
 /** Every schema change, in order. Append; never edit a migration that has shipped. */
-export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004];
+export const MIGRATIONS: readonly Migration[] = [
+  migration0001,
+  migration0002,
+  migration0003,
+  migration0004,
+  migration0005,
+];

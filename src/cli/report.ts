@@ -1,0 +1,92 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { attributionUsesCache, refreshAttribution } from '../identity/refresh-attribution.js';
+import { UsageError } from '../model/errors.js';
+import { buildReport } from '../report/build.js';
+import { renderHtml } from '../report/html.js';
+import { renderMarkdown } from '../report/markdown.js';
+import { lastReport, recordReport } from '../store/report-query.js';
+import { openForRead, openForWrite, type GlobalOptions } from './context.js';
+import { collect } from './query.js';
+import { parseInstant } from './time-window.js';
+
+export const REPORT_FORMATS = ['md', 'html', 'json'] as const;
+type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+const DAY = 86_400;
+
+export function reportCommand(now: () => number): Command {
+  return new Command('report')
+    .description('the nightly report: what changed since the last report, what awaits review, ingest health')
+    .requiredOption('--out <dir>', 'directory for report.md, report.html, report.json')
+    .option('--format <list>', `formats (comma-separated): ${REPORT_FORMATS.join(', ')}`, collect)
+    .option('--since <when>', 'start of the window (default: the end of the last report, else 24h)')
+    .option('--until <when>', 'end of the window (default: now)')
+    .option('--stale-days <n>', 'endpoints not seen for this many days are listed for removal', '7')
+    .option('--chart-days <n>', 'days the charts show', '14')
+    .option('--top <n>', 'top talkers listed', '10')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  egress-learner report --out reports/$(date +%F)\n  egress-learner report --since 7d --format md --out weekly/\n\nRun it after `suggest`: it compares the latest two suggest runs.',
+    )
+    .action((opts: Record<string, unknown>, self: Command) => {
+      const g = self.optsWithGlobals<GlobalOptions>();
+      const t = now();
+      const formats = ((opts.format as string[] | undefined) ?? [...REPORT_FORMATS]).map((f) => {
+        if (!(REPORT_FORMATS as readonly string[]).includes(f))
+          throw new UsageError(`--format ${JSON.stringify(f)}: expected ${REPORT_FORMATS.join(', ')}`);
+        return f as ReportFormat;
+      });
+      const num = (k: string, flag: string): number => {
+        const v = String(opts[k]);
+        if (!/^\d+$/.test(v) || Number(v) < 1)
+          throw new UsageError(`${flag} ${JSON.stringify(v)}: expected a positive integer`);
+        return Number(v);
+      };
+      const staleDays = num('staleDays', '--stale-days');
+      const chartDays = num('chartDays', '--chart-days');
+      const topN = num('top', '--top');
+      const until = opts.until === undefined ? t : parseInstant(String(opts.until), t, '--until');
+      openForRead(g).close(); // the database must exist
+      const store = openForWrite(g);
+      try {
+        const previous = lastReport(store.db);
+        const since =
+          opts.since !== undefined
+            ? parseInstant(String(opts.since), t, '--since')
+            : (previous?.until ?? until - DAY);
+        if (since > until) throw new UsageError('--since is after --until');
+        const attribution = attributionUsesCache(store.db);
+        if (attribution) refreshAttribution(store.db);
+        const data = buildReport(store.db, {
+          since,
+          until,
+          chartSince: until - chartDays * DAY,
+          now: t,
+          staleDays,
+          bucketSeconds: store.bucketSeconds(),
+          attribution,
+          topN,
+        });
+        const out = String(opts.out);
+        mkdirSync(out, { recursive: true });
+        for (const f of formats) {
+          const text =
+            f === 'md'
+              ? renderMarkdown(data, staleDays)
+              : f === 'html'
+                ? renderHtml(data, staleDays)
+                : `${JSON.stringify(data, null, 2)}\n`;
+          writeFileSync(join(out, `report.${f}`), text);
+        }
+        recordReport(store.db, { at: t, since, until, run: data.runs.current });
+        if (g.quiet !== true)
+          process.stderr.write(
+            `report: ${data.newEndpoints.length} new endpoints, ${data.undecided.length} undecided, ${data.flagged.length} flagged; written to ${out}\n`,
+          );
+      } finally {
+        store.close();
+      }
+    });
+}
