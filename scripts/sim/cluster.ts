@@ -65,9 +65,17 @@ export interface SimOptions {
   /** Multiplies every connection rate (1: the default traffic). */
   readonly rate: number;
   readonly planted: 'raw-ip' | 'dga-name';
+  /** The planted endpoint's port; null: an unusual one (4444 for the raw IP, 8444 for the name). */
+  readonly plantedPort: number | null;
   readonly dnsClient: 'pod' | 'coredns';
   /** Window start, epoch seconds (a UTC midnight). */
   readonly start: number;
+  /**
+   * The CLOUDFRONT prefixes the two CDN names draw a fresh address from every hour, and the regional S3 prefixes
+   * the bucket names draw from per query (all published in ip-ranges.json). Real ones range from /21 to /14.
+   */
+  readonly cdnCidrs: readonly [string, string];
+  readonly s3Cidrs: readonly string[];
 }
 
 export const DEFAULT_SIM_OPTIONS: SimOptions = Object.freeze({
@@ -81,8 +89,11 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = Object.freeze({
   snapshotEvery: 6 * 3600,
   rate: 1,
   planted: 'raw-ip',
+  plantedPort: null,
   dnsClient: 'pod',
   start: Date.UTC(2026, 2, 2) / 1000,
+  cdnCidrs: ['205.251.192.0/19', '54.239.128.0/18'] as const,
+  s3Cidrs: ['52.218.0.0/17', '3.5.64.0/21'],
 });
 
 /** Which file goes to which collector; k8s snapshots in the order they must be imported. */
@@ -105,29 +116,16 @@ const VPC_CIDR = '10.0.0.0/16';
 const VPC_RESOLVER = '10.0.0.2';
 const SQUID = { ip: '10.0.100.10', port: 3128 };
 
-/** Published prefixes (ip-ranges.json shape). The first four are what the simulated destinations draw from. */
-const PUBLISHED: readonly { cidr: string; service: string; region: string }[] = [
-  { cidr: '205.251.192.0/19', service: 'CLOUDFRONT', region: 'GLOBAL' },
-  { cidr: '54.239.128.0/18', service: 'CLOUDFRONT', region: 'GLOBAL' },
-  { cidr: '52.218.0.0/17', service: 'S3', region: REGION },
-  { cidr: '3.5.64.0/21', service: 'S3', region: REGION },
+/** Unrelated published prefixes listed in ip-ranges.json beside the ones the destinations draw from. */
+const OTHER_PUBLISHED: readonly { cidr: string; service: string; region: string }[] = [
   { cidr: '3.248.0.0/13', service: 'EC2', region: REGION },
   { cidr: '52.16.0.0/15', service: 'EC2', region: REGION },
   { cidr: '52.94.248.0/22', service: 'AMAZON', region: REGION },
   { cidr: '15.177.0.0/18', service: 'ROUTE53_HEALTHCHECKS', region: 'GLOBAL' },
   { cidr: '13.248.118.0/24', service: 'GLOBALACCELERATOR', region: 'GLOBAL' },
 ];
-const CDN_ASSETS = {
-  name: 'assets.acme-shop.com',
-  cname: 'd3k9x2p7q1m5ab.cloudfront.net',
-  cidr: '205.251.192.0/19',
-};
-const CDN_MEDIA = {
-  name: 'media.acme-img.com',
-  cname: 'd1w8c4n6t2r0yz.cloudfront.net',
-  cidr: '54.239.128.0/18',
-};
-const S3_CIDRS = ['52.218.0.0/17', '3.5.64.0/21'];
+const CDN_ASSETS = { name: 'assets.acme-shop.com', cname: 'd3k9x2p7q1m5ab.cloudfront.net' };
+const CDN_MEDIA = { name: 'media.acme-img.com', cname: 'd1w8c4n6t2r0yz.cloudfront.net' };
 const SAAS: Readonly<Record<string, readonly string[]>> = {
   'api.stripe.com': ['54.187.174.169', '54.187.205.235', '54.187.216.72'],
   'api.sendgrid.com': ['167.89.118.35'],
@@ -363,12 +361,12 @@ class Cluster {
         protocol: 'TCP',
         viaProxy: false,
       });
-    const cdn = (c: typeof CDN_ASSETS): TruthEndpoint =>
+    const cdn = (c: typeof CDN_ASSETS, cidr: string): TruthEndpoint =>
       this.#endpoint({
         id: `cdn/${c.name}`,
         kind: 'cdn',
         name: c.name,
-        cidrs: [c.cidr],
+        cidrs: [cidr],
         peer: null,
         port: 443,
         protocol: 'TCP',
@@ -392,7 +390,7 @@ class Cluster {
         id: `${ns}/uploads-bucket`,
         kind: 's3',
         name: `acme-${ns}-uploads.s3.${REGION}.amazonaws.com`,
-        cidrs: S3_CIDRS,
+        cidrs: this.opts.s3Cidrs,
         peer: null,
         port: 443,
         protocol: 'TCP',
@@ -417,7 +415,7 @@ class Cluster {
         r,
         [
           { endpoint: peer, every: 120 },
-          { endpoint: cdn(CDN_ASSETS), every: 300 },
+          { endpoint: cdn(CDN_ASSETS, this.opts.cdnCidrs[0]), every: 300 },
           { endpoint: saas('api.stripe.com'), every: 900 },
           { endpoint: dns, every: 0 },
         ],
@@ -445,7 +443,7 @@ class Cluster {
         2,
         [
           { endpoint: bucket, every: 600 },
-          { endpoint: cdn(CDN_MEDIA), every: 900 },
+          { endpoint: cdn(CDN_MEDIA, this.opts.cdnCidrs[1]), every: 900 },
           { endpoint: rds, every: 600 },
           { endpoint: dns, every: 0 },
         ],
@@ -836,7 +834,7 @@ class Traffic {
         // A fresh pair of edge addresses every hour, the same for every client in that hour.
         const hour = Math.floor(t / 3600);
         const h = mulberry32(hash32(`${this.c.opts.seed}/${cdn.name}/${hour}`));
-        const ips = [addressIn(cdn.cidr, h()), addressIn(cdn.cidr, h())];
+        const ips = [addressIn(e.cidrs[0]!, h()), addressIn(e.cidrs[0]!, h())];
         const answers: DnsAnswerRecord[] = [
           { type: 'CNAME', data: cdn.cname },
           ...ips.map((ip) => ({ type: 'A' as const, data: ip })),
@@ -845,10 +843,10 @@ class Traffic {
       }
       case 's3': {
         // Any address of the regional prefixes, weighted by their size, per query.
-        const total = S3_CIDRS.reduce((n, c) => n + cidrSize(c), 0);
+        const total = e.cidrs.reduce((n, c) => n + cidrSize(c), 0);
         let u = this.rnd() * total;
-        let cidr = S3_CIDRS[0]!;
-        for (const c of S3_CIDRS) {
+        let cidr = e.cidrs[0]!;
+        for (const c of e.cidrs) {
           if (u < cidrSize(c)) {
             cidr = c;
             break;
@@ -1241,13 +1239,19 @@ function snapshot(c: Cluster, at: number): object {
   return { apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: '' }, items };
 }
 
-function ipRangesDocument(start: number): object {
+function ipRangesDocument(opts: SimOptions): object {
+  const start = opts.start;
+  const published = [
+    ...opts.cdnCidrs.map((cidr) => ({ cidr, service: 'CLOUDFRONT', region: 'GLOBAL' })),
+    ...opts.s3Cidrs.map((cidr) => ({ cidr, service: 'S3', region: REGION })),
+    ...OTHER_PUBLISHED,
+  ];
   return {
     syncToken: String(start - 86_400),
     createDate: rfc3339(start - 86_400)
       .replace(/[T:]/g, '-')
       .slice(0, 19),
-    prefixes: PUBLISHED.flatMap((p) => {
+    prefixes: published.flatMap((p) => {
       const entry = {
         ip_prefix: p.cidr,
         region: p.region,
@@ -1297,7 +1301,7 @@ export function generateCluster(
     kind: opts.planted,
     ip: PLANTED_IP,
     name: opts.planted === 'dga-name' ? PLANTED_NAME : null,
-    port: opts.planted === 'dga-name' ? 8444 : 4444,
+    port: opts.plantedPort ?? (opts.planted === 'dga-name' ? 8444 : 4444),
     protocol: 'TCP',
     workload: backend.truth.id,
     pod: victim.name,
@@ -1350,7 +1354,7 @@ export function generateCluster(
   const route53 = lines(traffic.logs.route53, 'dns/route53/');
   const coredns = lines(traffic.logs.coredns, 'dns/coredns/');
   const squid = lines(traffic.logs.squid, 'squid/access-');
-  const ipRanges = write('ip-ranges.json', `${JSON.stringify(ipRangesDocument(opts.start), null, 2)}\n`);
+  const ipRanges = write('ip-ranges.json', `${JSON.stringify(ipRangesDocument(opts), null, 2)}\n`);
 
   const truth: Truth = {
     seed: opts.seed,

@@ -28,6 +28,7 @@ import {
   parseCidrRange,
   parseIp,
   ruleSetsAllow,
+  selectorMatches,
   type AddrRange,
   type Policy,
   type Remote,
@@ -143,7 +144,16 @@ export interface DeniedGroup {
 export interface Score {
   readonly legit: { readonly flows: number; readonly allowed: number; readonly share: number };
   readonly denied: readonly DeniedGroup[];
-  readonly addressSpace: { readonly opened: number; readonly truth: number; readonly ratio: number };
+  /**
+   * IPv4 addresses the rules open: over the union of every egress ipBlock (the bar), and summed per workload (what
+   * each workload's pods may reach; a workload no egress policy selects counts as the whole space).
+   */
+  readonly addressSpace: {
+    readonly opened: number;
+    readonly truth: number;
+    readonly ratio: number;
+    readonly perWorkload: { readonly opened: number; readonly truth: number; readonly ratio: number };
+  };
   readonly planted: {
     readonly allowed: boolean;
     readonly learned: boolean;
@@ -156,6 +166,7 @@ export interface Score {
     readonly opened: number;
     readonly ratio: number;
     readonly plantedAllowed: boolean;
+    readonly perWorkloadOpened: number;
   };
   /** Held-out legitimate flows per truth endpoint kind: how many, and the share each side allows. */
   readonly byKind: readonly {
@@ -288,10 +299,10 @@ function diagnose(f: SimFlow, why: string, learned: readonly LearnedEndpoint[]):
   return `${why}; address ${f.dstIp}:${f.port} not learned for this sender`;
 }
 
-function truthRanges(truth: Truth): AddrRange[] {
+function truthRanges(truth: Truth, only: ReadonlySet<string> | null = null): AddrRange[] {
   const out: AddrRange[] = [];
   for (const e of truth.endpoints) {
-    if (e.viaProxy) continue;
+    if (e.viaProxy || (only !== null && !only.has(e.id))) continue;
     for (const c of e.cidrs) out.push(parseCidrRange(c)!);
   }
   return out;
@@ -341,6 +352,14 @@ export function scoreRun(truth: Truth, out: string): Score {
 
   const opened = ipv4Size(egressRanges(policies));
   const truthSize = ipv4Size(truthRanges(truth));
+  const perWorkload = { opened: 0, truth: 0 };
+  for (const w of truth.workloads) {
+    const selecting = policies.filter(
+      (p) => p.isolates.egress && p.namespace === w.namespace && selectorMatches(p.podSelector, w.labels),
+    );
+    perWorkload.opened += selecting.length === 0 ? 2 ** 32 : ipv4Size(egressRanges(selecting));
+    perWorkload.truth += ipv4Size(truthRanges(truth, new Set(w.endpoints)));
+  }
 
   // The planted endpoint: its held-out flows, plus one from the Deployment's plain pod labels.
   const p = truth.planted;
@@ -402,7 +421,12 @@ export function scoreRun(truth: Truth, out: string): Score {
   return {
     legit: { flows, allowed, share },
     denied: [...denied.values()].sort((a, b) => b.flows - a.flows),
-    addressSpace: { opened, truth: truthSize, ratio },
+    addressSpace: {
+      opened,
+      truth: truthSize,
+      ratio,
+      perWorkload: { ...perWorkload, ratio: perWorkload.opened / perWorkload.truth },
+    },
     planted,
     baseline,
     byKind: [...kinds]
@@ -446,6 +470,11 @@ export function baselineAllower(truth: Truth): (f: SimFlow) => boolean {
 /** The per-IP baseline's score on the held-out days. */
 export function scoreBaseline(truth: Truth, truthSize: number): Score['baseline'] {
   const { direct, addrs } = baselineRules(truth);
+  const perWorkload = new Set<string>();
+  for (const key of direct) {
+    const [w, ip] = key.split('|');
+    if (parseIp(ip!)?.family === 4) perWorkload.add(`${w}|${ip}`);
+  }
   const allows = baselineAllower(truth);
   let flows = 0;
   let allowed = 0;
@@ -461,6 +490,7 @@ export function scoreBaseline(truth: Truth, truthSize: number): Score['baseline'
     opened: addrs.size,
     ratio: truthSize === 0 ? Infinity : addrs.size / truthSize,
     plantedAllowed: direct.has(`${p.workload}|${p.ip}|${p.port}|TCP`),
+    perWorkloadOpened: perWorkload.size,
   };
 }
 
@@ -484,6 +514,11 @@ export function renderScore(s: Score, opts: Partial<SimOptions> = {}): string {
       `${n(s.addressSpace.opened)} (${s.addressSpace.ratio.toFixed(2)}× truth ${n(s.addressSpace.truth)})`,
       `${n(s.baseline.opened)} (${s.baseline.ratio.toFixed(3)}×)`,
     ],
+    [
+      'IPv4 per workload, summed',
+      `${n(s.addressSpace.perWorkload.opened)} (${s.addressSpace.perWorkload.ratio.toFixed(2)}× truth ${n(s.addressSpace.perWorkload.truth)})`,
+      n(s.baseline.perWorkloadOpened),
+    ],
     ['planted endpoint allowed', s.planted.allowed ? 'YES' : 'no', s.baseline.plantedAllowed ? 'YES' : 'no'],
     [
       'planted endpoint flagged',
@@ -502,10 +537,10 @@ export function renderScore(s: Score, opts: Partial<SimOptions> = {}): string {
     '',
     ...rows.map((r) => `${r[0].padEnd(w0)}  ${r[1].padEnd(w1)}  ${r[2]}`),
   ];
-  lines.push(
-    '',
-    `${'held-out legit flows by destination kind'.padEnd(w0 + 2)}${'learned'.padStart(9)}  ${'baseline'.padStart(9)}`,
-  );
+  const head = 'held-out legit flows by destination kind';
+  const label = (k: Score['byKind'][number]): string => `  ${k.kind} (${n(k.flows)} flows)`;
+  const kw = Math.max(head.length, ...s.byKind.map((k) => label(k).length)) + 2;
+  lines.push('', `${head.padEnd(kw)}${'learned'.padStart(9)}  ${'baseline'.padStart(9)}`);
   for (const k of s.byKind) {
     lines.push(`${label(k).padEnd(kw)}${pct(k.share).padStart(9)}  ${pct(k.baseline).padStart(9)}`);
   }
@@ -556,11 +591,18 @@ function main(argv: string[]): number {
     )
     .option('--rate <x>', 'connection rate multiplier', String(DEFAULT_SIM_OPTIONS.rate))
     .option('--planted <kind>', 'raw-ip or dga-name', DEFAULT_SIM_OPTIONS.planted)
+    .option('--planted-port <n>', "the planted endpoint's port (default: 4444 for raw-ip, 8444 for dga-name)")
     .option(
       '--dns-client <who>',
       'whom Route 53 logs as the asker: pod or coredns',
       DEFAULT_SIM_OPTIONS.dnsClient,
     )
+    .option(
+      '--cdn-cidrs <a,b>',
+      'CLOUDFRONT prefixes of the two CDN names',
+      DEFAULT_SIM_OPTIONS.cdnCidrs.join(','),
+    )
+    .option('--s3-cidrs <list>', 'regional S3 prefixes of the buckets', DEFAULT_SIM_OPTIONS.s3Cidrs.join(','))
     .option('--dir <dir>', 'keep inputs and results here (default: a temp directory, removed)')
     .option('--json', 'print the score as JSON');
   program.parse(argv);
@@ -577,7 +619,10 @@ function main(argv: string[]): number {
     snapshotEvery: num('snapshotHours') * 3600,
     rate: num('rate'),
     planted: o.planted as SimOptions['planted'],
+    plantedPort: o.plantedPort === undefined ? null : num('plantedPort'),
     dnsClient: o.dnsClient as SimOptions['dnsClient'],
+    cdnCidrs: String(o.cdnCidrs).split(',') as unknown as SimOptions['cdnCidrs'],
+    s3Cidrs: String(o.s3Cidrs).split(','),
   };
   const keep = typeof o.dir === 'string' ? resolve(o.dir) : undefined;
   const log = (line: string): void => void process.stderr.write(`sim: ${line}\n`);

@@ -1,17 +1,152 @@
 import { Command, Option } from 'commander';
 import { connectivity, formatConnlistJson } from '../audit/connectivity.js';
 import { readManifests } from '../audit/manifests.js';
-import { writeRows } from './output.js';
+import { loadKubeConfig } from '../../collectors/kubernetes/kubeconfig.js';
+import { clusterNetworkPolicies, readPolicySet } from '../audit/policy-set.js';
+import { replayEdges, type ReplayRow } from '../audit/replay.js';
+import { KnownError, UsageError } from '../model/errors.js';
+import { attributedEdges, namespaceLabels, podLabels } from '../store/infer-query.js';
+import type { GlobalOptions } from './context.js';
+import { OUTPUT_FORMATS, parseOutputFormat, writeRows } from './output.js';
+import { collect, openAttributed, parseFilter, withFilterOptions } from './query.js';
+import { isoTime } from './time-window.js';
 
 /** `audit connectivity` prints a list of pairs; JSON keeps the nested `allowed` ranges, the table its text. */
 const CONNECTIVITY_FORMATS = ['table', 'json'] as const;
 type ConnectivityFormat = (typeof CONNECTIVITY_FORMATS)[number];
 
 /** `audit`: check policies before they are enforced. */
-export function auditCommand(): Command {
-  const cmd = new Command('audit').description('evaluate Kubernetes NetworkPolicies against workloads');
+export function auditCommand(now: () => number): Command {
+  const cmd = new Command('audit').description(
+    'replay observed traffic against policies (what would they deny?), or list what manifests allow',
+  );
+  cmd.addCommand(replayCommand(now), { isDefault: true });
   cmd.addCommand(connectivityCommand());
   return cmd;
+}
+
+/** Thrown to exit 3: the replay found traffic the policies would deny (not an error, a finding). */
+export class WouldDeny extends KnownError {
+  readonly code = 'would_deny';
+  readonly exitCode = 3;
+}
+
+/** Namespace labels keyed by namespace name (one cluster per database). */
+function byNamespace(m: Map<string, Record<string, string>>): Map<string, Record<string, string>> {
+  return new Map([...m].map(([k, v]) => [k.slice(k.indexOf('/') + 1), v]));
+}
+
+const REPLAY_COLUMNS = [
+  'verdict',
+  'sender',
+  'target',
+  'port',
+  'protocol',
+  'via',
+  'flows',
+  'lastSeen',
+  'by',
+  'reason',
+];
+
+function replayCommand(now: () => number): Command {
+  return withFilterOptions(
+    new Command('replay').description(
+      'replay observed egress against policies: per workload, what would be denied and which rule allows the rest',
+    ),
+  )
+    .option(
+      '--policies <path>',
+      'NetworkPolicy / EgressRuleSet / security-group files or folders (repeatable)',
+      collect,
+    )
+    .option(
+      '--candidates <dir>',
+      "a 'suggest --out' folder: replay against the candidates (repeatable)",
+      collect,
+    )
+    .option('--from-cluster', "add the cluster's NetworkPolicies, read through the Kubernetes API")
+    .option(
+      '--kubeconfig <file>',
+      'kubeconfig for --from-cluster (default: $KUBECONFIG, ~/.kube/config, in-cluster)',
+    )
+    .option('--context <name>', 'kubeconfig context for --from-cluster')
+    .option('--denied-only', 'list only traffic that would be denied')
+    .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
+    .addHelpText(
+      'after',
+      `
+Exit code 3 when any observed traffic would be denied (0 when none), so CI and cron jobs can gate on it.
+
+Examples:
+  egress-learner audit --since 7d --candidates candidates/
+  egress-learner audit --since 24h --from-cluster --policies extra-policies/ --denied-only -o json`,
+    )
+    .action(async (opts: Record<string, unknown>, self: Command) => {
+      const g = self.optsWithGlobals<GlobalOptions>();
+      const filter = parseFilter(opts, now());
+      const format = parseOutputFormat(String(opts.output));
+      const paths = [
+        ...((opts.policies as string[] | undefined) ?? []),
+        ...((opts.candidates as string[] | undefined) ?? []),
+      ];
+      if (paths.length === 0 && opts.fromCluster !== true)
+        throw new UsageError('nothing to audit against: give --policies, --candidates or --from-cluster');
+      const set = readPolicySet(paths);
+      if (opts.fromCluster === true) {
+        const kc = loadKubeConfig({
+          kubeconfig: opts.kubeconfig as string | undefined,
+          context: opts.context as string | undefined,
+        });
+        set.networkPolicies.push(...(await clusterNetworkPolicies(kc)));
+      }
+      const { store } = await openAttributed(g, opts, now, true);
+      let rows: ReplayRow[];
+      try {
+        rows = replayEdges(
+          attributedEdges(store.db, filter),
+          set,
+          byNamespace(namespaceLabels(store.db)),
+          podLabels(store.db),
+        );
+      } finally {
+        store.close();
+      }
+      const shown = opts.deniedOnly === true ? rows.filter((r) => r.verdict === 'denied') : rows;
+      if (format === 'json') process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
+      else
+        writeRows(
+          process.stdout,
+          shown.map((r) => ({
+            verdict: r.verdict,
+            sender: r.sender,
+            target: r.target,
+            port: r.port,
+            protocol: r.protocol,
+            via: r.via,
+            flows: r.flows,
+            lastSeen: isoTime(Math.round(r.lastSeen)),
+            by: r.layers.flatMap((l) => l.allowedBy).join('; '),
+            reason: r.layers
+              .map((l) => l.reason)
+              .filter((x) => x !== '')
+              .join('; '),
+          })),
+          REPLAY_COLUMNS,
+          format,
+        );
+      const denied = rows.filter((r) => r.verdict === 'denied');
+      if (denied.length > 0) {
+        const workloads = new Set(denied.map((r) => r.sender)).size;
+        throw new WouldDeny(
+          `audit: ${denied.length} observed conversations of ${workloads} senders would be denied (of ${rows.length} replayed against ${set.files.length} policy files${opts.fromCluster === true ? ' and the cluster' : ''})`,
+        );
+      }
+      if (g.quiet !== true)
+        process.stderr.write(
+          `audit: nothing observed would be denied (${rows.length} conversations replayed)\n`,
+        );
+    });
 }
 
 function connectivityCommand(): Command {

@@ -1,79 +1,82 @@
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Command } from 'commander';
-import { collectorNamed } from '../../collectors/index.js';
-import { expandPaths } from '../../collectors/sources/open.js';
-import { demoFiles } from '../demo/dataset.js';
-import { ingest } from '../ingest/ingest.js';
-import { queryFlows } from '../store/flow-query.js';
-import { quarantineCountsByReason } from '../store/quarantine-query.js';
-import { Store } from '../store/store.js';
+import { DEMO_END, DEMO_START, demoFiles } from '../demo/dataset.js';
+import { destinationLabel, type Endpoint } from '../model/endpoint.js';
 import type { GlobalOptions } from './context.js';
-import { render, type OutputRow } from './output.js';
+import { render } from './output.js';
+import { buildProgram } from './program.js';
 import { isoTime } from './time-window.js';
 
-/** `demo`: the whole current path on the embedded dataset, into a fresh database. */
+/**
+ * `demo`: the whole path on the embedded dataset, through the same commands a user runs: collect the inventory
+ * snapshots, DNS logs, flow logs and proxy log into a fresh database, then suggest and report.
+ */
 export function demoCommand(): Command {
   return new Command('demo')
-    .description('ingest the embedded demo dataset (two days of a small cluster) and show what was learned')
-    .option('--keep <dir>', 'also write the demo input files here')
+    .description('run the whole path on the embedded demo dataset (three days of a small cluster)')
+    .option('--out <dir>', 'where candidates/ and report/ are written', './egress-learner-demo')
+    .option('--keep <dir>', 'also keep the demo input files here')
     .addHelpText(
       'after',
-      '\nExample:\n  egress-learner demo --db demo.db && egress-learner query flows --db demo.db --group-by src,host',
+      '\nExample:\n  egress-learner demo --db demo.db && egress-learner review list --db demo.db --state undecided',
     )
-    .action(async (opts: { keep?: string }, self: Command) => {
+    .action(async (opts: { out: string; keep?: string }, self: Command) => {
       const g = self.optsWithGlobals<GlobalOptions>();
-      const dbFile = g.db ?? './egress-learner-demo.db';
-      for (const suffix of ['', '-wal', '-shm']) rmSync(`${dbFile}${suffix}`, { force: true });
+      const db = g.db ?? './egress-learner-demo.db';
+      for (const suffix of ['', '-wal', '-shm']) rmSync(`${db}${suffix}`, { force: true });
       const dir = opts.keep ?? mkdtempSync(join(tmpdir(), 'egress-learner-demo-'));
-      const out = (s: string): boolean => process.stdout.write(s);
-      const store = new Store(dbFile);
+      const say = (s: string): boolean => process.stdout.write(s);
+      // The demo's clock is the end of its dataset, so "the last report" and "now" mean the same on every run.
+      const run = (args: readonly string[]) =>
+        buildProgram(() => DEMO_END).parseAsync(['node', 'egress-learner', ...args, '--db', db], {
+          from: 'node',
+        });
       try {
+        say(`Collecting the demo dataset into ${db}:\n`);
         for (const f of demoFiles()) {
           const path = join(dir, f.name);
           mkdirSync(dirname(path), { recursive: true });
           writeFileSync(path, f.text);
-          const collector = collectorNamed(f.collector)!;
-          const r = await ingest(store, await expandPaths([path]), { collector, parserOptions: {} });
-          const t = r.totals;
-          out(
-            `collect ${f.collector} ${f.name}: ${t.records} records, stored ${t.stored}, skipped ${t.skipped}, malformed ${t.malformed}\n`,
-          );
+          say(`  collect ${f.collect.map((a) => (a === '{}' ? f.name : a)).join(' ')}\n`);
+          await run(['collect', ...f.collect.map((a) => (a === '{}' ? path : a)), '--quiet']);
         }
-        out('\nEgress by source, destination and port (top 12 by bytes):\n');
-        const rows: OutputRow[] = [];
-        const q = {
-          filter: { direction: 'egress' as const },
-          groupBy: ['src', 'dst', 'host', 'port', 'action'] as const,
-          sort: 'bytes' as const,
-          limit: 12,
+        const candidates = join(opts.out, 'candidates');
+        const window = ['--since', isoTime(DEMO_START), '--until', isoTime(DEMO_END)];
+        say(`\nLearning endpoints and writing candidates to ${candidates}/ …\n`);
+        await run(['suggest', ...window, '--out', candidates]);
+        const learned = JSON.parse(readFileSync(join(candidates, 'endpoints.json'), 'utf8')) as {
+          endpoints: Endpoint[];
         };
-        for (const r of queryFlows(store.db, { ...q, groupBy: [...q.groupBy] })) {
-          rows.push({
-            src: r.src || null,
-            dst: r.dst || null,
-            host: r.host || null,
-            port: r.port ?? null,
-            action: r.action ?? null,
-            flows: r.flows,
-            bytes: r.bytesOut + r.bytesIn,
-            firstSeen: isoTime(r.firstSeen),
-            lastSeen: isoTime(r.lastSeen),
-          });
-        }
-        out(
+        say('\nLearned endpoints (flagged ones are written commented out):\n');
+        say(
           render(
-            rows,
-            ['src', 'dst', 'host', 'port', 'action', 'flows', 'bytes', 'firstSeen', 'lastSeen'],
+            learned.endpoints.map((e) => ({
+              id: e.id.slice(0, 8),
+              sender: e.sender,
+              target: destinationLabel(e.destination),
+              port: `${e.port}/${e.protocol}${e.via === 'proxy' ? ' via proxy' : ''}`,
+              how: `${e.evidence.sender}/${e.evidence.name}`,
+              flows: e.evidence.flows,
+              flags: e.suspicions.map((s) => s.code).join(',') || null,
+            })),
+            ['id', 'sender', 'target', 'port', 'how', 'flows', 'flags'],
             'table',
           ),
         );
-        out('\nQuarantined lines by reason:\n');
-        out(render(quarantineCountsByReason(store.db), ['reason', 'count'], 'table'));
-        out(`\nDatabase: ${dbFile}  (try: egress-learner query flows --db ${dbFile} --group-by host,port)\n`);
+        const report = join(opts.out, 'report');
+        say(`\nReplaying the observed traffic against the candidates (audit):\n`);
+        try {
+          await run(['audit', ...window, '--candidates', candidates, '--denied-only']);
+        } catch (err) {
+          // Exit code 3 is a finding, not a failure: the planted endpoint is denied, as it should be.
+          say(`  ${(err as Error).message}\n`);
+        }
+        await run(['report', ...window, '--out', report, '--quiet']);
+        say(`\nReport: ${join(report, 'report.html')} (also .md and .json)\n`);
+        say(`Database: ${db}  (try: egress-learner review list --db ${db})\n`);
       } finally {
-        store.close();
         if (opts.keep === undefined) rmSync(dir, { recursive: true, force: true });
       }
     });

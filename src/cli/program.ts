@@ -44,6 +44,6 @@ Exit codes: 0 success, 1 usage or user error, 2 an input could not be read, 3 au
   program.addCommand(reviewCommand(now));
   program.addCommand(reportCommand(now));
   program.addCommand(demoCommand());
-  program.addCommand(auditCommand());
+  program.addCommand(auditCommand(now));
   return program;
 }

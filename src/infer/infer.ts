@@ -28,8 +28,9 @@ import type { FlowFilter } from '../store/flow-query.js';
 import {
   addressAnswers,
   cloudPrefixes,
-  inferenceEdges,
+  attributedEdges,
   leasesInWindow,
+  nameQuestions,
   namespaceLabels,
   nodeAddresses,
   serviceSelectors,
@@ -211,6 +212,7 @@ class Inference {
     const lookback = opts.dnsGrace + 86_400;
     this.#names = new NameIndex(
       addressAnswers(db, opts.since, opts.until, lookback),
+      nameQuestions(db, opts.since, opts.until, lookback),
       this.#holders,
       opts.dnsGrace,
     );
@@ -222,7 +224,7 @@ class Inference {
 
   run(): { result: InferenceResult; stats: InferenceStats } {
     const filter: FlowFilter = { ...this.opts.filter, since: this.opts.since, until: this.opts.until };
-    for (const e of inferenceEdges(this.db, filter)) this.#take(e);
+    for (const e of attributedEdges(this.db, { ...filter, action: 'accept' })) this.#take(e);
     this.#narrow();
     const endpoints = this.#endpoints();
     const used = new Set(endpoints.map((e) => e.sender));

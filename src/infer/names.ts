@@ -7,7 +7,7 @@
 import type { NameEvidence } from '../model/endpoint.js';
 import type { Lease } from '../model/workload.js';
 import { workloadId } from '../model/workload.js';
-import type { AddressAnswer } from '../store/infer-query.js';
+import type { AddressAnswer, NameQuestion } from '../store/infer-query.js';
 
 /** How far back an answer to any client may name a flow it no longer covers (stale fallback). */
 const STALE_ANY_CLIENT = 86_400;
@@ -58,16 +58,42 @@ export interface NameMatch {
   readonly askers: ReadonlySet<string>;
 }
 
-/** The A/AAAA answers of a window, indexed by address and by name. */
+/** A client that asked for a name over [first, last], resolved to its pod's workload and node. */
+interface Question {
+  readonly workload: string | null;
+  readonly node: string;
+  readonly first: number;
+  readonly last: number;
+}
+
+/**
+ * The A/AAAA answers of a window, indexed by address and by name, and who asked for each name. Resolver logs
+ * (Route 53) often see the cluster DNS server as the client, while CoreDNS logs see the asking pod but no answer:
+ * together they say which pod got which address.
+ */
 export class NameIndex {
   readonly #byAddr = new Map<string, Asked[]>();
   readonly #byName = new Map<string, Map<string, Set<number>>>();
+  readonly #questions = new Map<string, Question[]>();
 
   constructor(
     answers: readonly AddressAnswer[],
+    questions: readonly NameQuestion[],
     holders: Holders,
     readonly grace: number,
   ) {
+    for (const q of questions) {
+      const lease = holders.leaseAt(q.client, q.lastSeen);
+      const entry: Question = {
+        workload: lease === null ? null : workloadId(lease.workload),
+        node: lease !== null ? lease.node : (holders.nodeOf.get(q.client) ?? ''),
+        first: q.firstSeen,
+        last: q.lastSeen,
+      };
+      const list = this.#questions.get(q.name);
+      if (list === undefined) this.#questions.set(q.name, [entry]);
+      else list.push(entry);
+    }
     for (const a of answers) {
       const lease = a.client === '' ? null : holders.leaseAt(a.client, a.lastSeen);
       const asked: Asked = {
@@ -107,14 +133,19 @@ export class NameIndex {
     const live = asked.filter(
       (x) => x.answer.firstSeen <= last && x.answer.lastSeen + (x.answer.minTtl ?? 0) + this.grace >= first,
     );
+    const askedNear = (x: Asked): Question[] =>
+      (this.#questions.get(x.answer.name) ?? []).filter(
+        (q) => q.first <= last && q.last + (x.answer.minTtl ?? 0) + this.grace >= first,
+      );
     const tiers: ((x: Asked) => boolean)[] = [
-      (x) => workload !== null && x.workload === workload,
-      (x) => node !== '' && x.node === node,
+      (x) =>
+        workload !== null && (x.workload === workload || askedNear(x).some((q) => q.workload === workload)),
+      (x) => node !== '' && (x.node === node || askedNear(x).some((q) => q.node === node)),
       () => true,
     ];
     for (const tier of tiers) {
       const hit = live.filter(tier);
-      if (hit.length > 0) return match(hit, 'dns');
+      if (hit.length > 0) return match(hit, 'dns', hit.flatMap(askedNear));
     }
     const earlier = asked.filter((x) => x.answer.firstSeen <= last);
     const own = earlier.filter((x) => workload !== null && x.workload === workload);
@@ -125,8 +156,15 @@ export class NameIndex {
   }
 }
 
-function match(hit: readonly Asked[], evidence: 'dns' | 'dns-stale'): NameMatch {
+function match(
+  hit: readonly Asked[],
+  evidence: 'dns' | 'dns-stale',
+  questions: readonly Question[] = [],
+): NameMatch {
   const names = [...new Set(hit.map((x) => x.answer.name))].sort();
-  const askers = new Set(hit.map((x) => x.workload).filter((w) => w !== null));
+  // A resolver forwarding for pods (CoreDNS to Route 53) is the answers' client but not their consumer: when the
+  // cluster DNS logged who asked, those are the askers.
+  const from = questions.some((q) => q.workload !== null) ? questions : hit;
+  const askers = new Set(from.map((x) => x.workload).filter((w) => w !== null));
   return { names, evidence, askers };
 }

@@ -42,14 +42,21 @@ export interface InferenceEdge {
   readonly dstWorkloadName: string;
   readonly dstClass: string;
   readonly dstName: string;
+  /** JSON objects: the source's and destination's pod labels (from their leases); '{}' when not pods. */
+  readonly srcLabels: string;
+  readonly dstLabels: string;
+  readonly action: string;
+  /** JSON [groupId] of the destination's ENI (instances). */
+  readonly dstSecurityGroups: string;
 }
 
 /**
- * Accepted egress edges matching `filter` (its window, namespaces, workloads…), ordered by their key so the same
- * database always yields the same sequence. Rejected flows teach nothing: they already do not work.
+ * Egress edges matching `filter` (its window, namespaces, workloads…) with both ends' attribution, ordered by their
+ * key so the same database always yields the same sequence. Inference asks for accepted ones only (rejected flows
+ * teach nothing: they already do not work); audit replays both.
  */
-export function* inferenceEdges(db: Database.Database, filter: FlowFilter): Generator<InferenceEdge> {
-  const { sql: where, params } = whereClause({ ...filter, action: 'accept', direction: 'egress' });
+export function* attributedEdges(db: Database.Database, filter: FlowFilter): Generator<InferenceEdge> {
+  const { sql: where, params } = whereClause({ ...filter, direction: 'egress' });
   const stmt = db.prepare(`
     SELECT e.bucket AS bucket, e.src_addr AS srcAddr, e.dst_addr AS dstAddr, e.dst_host AS dstHost,
            e.dst_port AS port, e.protocol AS protocol, e.flows AS flows,
@@ -64,7 +71,9 @@ export function* inferenceEdges(db: Database.Database, filter: FlowFilter): Gene
            COALESCE(d.namespace, '') AS dstNamespace, COALESCE(d.workload_kind, '') AS dstWorkloadKind,
            COALESCE(d.workload_name, '') AS dstWorkloadName,
            COALESCE(d.dst_class, CASE WHEN e.dst_addr = '' THEN 'none' ELSE 'internet' END) AS dstClass,
-           COALESCE(d.dst_name, '') AS dstName
+           COALESCE(d.dst_name, '') AS dstName,
+           COALESCE(s.labels, '{}') AS srcLabels, COALESCE(d.labels, '{}') AS dstLabels, e.action AS action,
+           COALESCE(d.security_groups, '[]') AS dstSecurityGroups
     FROM edges e ${JOIN_SQL} ${where}
     ORDER BY e.src_addr, e.dst_addr, e.dst_host, e.dst_port, e.protocol, e.bucket`);
   yield* stmt.iterate(...params) as Iterable<InferenceEdge>;
@@ -156,4 +165,45 @@ export function serviceSelectors(db: Database.Database): Map<string, Record<stri
   return new Map(
     rows.map((r) => [`${r.namespace}/${r.name}`, JSON.parse(r.selector) as Record<string, string>]),
   );
+}
+
+/**
+ * Who asked for a name when, from lines that carry no answer (CoreDNS logs the asking pod, never the answer; a
+ * resolver's answer rows already name their client).
+ */
+export interface NameQuestion {
+  readonly client: string;
+  readonly name: string;
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+}
+
+/** Unanswered-in-the-log A/AAAA questions by a known client in [since - lookback, until], per bucket. */
+export function nameQuestions(
+  db: Database.Database,
+  since: number,
+  until: number,
+  lookback: number,
+): NameQuestion[] {
+  return db
+    .prepare(
+      `SELECT client, name, MIN(first_seen) AS firstSeen, MAX(last_seen) AS lastSeen
+       FROM dns_answers
+       WHERE client != '' AND answer = '' AND type IN ('A', 'AAAA') AND last_seen >= ? AND first_seen <= ?
+       GROUP BY bucket, client, name ORDER BY name, firstSeen, client`,
+    )
+    .all(since - lookback, until) as NameQuestion[];
+}
+
+/** Each pod's labels (from its latest lease), keyed `namespace/pod`: candidates of SNAT'd flows carry only names. */
+export function podLabels(db: Database.Database): Map<string, string> {
+  const rows = db
+    .prepare(
+      `SELECT namespace, pod_name AS pod, labels FROM k8s_leases l
+       WHERE start_time = (SELECT MAX(start_time) FROM k8s_leases m
+                           WHERE m.cluster = l.cluster AND m.namespace = l.namespace AND m.pod_name = l.pod_name)
+       ORDER BY namespace, pod_name`,
+    )
+    .all() as { namespace: string; pod: string; labels: string }[];
+  return new Map(rows.map((r) => [`${r.namespace}/${r.pod}`, r.labels]));
 }

@@ -135,6 +135,26 @@ export class World {
     return this;
   }
 
+  /** A CoreDNS log line: `client` asked for `name` at `at`; CoreDNS logs no answer. */
+  ask(client: string, name: string, at: number): this {
+    const dns = new DnsStore(this.store);
+    const row: DnsAnswerAggregate = {
+      bucket: Math.floor(at / HOUR) * HOUR,
+      client,
+      name,
+      type: 'A',
+      answer: '',
+      rcode: 'NOERROR',
+      count: 1,
+      firstSeen: at,
+      lastSeen: at,
+      minTtl: null,
+      sources: 1 << SOURCE_KINDS.indexOf('coredns'),
+    };
+    this.#write([], () => dns.writeAnswers([row]));
+    return this;
+  }
+
   #write(edges: Edge[], extra?: () => void): void {
     const n = ++this.#seq;
     this.store.writeBatch({

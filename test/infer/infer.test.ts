@@ -167,6 +167,29 @@ describe('inference from edges, leases and DNS answers', () => {
     expect(of(r, 'shop/Deployment/checkout')).toEqual([]);
   });
 
+  it('narrows SNAT traffic with the pod CoreDNS saw asking, when the resolver only saw CoreDNS', () => {
+    const w = new World()
+      .node('node-a', '10.0.1.10', T0 - DAY)
+      .pods(T0 - DAY, [
+        checkout(),
+        { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
+        {
+          uid: 'coredns-1',
+          namespace: 'kube-system',
+          workload: 'coredns',
+          ip: '10.244.0.2',
+          start: T0 - DAY,
+        },
+      ]);
+    w.ask('10.244.2.9', 'api.github.com', T0 + 49);
+    w.dns('10.244.0.2', 'api.github.com', ['140.82.112.3'], T0 + 50);
+    w.flow({ src: '10.0.1.10', dst: '140.82.112.3', at: T0 + 60 });
+    const r = run(w);
+    expect(r.endpoints.map((e) => [e.sender, target(e), e.evidence.sender])).toEqual([
+      ['shop/Deployment/cart', 'api.github.com[140.82.112.3/32]:443/TCP', 'dns-client'],
+    ]);
+  });
+
   it('spreads SNAT traffic nobody can narrow over every candidate and the node, at low confidence', () => {
     const w = new World()
       .node('node-a', '10.0.1.10', T0 - DAY)

@@ -1,0 +1,100 @@
+/**
+ * The policy layers an audit replays traffic against, read from files, folders, a `suggest --out` folder of
+ * candidates, or the cluster: NetworkPolicies, EgressRuleSets and AWS security-group egress rules. Everything
+ * else in those folders (CRDs, Cilium policies, CloudFormation, endpoints.json) is not a layer and is skipped.
+ */
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { NetworkingV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { InputError } from '../model/errors.js';
+import { parseEgressRuleSet, type EgressRuleSet } from './egressruleset.js';
+import { ManifestError } from './manifest-error.js';
+import { manifestFiles, parseManifestText } from './manifests.js';
+import { parseNetworkPolicy, type NetworkPolicy } from './networkpolicy.js';
+import { parseDescribeSecurityGroups, parseIpPermissions, type SecurityGroupRule } from './security-group.js';
+
+export interface PolicySet {
+  readonly networkPolicies: NetworkPolicy[];
+  readonly egressRuleSets: EgressRuleSet[];
+  readonly securityGroupRules: SecurityGroupRule[];
+  /** Files read, for the report. */
+  readonly files: string[];
+}
+
+export function emptyPolicySet(): PolicySet {
+  return { networkPolicies: [], egressRuleSets: [], securityGroupRules: [], files: [] };
+}
+
+const GROUP_FILE = /^(sg-[0-9a-f]{8,17})\.json$/;
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Adds one file's layers to `set`. */
+function addFile(set: PolicySet, file: string): void {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new InputError(file, (err as NodeJS.ErrnoException).code ?? String(err), 'unreadable');
+  }
+  try {
+    if (/\.json$/i.test(file)) {
+      let doc: unknown;
+      try {
+        doc = JSON.parse(text);
+      } catch (err) {
+        throw new InputError(file, `invalid JSON: ${(err as Error).message.split('\n')[0]}`, 'bad_manifest');
+      }
+      const group = GROUP_FILE.exec(basename(file));
+      if (Array.isArray(doc) && group !== null) {
+        set.securityGroupRules.push(...parseIpPermissions(group[1]!, doc, file));
+        set.files.push(file);
+        return;
+      }
+      if (isRecord(doc) && Array.isArray(doc.SecurityGroups)) {
+        set.securityGroupRules.push(...parseDescribeSecurityGroups(doc, file));
+        set.files.push(file);
+        return;
+      }
+    }
+    let used = false;
+    for (const obj of parseManifestText(text, file)) {
+      if (obj.kind === 'NetworkPolicy') set.networkPolicies.push(parseNetworkPolicy(obj));
+      else if (obj.kind === 'EgressRuleSet') set.egressRuleSets.push(parseEgressRuleSet(obj));
+      else continue;
+      used = true;
+    }
+    if (used) set.files.push(file);
+  } catch (err) {
+    if (err instanceof ManifestError) throw new InputError(file, err.message, err.code);
+    throw err;
+  }
+}
+
+/** Reads every layer under the given files or folders (searched recursively). */
+export function readPolicySet(paths: readonly string[], into: PolicySet = emptyPolicySet()): PolicySet {
+  for (const p of paths) for (const f of manifestFiles(p)) addFile(into, f);
+  return into;
+}
+
+/** The NetworkPolicies in force in the cluster, through the Kubernetes API. */
+export async function clusterNetworkPolicies(kc: KubeConfig): Promise<NetworkPolicy[]> {
+  const api = kc.makeApiClient(NetworkingV1Api);
+  const out: NetworkPolicy[] = [];
+  let cont: string | undefined;
+  do {
+    const page = await api.listNetworkPolicyForAllNamespaces({ limit: 500, _continue: cont });
+    for (const item of page.items) {
+      try {
+        out.push(parseNetworkPolicy({ ...item, apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' }));
+      } catch (err) {
+        const where = `${item.metadata?.namespace ?? ''}/${item.metadata?.name ?? ''}`;
+        throw new InputError(`cluster NetworkPolicy ${where}`, (err as Error).message, 'bad_manifest');
+      }
+    }
+    cont = page.metadata?._continue || undefined;
+  } while (cont !== undefined);
+  return out;
+}

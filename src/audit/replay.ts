@@ -1,0 +1,291 @@
+/**
+ * Replays observed edges against a policy set: would each conversation still work once the policies are
+ * enforced, and which rule lets it through? Traffic must pass every layer that applies to it:
+ * - NetworkPolicy, for direct traffic from or to a pod (egress at the source AND ingress at the destination);
+ * - EgressRuleSet, for requests through the egress proxy (the union of all sets is the proxy's allow-list);
+ * - security groups, for traffic from an instance or node whose groups the set holds.
+ * A conversation no layer applies to is reported as not covered, not as allowed.
+ */
+import { SOURCE_KINDS } from '../model/observation.js';
+import type { InferenceEdge } from '../store/infer-query.js';
+import type { Protocol } from './connection-set.js';
+import { matchEgress } from './egressruleset.js';
+import { evaluateConnection, selectingPolicies, type PolicyRef, type RuleRef } from './networkpolicy.js';
+import type { Peer, PodPeer } from './peer.js';
+import type { PolicySet } from './policy-set.js';
+import { sgRuleAllows } from './security-group.js';
+
+export const LAYERS = ['networkpolicy', 'egressruleset', 'security-group'] as const;
+export type Layer = (typeof LAYERS)[number];
+
+export interface LayerVerdict {
+  readonly layer: Layer;
+  readonly allowed: boolean;
+  /** The rules that allow it, or `not isolated`. */
+  readonly allowedBy: readonly string[];
+  /** Why it is denied; '' when allowed. */
+  readonly reason: string;
+}
+
+export type ReplayVerdict = 'allowed' | 'denied' | 'not-covered';
+
+export interface ReplayRow {
+  readonly sender: string;
+  readonly target: string;
+  readonly port: number;
+  readonly protocol: number;
+  readonly via: 'direct' | 'proxy';
+  readonly flows: number;
+  readonly bytes: number;
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+  readonly verdict: ReplayVerdict;
+  readonly layers: readonly LayerVerdict[];
+}
+
+const NP_PROTOCOLS: Record<number, Protocol> = { 6: 'TCP', 17: 'UDP', 132: 'SCTP' };
+const PROXY_KINDS = (1 << SOURCE_KINDS.indexOf('squid')) | (1 << SOURCE_KINDS.indexOf('envoy'));
+
+function policyNames(refs: readonly PolicyRef[]): string {
+  return refs.map((r) => `${r.namespace}/${r.name}`).join(', ');
+}
+
+function ruleNames(refs: readonly RuleRef[]): string[] {
+  return refs.map((r) => `networkpolicy ${r.namespace}/${r.name} ${r.direction}[${r.rule}]`);
+}
+
+function labelsOf(json: string): Record<string, string> {
+  const v = JSON.parse(json) as unknown;
+  return typeof v === 'object' && v !== null ? (v as Record<string, string>) : {};
+}
+
+export class Replayer {
+  readonly #rows = new Map<
+    string,
+    { row: Omit<ReplayRow, 'flows' | 'bytes' | 'firstSeen' | 'lastSeen'>; sums: number[] }
+  >();
+
+  constructor(
+    readonly set: PolicySet,
+    readonly namespaceLabels: ReadonlyMap<string, Record<string, string>>,
+    /** `namespace/pod` → labels JSON, for the candidate pods of node-attributed (SNAT'd) flows. */
+    readonly podLabels: ReadonlyMap<string, string> = new Map(),
+  ) {}
+
+  #pod(namespace: string, labels: string): PodPeer {
+    return {
+      kind: 'pod',
+      namespace,
+      labels: labelsOf(labels),
+      namespaceLabels: this.namespaceLabels.get(namespace) ?? { 'kubernetes.io/metadata.name': namespace },
+      // Container ports are not in the inventory: a named port in a rule never matches observed traffic.
+      ports: [],
+    };
+  }
+
+  add(e: InferenceEdge): void {
+    const via = e.dstHost !== '' && (e.sources & PROXY_KINDS) !== 0 ? 'proxy' : 'direct';
+    const target =
+      e.dstKind === 'workload' && e.dstClass === 'pod' ? e.dstName : e.dstHost !== '' ? e.dstHost : e.dstAddr;
+    const layers =
+      via === 'proxy' ? this.#proxied(e) : [...this.#networkPolicy(e), ...this.#securityGroups(e)];
+    const verdict: ReplayVerdict =
+      layers.length === 0 ? 'not-covered' : layers.every((l) => l.allowed) ? 'allowed' : 'denied';
+    const row = {
+      sender: e.srcWorkloadId,
+      target,
+      port: e.port,
+      protocol: e.protocol,
+      via,
+      verdict,
+      layers,
+    } as const;
+    const key = JSON.stringify([row.sender, target, e.port, e.protocol, via, layers]);
+    const cur = this.#rows.get(key);
+    if (cur === undefined) this.#rows.set(key, { row, sums: [e.flows, e.bytes, e.firstSeen, e.lastSeen] });
+    else {
+      cur.sums[0]! += e.flows;
+      cur.sums[1]! += e.bytes;
+      cur.sums[2] = Math.min(cur.sums[2]!, e.firstSeen);
+      cur.sums[3] = Math.max(cur.sums[3]!, e.lastSeen);
+    }
+  }
+
+  /** Rows sorted by sender, target, port; denied before allowed within one conversation. */
+  rows(): ReplayRow[] {
+    const order: Record<ReplayVerdict, number> = { denied: 0, allowed: 1, 'not-covered': 2 };
+    return [...this.#rows.values()]
+      .map(({ row, sums }) => ({
+        ...row,
+        flows: sums[0]!,
+        bytes: sums[1]!,
+        firstSeen: sums[2]!,
+        lastSeen: sums[3]!,
+      }))
+      .sort(
+        (a, b) =>
+          a.sender.localeCompare(b.sender) ||
+          a.target.localeCompare(b.target) ||
+          a.port - b.port ||
+          a.protocol - b.protocol ||
+          order[a.verdict] - order[b.verdict],
+      );
+  }
+
+  #proxied(e: InferenceEdge): LayerVerdict[] {
+    if (this.set.egressRuleSets.length === 0) return [];
+    const m = matchEgress(this.set.egressRuleSets, e.dstHost, e.port);
+    return [
+      m === null
+        ? {
+            layer: 'egressruleset',
+            allowed: false,
+            allowedBy: [],
+            reason: `no EgressRuleSet target matches ${e.dstHost}:${e.port}`,
+          }
+        : {
+            layer: 'egressruleset',
+            allowed: true,
+            allowedBy: [`egressruleset ${m.set.namespace}/${m.set.name} ${m.target.host}:${m.target.port}`],
+            reason: '',
+          },
+    ];
+  }
+
+  /**
+   * A flow that left through a node's address (SNAT) came from one of the pods on the node. Policies apply to that
+   * pod before the translation: the flow is denied only when every candidate pod would be denied, and the rule
+   * that allows a candidate is named with it.
+   */
+  #candidates(e: InferenceEdge): LayerVerdict[] {
+    const seen = new Set<string>();
+    const verdicts: { pod: string; v: LayerVerdict }[] = [];
+    for (const c of JSON.parse(e.srcCandidates) as {
+      namespace: string;
+      pod: string;
+      hostNetwork: boolean;
+    }[]) {
+      const labels = this.podLabels.get(`${c.namespace}/${c.pod}`);
+      if (c.hostNetwork || labels === undefined || seen.has(`${c.namespace} ${labels}`)) continue;
+      seen.add(`${c.namespace} ${labels}`);
+      const v = this.#networkPolicy({
+        ...e,
+        srcKind: 'workload',
+        srcNamespace: c.namespace,
+        srcLabels: labels,
+      });
+      if (v.length > 0) verdicts.push({ pod: `${c.namespace}/${c.pod}`, v: v[0]! });
+    }
+    if (verdicts.length === 0) return [];
+    const allowed = verdicts.filter((x) => x.v.allowed);
+    if (allowed.length > 0)
+      return [
+        {
+          layer: 'networkpolicy',
+          allowed: true,
+          allowedBy: allowed.flatMap((x) => x.v.allowedBy.map((b) => `${b} (candidate ${x.pod})`)),
+          reason: '',
+        },
+      ];
+    return [
+      {
+        layer: 'networkpolicy',
+        allowed: false,
+        allowedBy: [],
+        reason: `sent through ${e.srcWorkloadId}'s address (SNAT); every candidate pod denied: ${verdicts.map((x) => `${x.pod}: ${x.v.reason}`).join(' | ')}`,
+      },
+    ];
+  }
+
+  #networkPolicy(e: InferenceEdge): LayerVerdict[] {
+    const policies = this.set.networkPolicies;
+    if (
+      policies.length > 0 &&
+      (e.srcKind === 'node' || e.srcKind === 'ambiguous') &&
+      e.srcCandidates !== '[]'
+    ) {
+      const viaNode = this.#candidates(e);
+      if (viaNode.length > 0) return viaNode;
+    }
+    const srcPod = e.srcKind === 'workload' ? this.#pod(e.srcNamespace, e.srcLabels) : null;
+    const dstPod =
+      e.dstKind === 'workload' && e.dstClass === 'pod' ? this.#pod(e.dstNamespace, e.dstLabels) : null;
+    if (policies.length === 0 || (srcPod === null && dstPod === null)) return [];
+    const src: Peer | null = srcPod ?? (e.srcAddr !== '' ? { kind: 'ip', ip: e.srcAddr } : null);
+    const dst: Peer | null = dstPod ?? (e.dstAddr !== '' ? { kind: 'ip', ip: e.dstAddr } : null);
+    if (src === null || dst === null) return [];
+    const protocol = NP_PROTOCOLS[e.protocol];
+    if (protocol === undefined) {
+      // NetworkPolicy has no ICMP: an egress-isolated pod cannot send it at all.
+      const isolating = srcPod === null ? [] : selectingPolicies(policies, srcPod, 'egress');
+      return [
+        isolating.length === 0
+          ? { layer: 'networkpolicy', allowed: true, allowedBy: ['not isolated'], reason: '' }
+          : {
+              layer: 'networkpolicy',
+              allowed: false,
+              allowedBy: [],
+              reason: `egress isolated by ${isolating.map((p) => `${p.namespace}/${p.name}`).join(', ')}; NetworkPolicy cannot allow protocol ${e.protocol}`,
+            },
+      ];
+    }
+    const v = evaluateConnection(policies, src, dst, e.port, protocol);
+    if (v.allowed) {
+      const by = [...ruleNames(v.egress.allowedBy), ...ruleNames(v.ingress.allowedBy)];
+      return [
+        {
+          layer: 'networkpolicy',
+          allowed: true,
+          allowedBy: by.length > 0 ? by : ['not isolated'],
+          reason: '',
+        },
+      ];
+    }
+    const reasons: string[] = [];
+    if (!v.egress.allowed)
+      reasons.push(
+        `egress isolated by ${policyNames(v.egress.isolatedBy)}; no rule allows ${protocol} ${e.port} to ${e.dstKind === 'workload' ? e.dstName : e.dstAddr}`,
+      );
+    if (!v.ingress.allowed)
+      reasons.push(
+        `ingress of ${e.dstName} isolated by ${policyNames(v.ingress.isolatedBy)}; no rule allows ${protocol} ${e.port} from ${e.srcWorkloadId}`,
+      );
+    return [{ layer: 'networkpolicy', allowed: false, allowedBy: [], reason: reasons.join('; ') }];
+  }
+
+  #securityGroups(e: InferenceEdge): LayerVerdict[] {
+    const groups = JSON.parse(e.srcSecurityGroups) as string[];
+    const rules = this.set.securityGroupRules.filter((r) => groups.includes(r.groupId));
+    if (rules.length === 0 || e.dstAddr === '') return [];
+    const dstGroups = JSON.parse(e.dstSecurityGroups) as string[];
+    const hits = rules.filter((r) => sgRuleAllows(r, e.protocol, e.port, e.dstAddr, dstGroups));
+    const inSet = [...new Set(rules.map((r) => r.groupId))].sort().join(', ');
+    return [
+      hits.length > 0
+        ? {
+            layer: 'security-group',
+            allowed: true,
+            allowedBy: hits.map((r) => `security-group ${r.groupId} egress[${r.index}]`),
+            reason: '',
+          }
+        : {
+            layer: 'security-group',
+            allowed: false,
+            allowedBy: [],
+            reason: `no egress rule of ${inSet} allows protocol ${e.protocol} port ${e.port} to ${e.dstAddr}`,
+          },
+    ];
+  }
+}
+
+/** Replays every egress edge matching `filter` (accepted and rejected alike: both were attempted). */
+export function replayEdges(
+  edges: Iterable<InferenceEdge>,
+  set: PolicySet,
+  namespaceLabels: ReadonlyMap<string, Record<string, string>>,
+  podLabels: ReadonlyMap<string, string> = new Map(),
+): ReplayRow[] {
+  const r = new Replayer(set, namespaceLabels, podLabels);
+  for (const e of edges) r.add(e);
+  return r.rows();
+}
