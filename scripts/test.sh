@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs and starts the real components the tests drive (squid, Envoy,
-# kube-apiserver + etcd), checks lint, formatting and types, runs vitest with coverage, and ends with one
+# CoreDNS, dnsmasq, Chromium, kube-apiserver + etcd), checks lint, formatting and types, runs vitest with coverage, and ends with one
 # "N passed, N failed" line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup/squid.sh
 bash scripts/setup/envoy.sh >/dev/null
 bash scripts/setup/coredns.sh >/dev/null
+bash scripts/setup/chromium.sh >/dev/null
 
 echo '== lint'
 npm run --silent lint

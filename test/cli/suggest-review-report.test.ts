@@ -1,0 +1,280 @@
+/**
+ * The whole path through the CLI on the demo dataset: collect (inventory snapshots, CoreDNS and Route 53 logs,
+ * VPC flow logs, squid), suggest, review, audit and report.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Endpoint } from '../../src/model/endpoint.js';
+import { destinationLabel } from '../../src/model/endpoint.js';
+import { cli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const SINCE = '2026-11-20T00:00:00Z';
+const UNTIL = '2026-11-23T00:00:00Z';
+const WINDOW = ['--since', SINCE, '--until', UNTIL];
+
+let dir: string;
+let db: string;
+
+interface Learned {
+  endpoints: (Endpoint & { review: string; new: boolean })[];
+}
+
+function learned(out: string): Learned {
+  return JSON.parse(readFileSync(join(out, 'endpoints.json'), 'utf8')) as Learned;
+}
+
+function find(l: Learned, sender: string, target: string, port: number): Learned['endpoints'][number] {
+  const e = l.endpoints.find(
+    (x) => x.sender === sender && destinationLabel(x.destination) === target && x.port === port,
+  );
+  if (e === undefined) throw new Error(`no endpoint ${sender} → ${target}:${port}`);
+  return e;
+}
+
+/** Every generated file under `root` except endpoints.json, as path → content. */
+function tree(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const walk = (d: string): void => {
+    for (const name of readdirSync(d).sort()) {
+      const p = join(d, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (name !== 'endpoints.json') out[relative(root, p)] = readFileSync(p, 'utf8');
+    }
+  };
+  walk(root);
+  return out;
+}
+
+beforeAll(() => {
+  dir = tempDir();
+  db = join(dir, 'demo.db');
+  const r = cli(['demo', '--db', db, '--out', join(dir, 'demo')]);
+  expect(r.code, r.stderr).toBe(0);
+});
+
+describe('suggest on the demo cluster', () => {
+  it('learns per-workload endpoints with the right names, folds and evidence', () => {
+    const l = learned(join(dir, 'demo', 'candidates'));
+    const s3 = find(l, 'shop/Deployment/checkout', 'shop-assets.s3.us-east-1.amazonaws.com', 443);
+    expect(s3.destination).toMatchObject({
+      kind: 'host',
+      cidrs: [{ cidr: '54.231.0.0/16', basis: 'published' }],
+    });
+    expect(s3.evidence).toMatchObject({ sender: 'dns-client', name: 'dns', days: 3 });
+    const cdn = find(l, 'shop/Deployment/checkout', 'static.shopcdn.net', 443);
+    expect(cdn.destination).toMatchObject({
+      cidrs: [{ cidr: '13.32.0.0/20', provider: 'CLOUDFRONT GLOBAL' }],
+    });
+    const stripe = find(l, 'shop/Deployment/cart', 'api.stripe.com', 443);
+    expect(stripe.destination).toMatchObject({
+      cidrs: [{ cidr: '54.187.174.169/32' }, { cidr: '54.187.216.72/32' }],
+    });
+    // The CronJob runs once a day for ten minutes: still learned, under its CronJob's name.
+    expect(find(l, 'batch/CronJob/report', 'api.github.com', 443).evidence.days).toBe(3);
+    expect(find(l, 'corp/Deployment/crm', 'crm.example-saas.com', 443).via).toBe('proxy');
+    expect(find(l, 'shop/Deployment/checkout', 'shop/Deployment/cart', 8080).destination).toMatchObject({
+      kind: 'peer',
+      selector: { app: 'cart', tier: 'api' },
+    });
+    // The planted exfiltration is flagged wherever it landed, and never enabled.
+    const exfil = l.endpoints.filter((e) => destinationLabel(e.destination) === '203.0.113.66/32');
+    expect(exfil.length).toBeGreaterThan(0);
+    expect(exfil.every((e) => e.suspicions.some((s) => s.code === 'raw-ip-unusual-port'))).toBe(true);
+    const policy = readFileSync(
+      join(dir, 'demo', 'candidates', 'networkpolicy', 'shop', 'checkout-egress.yaml'),
+      'utf8',
+    );
+    expect(policy).toMatch(/^# {5}- ipBlock:\n# {9}cidr: 203\.0\.113\.66\/32/m);
+    expect(policy).not.toMatch(/^ +cidr: 203\.0\.113\.66/m);
+  });
+
+  it('writes the same bytes from the same database', () => {
+    const a = join(dir, 'again-a');
+    const b = join(dir, 'again-b');
+    expect(cli(['suggest', '--db', db, ...WINDOW, '--out', a, '-q']).code).toBe(0);
+    expect(cli(['suggest', '--db', db, ...WINDOW, '--out', b, '-q']).code).toBe(0);
+    expect(tree(a)).toEqual(tree(b));
+    expect(tree(a)).toEqual(tree(join(dir, 'demo', 'candidates')));
+    expect(learned(a).endpoints.filter((e) => e.new)).toEqual([]);
+  });
+
+  it('honours review decisions across re-generation', () => {
+    const l = learned(join(dir, 'demo', 'candidates'));
+    const rds = find(l, 'shop/Deployment/checkout', '10.0.20.5/32', 5432);
+    const exfil = find(l, 'shop/Deployment/checkout', '203.0.113.66/32', 4444);
+    expect(
+      cli([
+        'review',
+        'reject',
+        rds.id.slice(0, 8),
+        '--db',
+        db,
+        '--reason',
+        'moved to IAM auth',
+        '--by',
+        'ana',
+      ]).code,
+    ).toBe(0);
+    expect(
+      cli(['review', 'accept', exfil.id, '--db', db, '--reason', 'partner SFTP', '--by', 'bo']).code,
+    ).toBe(0);
+    const list = JSON.parse(
+      cli(['review', 'list', '--db', db, '--state', 'rejected,accepted', '-o', 'json']).stdout,
+    ) as {
+      id: string;
+      state: string;
+      decidedBy: string;
+    }[];
+    expect(list.map((r) => [r.id, r.state, r.decidedBy]).sort()).toEqual(
+      [
+        [rds.id, 'rejected', 'ana'],
+        [exfil.id, 'accepted', 'bo'],
+      ].sort(),
+    );
+    const out = join(dir, 'reviewed');
+    expect(cli(['suggest', '--db', db, ...WINDOW, '--out', out, '-q']).code).toBe(0);
+    const policy = readFileSync(join(out, 'networkpolicy', 'shop', 'checkout-egress.yaml'), 'utf8');
+    expect(policy).not.toContain('10.0.20.5/32');
+    expect(policy).toMatch(/^ +cidr: 203\.0\.113\.66\/32/m);
+    expect(learned(out).endpoints.find((e) => e.id === rds.id)?.review).toBe('rejected');
+    const shown = cli(['review', 'show', rds.id, '--db', db, '-o', 'json']);
+    expect(JSON.parse(shown.stdout)).toMatchObject({
+      state: 'rejected',
+      decisions: [{ reason: 'moved to IAM auth' }],
+    });
+    expect(cli(['review', 'snooze', rds.id, '--db', db, '--until', '2020-01-01T00:00:00Z']).code).toBe(1);
+    const unknown = cli(['review', 'accept', 'ffffffffff', '--db', db]);
+    expect([unknown.code, unknown.stderr.trim().split('\n').length]).toEqual([1, 1]);
+  });
+});
+
+describe('audit', () => {
+  it('exits 3 and names the denied traffic and the rule that allows the rest', () => {
+    const r = cli([
+      'audit',
+      '--db',
+      db,
+      ...WINDOW,
+      '--candidates',
+      join(dir, 'demo', 'candidates'),
+      '-o',
+      'json',
+    ]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/would be denied/);
+    const rows = JSON.parse(r.stdout) as {
+      verdict: string;
+      sender: string;
+      target: string;
+      port: number;
+      layers: { allowedBy: string[] }[];
+    }[];
+    const denied = rows.filter((x) => x.verdict === 'denied');
+    expect(denied.length).toBeGreaterThan(0);
+    expect(denied.every((x) => x.target === '203.0.113.66' && x.port === 4444)).toBe(true);
+    const rds = rows.find((x) => x.sender === 'shop/Deployment/checkout' && x.target === '10.0.20.5')!;
+    expect(rds.verdict).toBe('allowed');
+    expect(rds.layers[0]!.allowedBy.join()).toMatch(/networkpolicy shop\/checkout-egress egress\[\d+\]/);
+    const proxied = rows.find((x) => x.target === 'crm.example-saas.com')!;
+    expect(proxied.layers[0]!.allowedBy.join()).toMatch(/egressruleset corp\//);
+  });
+
+  it('denies everything but DNS under a bare default-deny policy, and exits 0 when nothing is denied', () => {
+    const deny = join(dir, 'deny.yaml');
+    writeFileSync(
+      deny,
+      'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: shop}\nspec: {podSelector: {}, policyTypes: [Egress]}\n',
+    );
+    const r = cli(['audit', '--db', db, ...WINDOW, '--policies', deny, '--namespace', 'shop', '-o', 'json']);
+    expect(r.code).toBe(3);
+    const rows = JSON.parse(r.stdout) as { verdict: string; sender: string }[];
+    expect(rows.filter((x) => x.sender.startsWith('shop/')).every((x) => x.verdict === 'denied')).toBe(true);
+    const open = join(dir, 'open.yaml');
+    writeFileSync(
+      open,
+      'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: open, namespace: shop}\nspec: {podSelector: {}, policyTypes: [Egress], egress: [{}]}\n',
+    );
+    expect(
+      cli(['audit', '--db', db, ...WINDOW, '--policies', open, '--workload', 'shop/Deployment/cart']).code,
+    ).toBe(0);
+    expect(cli(['audit', '--db', db]).code).toBe(1);
+  });
+});
+
+describe('report', () => {
+  it('writes markdown, HTML and JSON covering changes, review, coverage and ingest health', () => {
+    const out = join(dir, 'report');
+    const r = cli(['report', '--db', db, ...WINDOW, '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const data = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as {
+      undecided: unknown[];
+      flagged: { target: string }[];
+      coverage: { scope: string; total: { flows: number }; outcomes: { workload: { flows: number } } }[];
+      topTalkers: { workload: string }[];
+      ingest: { malformed: number; quarantine: { reason: string }[] };
+      charts: { trafficPerDay: unknown[] };
+    };
+    expect(data.flagged.map((f) => f.target)).toContain('203.0.113.66/32');
+    expect(data.ingest.malformed).toBe(2);
+    expect(data.charts.trafficPerDay).toHaveLength(3);
+    expect(data.topTalkers[0]!.workload).toBe('shop/Deployment/checkout');
+    const md = readFileSync(join(out, 'report.md'), 'utf8');
+    expect(md).toContain('## Flagged suspicious endpoints');
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(html).toMatch(/<svg[^>]+aria-label="Egress flows per day"/);
+    expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
+    // The next report starts where this one ended.
+    const next = cli([
+      'report',
+      '--db',
+      db,
+      '--until',
+      '2026-11-24T00:00:00Z',
+      '--out',
+      join(dir, 'next'),
+      '--format',
+      'json',
+    ]);
+    expect(next.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(dir, 'next', 'report.json'), 'utf8')).window.since).toBe(
+      Date.parse(UNTIL) / 1000,
+    );
+  });
+
+  it('renders in a real headless Chromium', () => {
+    const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+    if (chromium === undefined)
+      throw new Error('chromium is not installed: run bash scripts/setup/chromium.sh');
+    const out = join(dir, 'report');
+    const shot = join(dir, 'report.png');
+    execFileSync(
+      chromium,
+      [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--window-size=1200,2000',
+        `--screenshot=${shot}`,
+        `file://${join(out, 'report.html')}`,
+      ],
+      { stdio: 'ignore', timeout: 60_000 },
+    );
+    const png = readFileSync(shot);
+    expect(png.subarray(1, 4).toString()).toBe('PNG');
+    // A blank page compresses to almost nothing; charts and tables do not.
+    expect(png.length).toBeGreaterThan(20_000);
+    const dom = execFileSync(
+      chromium,
+      ['--headless', '--no-sandbox', '--disable-gpu', '--dump-dom', `file://${join(out, 'report.html')}`],
+      {
+        encoding: 'utf8',
+        timeout: 60_000,
+      },
+    );
+    expect((dom.match(/<rect /g) ?? []).length).toBeGreaterThan(3);
+    expect(dom).toContain('Top talkers by bytes');
+  });
+});
