@@ -1,0 +1,213 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { matchEgress, parseEgressRuleSet } from '../../src/audit/egressruleset.js';
+import { readPolicySet } from '../../src/audit/policy-set.js';
+import { replayEdges, type ReplayRow } from '../../src/audit/replay.js';
+import { sgRuleAllows } from '../../src/audit/security-group.js';
+import { attributedEdges, podLabels } from '../../src/store/infer-query.js';
+import { tempDir } from '../helpers/tmp.js';
+import { DAY, T0, World } from '../helpers/world.js';
+
+function policies(yaml: string) {
+  const dir = tempDir();
+  writeFileSync(join(dir, 'p.yaml'), yaml);
+  return readPolicySet([dir]);
+}
+
+function replay(w: World, yaml: string): ReplayRow[] {
+  const db = w.ready().db;
+  const ns = new Map([
+    ['shop', { 'kubernetes.io/metadata.name': 'shop' }],
+    ['data', { 'kubernetes.io/metadata.name': 'data' }],
+  ]);
+  return replayEdges(attributedEdges(db, {}), policies(yaml), ns, podLabels(db));
+}
+
+const web = { uid: 'web-1', namespace: 'shop', workload: 'web', ip: '10.244.1.5', start: T0 - DAY };
+const db = {
+  uid: 'db-1',
+  namespace: 'data',
+  workload: 'db',
+  ip: '10.244.2.9',
+  start: T0 - DAY,
+  labels: { app: 'db' },
+};
+
+const WEB_EGRESS = `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-egress, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Egress]
+  egress:
+    - to: [{ipBlock: {cidr: 10.0.0.0/8}}]
+      ports: [{protocol: TCP, port: 5432}]
+    - to: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: data}}, podSelector: {matchLabels: {app: db}}}]
+      ports: [{protocol: TCP, port: 5432}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: db-ingress, namespace: data}
+spec:
+  podSelector: {matchLabels: {app: db}}
+  policyTypes: [Ingress]
+  ingress:
+    - from: [{namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: other}}}]
+`;
+
+describe('replaying observed edges against NetworkPolicies', () => {
+  it('names the rule that allows an edge, and says why another is denied', () => {
+    const w = new World().pods(T0 - DAY, [web, db]);
+    w.flow({ src: '10.244.1.5', dst: '10.20.0.5', port: 5432, at: T0 + 60 });
+    w.flow({ src: '10.244.1.5', dst: '93.184.216.34', port: 443, at: T0 + 120, flows: 4 });
+    w.flow({ src: '10.244.1.5', dst: '10.244.2.9', port: 5432, at: T0 + 180 });
+    const rows = replay(w, WEB_EGRESS);
+    const by = (target: string) => rows.find((r) => r.target === target)!;
+    expect(by('10.20.0.5')).toMatchObject({
+      verdict: 'allowed',
+      layers: [{ layer: 'networkpolicy', allowedBy: ['networkpolicy shop/web-egress egress[0]'] }],
+    });
+    expect(by('93.184.216.34')).toMatchObject({ verdict: 'denied', flows: 4 });
+    expect(by('93.184.216.34').layers[0]!.reason).toMatch(
+      /egress isolated by shop\/web-egress; no rule allows TCP 443/,
+    );
+    // Egress of web allows it; the database's own ingress policy does not.
+    expect(by('data/Deployment/db').verdict).toBe('denied');
+    expect(by('data/Deployment/db').layers[0]!.reason).toMatch(
+      /^ingress of data\/Deployment\/db isolated by data\/db-ingress/,
+    );
+  });
+
+  it('denies ICMP from an egress-isolated pod and leaves traffic nobody governs uncovered', () => {
+    const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [web]);
+    w.flow({ src: '10.244.1.5', dst: '8.8.8.8', protocol: 1, port: 0, at: T0 + 60 });
+    w.flow({ src: '10.0.1.10', dst: '8.8.4.4', port: 443, at: T0 + 60 });
+    w.flow({ src: '198.51.100.1', dst: '203.0.113.1', port: 443, at: T0 + 60 });
+    const rows = replay(w, WEB_EGRESS);
+    expect(rows.find((r) => r.target === '8.8.8.8')!.verdict).toBe('denied');
+    expect(rows.find((r) => r.target === '203.0.113.1')!.verdict).toBe('not-covered');
+  });
+
+  it("judges a SNAT'd flow by its candidate pods: allowed when one of them may send it", () => {
+    const other = { ...web, uid: 'api-1', workload: 'api', ip: '10.244.1.6', labels: { app: 'api' } };
+    const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [web, other]);
+    w.flow({ src: '10.0.1.10', dst: '93.184.216.34', port: 443, at: T0 + 60 });
+    w.flow({ src: '10.0.1.10', dst: '10.20.0.5', port: 5432, at: T0 + 60 });
+    const denyAll = `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: deny, namespace: shop}
+spec: {podSelector: {}, policyTypes: [Egress]}
+`;
+    const rows = replay(w, `${WEB_EGRESS}---\n${denyAll}`);
+    const external = rows.find((r) => r.target === '93.184.216.34')!;
+    expect(external.verdict).toBe('denied');
+    expect(external.layers[0]!.reason).toMatch(/SNAT.*every candidate pod denied/);
+    const rds = rows.find((r) => r.target === '10.20.0.5')!;
+    expect(rds.verdict).toBe('allowed');
+    expect(rds.layers[0]!.allowedBy[0]).toMatch(/web-egress.*candidate shop\/web-1/);
+  });
+
+  it('checks proxied requests against the union of EgressRuleSets', () => {
+    const w = new World().pods(T0 - DAY, [web]);
+    w.flow({
+      src: '10.244.1.5',
+      dst: '93.184.216.1',
+      host: 'a.tiles.example.org',
+      port: 443,
+      at: T0,
+      source: 'squid',
+    });
+    w.flow({
+      src: '10.244.1.5',
+      dst: '93.184.216.2',
+      host: 'example.org',
+      port: 443,
+      at: T0,
+      source: 'squid',
+    });
+    w.flow({
+      src: '10.244.1.5',
+      dst: '93.184.216.3',
+      host: 'a.tiles.example.org',
+      port: 80,
+      at: T0,
+      source: 'squid',
+    });
+    const rows = replay(
+      w,
+      `apiVersion: zalando.org/v1
+kind: EgressRuleSet
+metadata: {name: shop, namespace: shop}
+spec: {targets: ["*.example.org:443"]}
+`,
+    );
+    expect(rows.map((r) => [r.target, r.port, r.verdict])).toEqual([
+      ['a.tiles.example.org', 80, 'denied'],
+      ['a.tiles.example.org', 443, 'allowed'],
+      ['example.org', 443, 'denied'],
+    ]);
+  });
+});
+
+describe('policy layers', () => {
+  it('matches EgressRuleSet targets exactly on the port and below the wildcard only', () => {
+    const set = parseEgressRuleSet({
+      metadata: { name: 'a', namespace: 'x' },
+      spec: { targets: ['api.example.com:443', '*.cdn.example.net:443'] },
+    });
+    expect(matchEgress([set], 'api.example.com', 443)?.target.host).toBe('api.example.com');
+    expect(matchEgress([set], 'img.cdn.example.net', 443)?.target.host).toBe('*.cdn.example.net');
+    expect(matchEgress([set], 'cdn.example.net', 443)).toBeNull();
+    expect(matchEgress([set], 'api.example.com', 8443)).toBeNull();
+    expect(() => parseEgressRuleSet({ spec: { targets: ['api.example.com:*'] } })).toThrow(/not host:port/);
+  });
+
+  it('reads security groups from suggest output and from describe-security-groups', () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, 'sg-0123456789abcdef0.json'),
+      JSON.stringify([
+        { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, IpRanges: [{ CidrIp: '52.216.0.0/15' }] },
+      ]),
+    );
+    writeFileSync(
+      join(dir, 'groups.json'),
+      JSON.stringify({
+        SecurityGroups: [
+          {
+            GroupId: 'sg-0aaaaaaaaaaaaaaaa',
+            IpPermissionsEgress: [
+              { IpProtocol: '-1', UserIdGroupPairs: [{ GroupId: 'sg-0bbbbbbbbbbbbbbbb' }] },
+            ],
+          },
+        ],
+      }),
+    );
+    const set = readPolicySet([dir]);
+    expect(set.securityGroupRules.map((r) => r.groupId).sort()).toEqual([
+      'sg-0123456789abcdef0',
+      'sg-0aaaaaaaaaaaaaaaa',
+    ]);
+    const [https, all] = [
+      set.securityGroupRules.find((r) => r.groupId === 'sg-0123456789abcdef0')!,
+      set.securityGroupRules.find((r) => r.groupId === 'sg-0aaaaaaaaaaaaaaaa')!,
+    ];
+    expect(sgRuleAllows(https, 6, 443, '52.217.1.1', [])).toBe(true);
+    expect(sgRuleAllows(https, 6, 80, '52.217.1.1', [])).toBe(false);
+    expect(sgRuleAllows(https, 17, 443, '52.217.1.1', [])).toBe(false);
+    expect(sgRuleAllows(all, 17, 53, '10.0.0.9', ['sg-0bbbbbbbbbbbbbbbb'])).toBe(true);
+    expect(sgRuleAllows(all, 17, 53, '10.0.0.9', [])).toBe(false);
+  });
+
+  it('names the file of a malformed policy', () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, 'bad.yaml'),
+      'kind: EgressRuleSet\nmetadata: {name: x}\nspec: {targets: ["nope"]}\n',
+    );
+    expect(() => readPolicySet([dir])).toThrow(/bad\.yaml.*not host:port/);
+  });
+});
