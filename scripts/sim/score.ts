@@ -626,12 +626,18 @@ function main(argv: string[]): number {
   };
   const keep = typeof o.dir === 'string' ? resolve(o.dir) : undefined;
   const log = (line: string): void => void process.stderr.write(`sim: ${line}\n`);
-  const { score, pipeline, dir } = simulate(options, { dir: keep, log });
-  const steps = Object.entries(pipeline.seconds)
-    .map(([k, v]) => `${k} ${v.toFixed(1)} s`)
-    .join(', ');
-  log(`${steps}; ${pipeline.summary}`);
-  if (keep === undefined) rmSync(dir, { recursive: true, force: true });
+  const dir = keep ?? mkdtempSync(join(tmpdir(), 'el-sim-'));
+  let score: Score;
+  try {
+    const r = simulate(options, { dir, log });
+    score = r.score;
+    const steps = Object.entries(r.pipeline.seconds)
+      .map(([k, v]) => `${k} ${v.toFixed(1)} s`)
+      .join(', ');
+    log(`${steps}; ${r.pipeline.summary}`);
+  } finally {
+    if (keep === undefined) rmSync(dir, { recursive: true, force: true });
+  }
   process.stdout.write(o.json === true ? `${JSON.stringify(score, null, 2)}\n` : renderScore(score, options));
   return score.failures.length === 0 ? 0 : 1;
 }

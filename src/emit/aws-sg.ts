@@ -14,8 +14,8 @@ import type { YAMLMap } from 'yaml';
 import type { Endpoint, InferenceResult, Sender } from '../model/endpoint.js';
 import { parseCidr } from '../model/cidr.js';
 import type { EmitOptions, EmittedFile, Generator } from './document.js';
-import { evidenceText, foldText, headerLines, suspicionText } from './evidence.js';
-import { commentText, safeCidr, safeHost, safePort } from './safe.js';
+import { destinationText, evidenceText, foldText, headerLines, suspicionText } from './evidence.js';
+import { commentText, safeCidr, safePort } from './safe.js';
 
 const SG_ID = /^sg-[0-9a-f]{8,17}$/;
 
@@ -116,22 +116,6 @@ function validGroups(s: Sender): string[] {
   const out = new Set<string>();
   for (const g of s.securityGroups) if (safeGroupId(g) !== null) out.add(g);
   return [...out].sort();
-}
-
-/** The endpoint's destination, for a comment: host names re-validated, address classes cut to plain words. */
-function destinationText(e: Endpoint): string {
-  const d = e.destination;
-  switch (d.kind) {
-    case 'peer':
-      return 'in-cluster peer';
-    case 'host':
-      return safeHost(d.host) ?? 'a host name that is not valid (withheld)';
-    case 'address': {
-      const name = d.dstName.replace(/[^A-Za-z0-9 ._:/-]/g, '').slice(0, 80);
-      const cls = d.dstClass.replace(/[^a-z-]/g, '');
-      return name === '' ? `${cls} address` : `${cls} ${name}`;
-    }
-  }
 }
 
 function senderText(s: Sender | undefined, id: string): string {

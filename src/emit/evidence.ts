@@ -3,23 +3,10 @@
  * line, and the tests of each generator check the same facts.
  */
 import type { Endpoint, InferenceResult } from '../model/endpoint.js';
-import { commentText } from './safe.js';
+import { isoSeconds as iso } from '../util/units.js';
+import { commentText, safeHost } from './safe.js';
 
-function iso(t: number): string {
-  return new Date(Math.round(t) * 1000).toISOString().replace('.000Z', 'Z');
-}
-
-/** `1.2 MB`-style byte counts, fixed precision so output is stable. */
-export function humanBytes(n: number): string {
-  const units = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let v = n;
-  let i = 0;
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1000;
-    i++;
-  }
-  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
-}
+export { humanBytes } from '../util/units.js';
 
 /** One line: flows, bytes, first/last seen, days, pods, sources, how sender and name were known, confidence. */
 export function evidenceText(e: Endpoint): string {
@@ -67,4 +54,20 @@ export function headerLines(result: InferenceResult, what: string): string[] {
     `Settings: max-prefix=/${s.maxPrefix4} (IPv6 /${s.maxPrefix6}) allow-any=${s.allowAny} wildcard-min=${s.wildcardMin} min-flows=${s.minFlows} min-days=${s.minDays} dns-grace=${s.dnsGrace}s`,
     'Each rule carries its evidence; rules marked SUSPICIOUS are commented out until a person enables them.',
   ].map(commentText);
+}
+
+/** The endpoint's destination for a comment: host names re-validated, address classes cut to plain words. */
+export function destinationText(e: Endpoint): string {
+  const d = e.destination;
+  switch (d.kind) {
+    case 'peer':
+      return 'in-cluster peer';
+    case 'host':
+      return safeHost(d.host) ?? 'a host name that is not valid (withheld)';
+    case 'address': {
+      const name = d.dstName.replace(/[^A-Za-z0-9 ._:/-]/g, '').slice(0, 80);
+      const cls = d.dstClass.replace(/[^a-z-]/g, '');
+      return name === '' ? `${cls} address` : `${cls} ${name}`;
+    }
+  }
 }

@@ -10,8 +10,8 @@
  */
 import type { Endpoint, InferenceResult, Sender } from '../model/endpoint.js';
 import type { EmitOptions, EmittedFile, Generator } from './document.js';
-import { evidenceText, foldText, headerLines, suspicionText } from './evidence.js';
-import { commentText, safeCidr, safeHost, safePort } from './safe.js';
+import { destinationText, evidenceText, foldText, headerLines, suspicionText } from './evidence.js';
+import { commentText, safeCidr, safePort } from './safe.js';
 
 /** The group name the seed creates; the operator overrides it with `SG=... sh rules.sh`. */
 const DEFAULT_GROUP = 'sks-egress-security-group';
@@ -115,21 +115,6 @@ interface PlannedRule {
 function senderText(s: Sender): string {
   const id = s.id.replace(/[^A-Za-z0-9._/:-]/g, '?');
   return s.hostNetwork ? `${id} (hostNetwork)` : id;
-}
-
-function destinationText(e: Endpoint): string {
-  const d = e.destination;
-  switch (d.kind) {
-    case 'peer':
-      return 'in-cluster peer';
-    case 'host':
-      return safeHost(d.host) ?? 'a host name that is not valid (withheld)';
-    case 'address': {
-      const name = d.dstName.replace(/[^A-Za-z0-9 ._:/-]/g, '').slice(0, 80);
-      const cls = d.dstClass.replace(/[^a-z-]/g, '');
-      return name === '' ? `${cls} address` : `${cls} ${name}`;
-    }
-  }
 }
 
 function compareEndpoints(a: Endpoint, b: Endpoint): number {

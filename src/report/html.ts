@@ -2,8 +2,9 @@
  * The report as one self-contained HTML file: inline CSS and inline SVG charts, no script, no external resource,
  * so it opens from a mail attachment or an artifact store without a server. Every value is escaped.
  */
-import type { ReportCandidate, ReportData } from './build.js';
-import { bytes, day, iso, percent } from './format.js';
+import type { ReportData } from './build.js';
+import { day } from './format.js';
+import { sections, summaryCounts, windowText, type Section } from './sections.js';
 
 export function escapeHtml(s: string | number): string {
   return String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
@@ -53,36 +54,18 @@ export function barChart(
   return `<figure><svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="img" aria-label="${escapeHtml(title)}"><text x="${pad.left}" y="18" class="title">${escapeHtml(title)}</text>${axis}${bars}${empty}</svg></figure>`;
 }
 
-function table(head: readonly string[], rows: readonly (readonly (string | number)[])[]): string {
-  if (rows.length === 0) return '<p class="none">None.</p>';
-  return `<table><thead><tr>${head.map((x) => `<th>${escapeHtml(x)}</th>`).join('')}</tr></thead><tbody>${rows
-    .map((r) => `<tr>${r.map((x) => `<td>${escapeHtml(x)}</td>`).join('')}</tr>`)
-    .join('')}</tbody></table>`;
-}
-
-function candidates(list: readonly ReportCandidate[], extra: 'first' | 'last' = 'first'): string {
-  return table(
-    [
-      'id',
-      'workload',
-      'endpoint',
-      'port',
-      'state',
-      extra === 'first' ? 'first seen' : 'last seen',
-      'flows',
-      'flags',
-    ],
-    list.map((c) => [
-      c.id,
-      c.sender,
-      c.target,
-      `${c.port}/${c.protocol}${c.via === 'proxy' ? ' (proxy)' : ''}`,
-      c.state,
-      iso(extra === 'first' ? c.firstSeen : c.lastSeen),
-      c.flows,
-      c.flags.join(', '),
-    ]),
-  );
+function section(s: Section): string {
+  const out = [`<h${s.level}>${escapeHtml(s.title)}</h${s.level}>`];
+  if (s.text !== undefined) out.push(`<p>${escapeHtml(s.text)}</p>`);
+  if (s.head !== undefined && s.rows !== undefined && s.rows.length > 0) {
+    out.push(
+      `<table><thead><tr>${s.head.map((x) => `<th>${escapeHtml(x)}</th>`).join('')}</tr></thead><tbody>${s.rows
+        .map((r) => `<tr>${r.map((x) => `<td>${escapeHtml(x)}</td>`).join('')}</tr>`)
+        .join('')}</tbody></table>`,
+    );
+  } else if (s.head !== undefined || s.empty !== undefined)
+    out.push(`<p class="none">${escapeHtml(s.empty ?? 'None.')}</p>`);
+  return out.join('\n');
 }
 
 const CSS = `
@@ -95,75 +78,22 @@ th{background:#f6f8fa}td{word-break:break-word}.none{color:#57606a;font-style:it
 svg .bar{fill:#2f81f7}svg .grid{stroke:#d0d7de}svg .tick{font-size:11px;fill:#57606a}svg .title{font-size:13px;font-weight:600;fill:#1b1f24}`;
 
 export function renderHtml(r: ReportData, staleDays: number): string {
-  const stat = (n: number, what: string) => `<div><b>${escapeHtml(n)}</b>${escapeHtml(what)}</div>`;
-  const all = r.coverage.find((c) => c.scope === 'all');
+  const stat = (what: string, n: number) => `<div><b>${escapeHtml(n)}</b>${escapeHtml(what)}</div>`;
   const traffic = r.charts.trafficPerDay.map((t) => ({ label: day(t.day), value: t.flows }));
   const news = r.charts.trafficPerDay.map((t) => ({
     label: day(t.day),
     value: r.charts.newEndpointsPerDay.find((n) => n.day === t.day)?.count ?? 0,
   }));
   const coverage = r.charts.coveragePerDay.map((c) => ({ label: day(c.day), value: c.attributed }));
+  const count = (v: number) => String(Math.round(v));
   const body = [
     `<h1>egress-learner report ${escapeHtml(day(r.window.until))}</h1>`,
-    `<p>Window ${escapeHtml(iso(r.window.since))} .. ${escapeHtml(iso(r.window.until))}; suggest run ${escapeHtml(r.runs.current ?? '–')} compared with ${escapeHtml(r.runs.previous ?? '–')}.</p>`,
-    `<div class="summary">${stat(r.newEndpoints.length, 'new endpoints')}${stat(r.ruleChanges.added.length, 'rules added')}${stat(r.ruleChanges.removed.length, 'rules removed')}${stat(r.ruleChanges.changed.length, 'rules changed')}${stat(r.undecided.length, 'undecided')}${stat(r.flagged.length, 'flagged')}${r.denied === null ? '' : stat(r.denied.length, 'denied by policies')}</div>`,
-    `<div class="charts">${barChart('Egress flows per day', traffic, (v) => String(Math.round(v)))}${barChart('New endpoints per day', news, (v) => String(Math.round(v)))}${barChart('Flows attributed to a workload (%)', coverage, (v) => `${v.toFixed(0)}%`, 100)}</div>`,
-    '<h2>New endpoints per workload</h2>',
-    candidates(r.newEndpoints),
-    `<h2>Not seen for ${escapeHtml(staleDays)} days (candidates for removal)</h2>`,
-    candidates(r.staleEndpoints, 'last'),
-    '<h2>Candidate rules added</h2>',
-    candidates(r.ruleChanges.added),
-    '<h2>Candidate rules removed</h2>',
-    candidates(r.ruleChanges.removed, 'last'),
-    '<h2>Candidate rules changed</h2>',
-    candidates(r.ruleChanges.changed),
-    '<h2>Undecided candidates</h2>',
-    candidates(r.undecided),
-    '<h2>Flagged suspicious endpoints</h2>',
-    candidates(r.flagged),
-    '<h2>Traffic current policies deny</h2>',
-    r.denied === null
-      ? '<p class="none">No policies given (report --policies &lt;dir&gt;).</p>'
-      : table(
-          ['workload', 'endpoint', 'port', 'flows', 'why'],
-          r.denied.map((d) => [d.sender, d.target, `${d.port}/${d.protocol}`, d.flows, d.reason]),
-        ),
-    '<h2>Attribution coverage</h2>',
-    table(
-      ['scope', 'flows', 'to a workload', 'to a node only', 'to an instance', 'to nothing'],
-      r.coverage.map((c) => [
-        c.scope === 'all' ? 'all' : `${c.scope}: ${c.key}`,
-        c.total.flows,
-        percent(c.outcomes.workload.flows, c.total.flows),
-        percent(c.outcomes.node.flows, c.total.flows),
-        percent(c.outcomes.instance.flows, c.total.flows),
-        percent(c.outcomes.none.flows, c.total.flows),
-      ]),
-    ),
-    all === undefined
-      ? ''
-      : `<p>Why not attributed: ${escapeHtml(
-          Object.entries(all.reasons)
-            .map(([k, v]) => `${k} ${v.flows}`)
-            .join(', ') || 'nothing missing',
-        )}.</p>`,
-    '<h2>Top talkers by bytes</h2>',
-    table(
-      ['workload', 'flows', 'bytes'],
-      r.topTalkers.map((t) => [t.workload, t.flows, bytes(t.bytes)]),
-    ),
-    '<h2>Ingest health</h2>',
-    `<p>${escapeHtml(r.ingest.sources)} inputs, ${escapeHtml(r.ingest.records)} records, ${escapeHtml(r.ingest.malformed)} malformed.</p>`,
-    table(
-      ['kind', 'reason', 'lines'],
-      r.ingest.quarantine.map((q) => [q.kind, q.reason, q.count]),
-    ),
-    '<h3>Gaps in input</h3>',
-    table(
-      ['source', 'from', 'to'],
-      r.ingest.gaps.map((g) => [g.kind, iso(g.from), iso(g.to)]),
-    ),
+    `<p>${escapeHtml(windowText(r))}</p>`,
+    `<div class="summary">${summaryCounts(r)
+      .map(([what, n]) => stat(what, n))
+      .join('')}</div>`,
+    `<div class="charts">${barChart('Egress flows per day', traffic, count)}${barChart('New endpoints per day', news, count)}${barChart('Flows attributed to a workload (%)', coverage, (v) => `${v.toFixed(0)}%`, 100)}</div>`,
+    ...sections(r, staleDays).map(section),
   ].join('\n');
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">

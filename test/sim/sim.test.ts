@@ -1,6 +1,8 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { simulate } from '../../scripts/sim/score.js';
-import { tempDir } from '../helpers/tmp.js';
 
 /**
  * Issue 5, end to end on a small cluster: rules learned by the built CLI from a 3-day window are replayed on the
@@ -9,10 +11,16 @@ import { tempDir } from '../helpers/tmp.js';
  */
 describe('simulated cluster with known truth', () => {
   it('learned rules meet the bar on the day after the window, and beat per-IP /32 rules', () => {
-    const { score } = simulate(
-      { seed: 5, windowDays: 3, afterDays: 1, namespaces: 1, snapshotEvery: 86_400, rate: 0.5 },
-      { dir: tempDir('el-sim-') },
-    );
+    const dir = mkdtempSync(join(tmpdir(), 'el-sim-'));
+    let score;
+    try {
+      ({ score } = simulate(
+        { seed: 5, windowDays: 3, afterDays: 1, namespaces: 1, snapshotEvery: 86_400, rate: 0.5 },
+        { dir },
+      ));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     expect(score.failures).toEqual([]);
     expect(score.legit.flows).toBeGreaterThan(1000);
     expect(score.legit.share).toBeGreaterThanOrEqual(0.999);

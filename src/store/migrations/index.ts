@@ -4,6 +4,7 @@ import { migration0002 } from './0002-inventory.js';
 import { migration0003 } from './0003-attribution.js';
 import { migration0004 } from './0004-dns.js';
 import { migration0005 } from './0005-review.js';
+import { migration0006 } from './0006-kafka-offsets.js';
 
 /** Every schema change, in order. Append; never edit a migration that has shipped. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -12,4 +13,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0003,
   migration0004,
   migration0005,
+  migration0006,
 ];
