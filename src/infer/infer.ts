@@ -113,7 +113,14 @@ class Acc {
     readonly via: 'direct' | 'proxy',
   ) {}
 
-  add(e: InferenceEdge, sender: SenderEvidence, name: NameEvidence, share = 1): void {
+  /** `pods`: the sending pods when the edge itself does not name one (SNAT'd flows narrowed by who asked DNS). */
+  add(
+    e: InferenceEdge,
+    sender: SenderEvidence,
+    name: NameEvidence,
+    share = 1,
+    pods?: ReadonlySet<string>,
+  ): void {
     this.flows += e.flows * share;
     this.packets += e.packets * share;
     this.bytes += e.bytes * share;
@@ -121,7 +128,8 @@ class Acc {
     this.last = Math.max(this.last, e.lastSeen);
     this.sources |= e.sources;
     this.days.add(Math.floor(e.bucket / 86_400));
-    if (e.srcPod !== '' && sender === 'exact') this.pods.add(e.srcPod);
+    if (e.srcPod !== '' && sender === 'exact') this.pods.add(`${e.srcNamespace}/${e.srcPod}`);
+    for (const p of pods ?? []) this.pods.add(p);
     if (e.dstAddr !== '' && this.via === 'direct') {
       let b = this.addrs.get(e.dstAddr);
       if (b === undefined) this.addrs.set(e.dstAddr, (b = new Set()));
@@ -198,6 +206,7 @@ class Inference {
   #flows = 0;
   #unattributed = 0;
   #candidateFlows = 0;
+  #dataStart = Infinity;
   #dataEnd = -Infinity;
 
   constructor(
@@ -260,6 +269,7 @@ class Inference {
     if (protocol === undefined) return;
     this.#edges++;
     this.#flows += e.flows;
+    this.#dataStart = Math.min(this.#dataStart, e.firstSeen);
     this.#dataEnd = Math.max(this.#dataEnd, e.lastSeen);
     switch (e.srcKind) {
       case 'workload': {
@@ -383,21 +393,32 @@ class Inference {
         const consistent = candidates.filter((w) => known.has(`${w}\u0000${rawKey(r.raw)}`));
         let chosen: string[];
         let how: SenderEvidence;
+        if (askers.length === 0 && r.match?.nodeAsked === true && e.srcNode !== '') {
+          this.#nodeAcc(e, r.raw, protocol).add(e, 'exact', r.name);
+          continue;
+        }
         if (askers.length > 0) [chosen, how] = [askers, 'dns-client'];
         else if (consistent.length > 0) [chosen, how] = [consistent, 'consistent'];
         else [chosen, how] = [candidates, 'candidate'];
         for (const w of chosen) {
           const id = this.#registerCandidate(w, e.srcCluster);
-          if (id !== null) this.#acc(id, r.raw, e, protocol).add(e, how, r.name, 1 / chosen.length);
+          const pods = how === 'dns-client' ? r.match?.askerPods.get(w) : undefined;
+          if (id !== null) this.#acc(id, r.raw, e, protocol).add(e, how, r.name, 1 / chosen.length, pods);
         }
         if (how === 'candidate' && e.srcNode !== '') {
-          const node = hostSender(`node/${e.srcNode}`, 'node', JSON.parse(e.srcSecurityGroups) as string[]);
-          if (!this.#senders.has(node.id)) this.#senders.set(node.id, node);
-          this.#acc(node.id, r.raw, e, protocol).add(e, 'exact', r.name);
+          // Nobody could be named: the node's own rule set (security groups) needs it too, as unexplained.
+          this.#nodeAcc(e, r.raw, protocol).add(e, 'candidate', r.name);
           this.#candidateFlows += chosen.length > 0 ? e.flows : 0;
         }
       }
     }
+  }
+
+  /** The accumulator of the edge's node as a sender (registered on first use). */
+  #nodeAcc(e: InferenceEdge, raw: Raw, protocol: RuleProtocol): Acc {
+    const node = hostSender(`node/${e.srcNode}`, 'node', JSON.parse(e.srcSecurityGroups) as string[]);
+    if (!this.#senders.has(node.id)) this.#senders.set(node.id, node);
+    return this.#acc(node.id, raw, e, protocol);
   }
 
   #registerCandidate(id: string, cluster: string): string | null {
@@ -607,10 +628,12 @@ class Inference {
     const rare =
       (this.opts.minFlows > 0 && evidence.flows < this.opts.minFlows) ||
       (this.opts.minDays > 0 && evidence.days < this.opts.minDays);
-    const span = this.opts.until - this.opts.since;
+    // What was observed, not what was asked for: 14 days asked of 1 day of data must not make everything new.
+    const span = Math.min(this.opts.until, this.#dataEnd) - Math.max(this.opts.since, this.#dataStart);
     const suspicions = suspicionsOf(sender, destination, acc.port, evidence, {
       dataEnd: Math.min(this.opts.until, this.#dataEnd),
       span,
+      dnsSeen: this.#names.size > 0,
     });
     const key = `${sender.id}|${destinationKey(destination)}|${acc.port}/${acc.protocol}|${acc.via}`;
     return {

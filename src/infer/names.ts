@@ -47,6 +47,8 @@ interface Asked {
   readonly answer: AddressAnswer;
   /** Workload of the asking pod at the time of the answer, or null. */
   readonly workload: string | null;
+  /** The asking pod (`namespace/name`), or ''. */
+  readonly pod: string;
   /** Node whose address asked, or whose pod asked; '' unknown. */
   readonly node: string;
 }
@@ -56,11 +58,16 @@ export interface NameMatch {
   readonly evidence: Exclude<NameEvidence, 'proxy' | 'none'>;
   /** Workloads that asked for these names (for narrowing SNAT'd flows). */
   readonly askers: ReadonlySet<string>;
+  /** The asking pods (`namespace/name`) per asking workload. */
+  readonly askerPods: ReadonlyMap<string, ReadonlySet<string>>;
+  /** A node's own address asked (kubelet, a host daemon): the node's own traffic, not a pod's. */
+  readonly nodeAsked: boolean;
 }
 
 /** A client that asked for a name over [first, last], resolved to its pod's workload and node. */
 interface Question {
   readonly workload: string | null;
+  readonly pod: string;
   readonly node: string;
   readonly first: number;
   readonly last: number;
@@ -86,6 +93,7 @@ export class NameIndex {
       const lease = holders.leaseAt(q.client, q.lastSeen);
       const entry: Question = {
         workload: lease === null ? null : workloadId(lease.workload),
+        pod: lease === null ? '' : `${lease.namespace}/${lease.podName}`,
         node: lease !== null ? lease.node : (holders.nodeOf.get(q.client) ?? ''),
         first: q.firstSeen,
         last: q.lastSeen,
@@ -99,6 +107,7 @@ export class NameIndex {
       const asked: Asked = {
         answer: a,
         workload: lease === null ? null : workloadId(lease.workload),
+        pod: lease === null ? '' : `${lease.namespace}/${lease.podName}`,
         node: lease !== null ? lease.node : (holders.nodeOf.get(a.client) ?? ''),
       };
       const list = this.#byAddr.get(a.answer);
@@ -110,6 +119,11 @@ export class NameIndex {
       if (buckets === undefined) addrs.set(a.answer, (buckets = new Set()));
       buckets.add(a.bucket);
     }
+  }
+
+  /** Addresses some answer named: 0 when no DNS log covers the window. */
+  get size(): number {
+    return this.#byAddr.size;
   }
 
   /** Every address `name` was answered with, and the buckets it was answered in. */
@@ -165,6 +179,15 @@ function match(
   // A resolver forwarding for pods (CoreDNS to Route 53) is the answers' client but not their consumer: when the
   // cluster DNS logged who asked, those are the askers.
   const from = questions.some((q) => q.workload !== null) ? questions : hit;
-  const askers = new Set(from.map((x) => x.workload).filter((w) => w !== null));
-  return { names, evidence, askers };
+  const askers = new Set<string>();
+  const askerPods = new Map<string, Set<string>>();
+  for (const x of from) {
+    if (x.workload === null) continue;
+    askers.add(x.workload);
+    let pods = askerPods.get(x.workload);
+    if (pods === undefined) askerPods.set(x.workload, (pods = new Set()));
+    if (x.pod !== '') pods.add(x.pod);
+  }
+  const nodeAsked = askers.size === 0 && hit.some((x) => x.workload === null && x.node !== '');
+  return { names, evidence, askers, askerPods, nodeAsked };
 }

@@ -44,6 +44,8 @@ export interface SuspicionContext {
   readonly dataEnd: number;
   /** Length of the observed window in seconds. */
   readonly span: number;
+  /** True when DNS logs with answers cover the window (so a name would have been seen). */
+  readonly dnsSeen: boolean;
 }
 
 /** Every suspicion that applies to one endpoint. */
@@ -67,11 +69,24 @@ export function suspicionsOf(
   if (destination.kind === 'address' && destination.dstClass === 'internet' && !COMMON_PORTS.has(port)) {
     out.push({ code: 'raw-ip-unusual-port', detail: `internet address without a name on port ${port}` });
   }
+  // Workloads reach the internet by name. An address no answer named, sent through a node's address by a pod
+  // nobody could narrow down, is what a compromised pod with a hard-coded address looks like.
+  if (
+    ctx.dnsSeen &&
+    destination.kind === 'address' &&
+    destination.dstClass === 'internet' &&
+    evidence.sender === 'candidate'
+  ) {
+    out.push({
+      code: 'unnamed-address-via-node',
+      detail: "internet address no DNS answer named, sent through a node's address by an unknown pod",
+    });
+  }
   const external = destination.kind !== 'peer';
   if (
     external &&
     sender.kind === 'workload' &&
-    evidence.sender === 'exact' &&
+    (evidence.sender === 'exact' || evidence.sender === 'dns-client') &&
     evidence.pods === 1 &&
     sender.pods >= 3 &&
     sender.maxReplicas >= 2

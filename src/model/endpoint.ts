@@ -109,6 +109,7 @@ export interface Evidence {
 export const SUSPICION_CODES = [
   'high-entropy-name',
   'raw-ip-unusual-port',
+  'unnamed-address-via-node',
   'single-pod-of-many',
   'new-on-last-day',
 ] as const;

@@ -168,19 +168,17 @@ describe('inference from edges, leases and DNS answers', () => {
   });
 
   it('narrows SNAT traffic with the pod CoreDNS saw asking, when the resolver only saw CoreDNS', () => {
-    const w = new World()
-      .node('node-a', '10.0.1.10', T0 - DAY)
-      .pods(T0 - DAY, [
-        checkout(),
-        { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
-        {
-          uid: 'coredns-1',
-          namespace: 'kube-system',
-          workload: 'coredns',
-          ip: '10.244.0.2',
-          start: T0 - DAY,
-        },
-      ]);
+    const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [
+      checkout(),
+      { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
+      {
+        uid: 'coredns-1',
+        namespace: 'kube-system',
+        workload: 'coredns',
+        ip: '10.244.0.2',
+        start: T0 - DAY,
+      },
+    ]);
     w.ask('10.244.2.9', 'api.github.com', T0 + 49);
     w.dns('10.244.0.2', 'api.github.com', ['140.82.112.3'], T0 + 50);
     w.flow({ src: '10.0.1.10', dst: '140.82.112.3', at: T0 + 60 });
@@ -200,11 +198,49 @@ describe('inference from edges, leases and DNS answers', () => {
     w.flow({ src: '10.0.1.10', dst: '140.82.112.3', at: T0 + 60 });
     const r = run(w);
     expect(r.endpoints.map((e) => [e.sender, e.evidence.sender])).toEqual([
-      ['node/node-a', 'exact'],
+      ['node/node-a', 'candidate'],
       ['shop/Deployment/cart', 'candidate'],
       ['shop/Deployment/checkout', 'candidate'],
     ]);
     expect(of(r, 'shop/Deployment/cart')[0]!.confidence).toBeLessThan(0.5);
+  });
+
+  it("keeps a node's own lookups (the node asked DNS) on the node, not on its pods", () => {
+    const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [checkout()]);
+    w.dns('10.0.1.10', 'api.ecr.us-east-1.amazonaws.com', ['52.46.1.1'], T0 + 50);
+    w.flow({ src: '10.0.1.10', dst: '52.46.1.1', at: T0 + 60 });
+    expect(run(w).endpoints.map((e) => [e.sender, target(e), e.evidence.sender])).toEqual([
+      ['node/node-a', 'api.ecr.us-east-1.amazonaws.com[52.46.1.1/32]:443/TCP', 'exact'],
+    ]);
+  });
+
+  it('flags an unnamed internet address sent through a node by a pod nobody could name, once DNS is logged', () => {
+    const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [checkout()]);
+    w.dns('10.244.1.5', 'api.stripe.com', ['54.187.174.169'], T0 + 50);
+    w.flow({ src: '10.0.1.10', dst: '54.187.174.169', at: T0 + 60 });
+    w.flow({ src: '10.0.1.10', dst: '198.51.100.77', at: T0 + 60 });
+    const r = run(w);
+    const flags = (t: string) =>
+      r.endpoints.filter((e) => target(e).startsWith(t)).flatMap((e) => e.suspicions.map((s) => s.code));
+    expect(flags('198.51.100.77')).toContain('unnamed-address-via-node');
+    expect(flags('api.stripe.com')).toEqual([]);
+  });
+
+  it("counts the pods that asked DNS, so a SNAT'd endpoint of one pod among many is flagged", () => {
+    const pods = [1, 2, 3].map((i) => checkout(`10.244.1.${i}`, `checkout-${i}`));
+    const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, pods);
+    for (const p of pods) {
+      w.dns(p.ip, 'api.stripe.com', ['54.187.174.169'], T0 + 50);
+      w.flow({ src: '10.0.1.10', dst: '54.187.174.169', at: T0 + 60 });
+    }
+    w.dns('10.244.1.2', 'updates.example-cdn.net', ['198.51.100.8'], T0 + 70);
+    w.flow({ src: '10.0.1.10', dst: '198.51.100.8', at: T0 + 80 });
+    const r = run(w);
+    const by = (t: string) => of(r, 'shop/Deployment/checkout').find((e) => target(e).startsWith(t))!;
+    expect(by('api.stripe.com').evidence.pods).toBe(3);
+    expect(by('updates.example-cdn.net').evidence.pods).toBe(1);
+    expect(by('updates.example-cdn.net').suspicions.map((s) => s.code)).toContain('single-pod-of-many');
+    expect(by('api.stripe.com').suspicions).toEqual([]);
   });
 
   it('folds many subdomains into a wildcard only past --wildcard-min, and never across ports', () => {
