@@ -1,10 +1,12 @@
+import type Database from 'better-sqlite3';
 import { Command, Option } from 'commander';
 import { connectivity, formatConnlistJson } from '../audit/connectivity.js';
 import { readManifests } from '../audit/manifests.js';
 import { loadKubeConfig } from '../../collectors/kubernetes/kubeconfig.js';
-import { clusterNetworkPolicies, readPolicySet } from '../audit/policy-set.js';
+import { clusterNetworkPolicies, readPolicySet, type PolicySet } from '../audit/policy-set.js';
 import { replayEdges, type ReplayRow } from '../audit/replay.js';
 import { KnownError, UsageError } from '../model/errors.js';
+import type { FlowFilter } from '../store/flow-query.js';
 import { attributedEdges, namespaceLabels, podLabels } from '../store/infer-query.js';
 import type { GlobalOptions } from './context.js';
 import { OUTPUT_FORMATS, parseOutputFormat, writeRows } from './output.js';
@@ -49,12 +51,9 @@ const REPLAY_COLUMNS = [
   'reason',
 ];
 
-function replayCommand(now: () => number): Command {
-  return withFilterOptions(
-    new Command('replay').description(
-      'replay observed egress against policies: per workload, what would be denied and which rule allows the rest',
-    ),
-  )
+/** The options that name policy layers, shared by `audit` and `report`. */
+export function withPolicyOptions(cmd: Command): Command {
+  return cmd
     .option(
       '--policies <path>',
       'NetworkPolicy / EgressRuleSet / security-group files or folders (repeatable)',
@@ -70,7 +69,40 @@ function replayCommand(now: () => number): Command {
       '--kubeconfig <file>',
       'kubeconfig for --from-cluster (default: $KUBECONFIG, ~/.kube/config, in-cluster)',
     )
-    .option('--context <name>', 'kubeconfig context for --from-cluster')
+    .option('--context <name>', 'kubeconfig context for --from-cluster');
+}
+
+/** The layers the options name, or null when they name none. */
+export async function loadPolicyLayers(opts: Record<string, unknown>): Promise<PolicySet | null> {
+  const paths = [
+    ...((opts.policies as string[] | undefined) ?? []),
+    ...((opts.candidates as string[] | undefined) ?? []),
+  ];
+  if (paths.length === 0 && opts.fromCluster !== true) return null;
+  const set = readPolicySet(paths);
+  if (opts.fromCluster === true) {
+    const kc = loadKubeConfig({
+      kubeconfig: opts.kubeconfig as string | undefined,
+      context: opts.context as string | undefined,
+    });
+    set.networkPolicies.push(...(await clusterNetworkPolicies(kc)));
+  }
+  return set;
+}
+
+/** Replays the window's edges (an open, attribution-refreshed database) against `set`. */
+export function replayStore(db: Database.Database, set: PolicySet, filter: FlowFilter): ReplayRow[] {
+  return replayEdges(attributedEdges(db, filter), set, byNamespace(namespaceLabels(db)), podLabels(db));
+}
+
+function replayCommand(now: () => number): Command {
+  return withPolicyOptions(
+    withFilterOptions(
+      new Command('replay').description(
+        'replay observed egress against policies: per workload, what would be denied and which rule allows the rest',
+      ),
+    ),
+  )
     .option('--denied-only', 'list only traffic that would be denied')
     .addOption(new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default('table'))
     .addHelpText(
@@ -86,29 +118,13 @@ Examples:
       const g = self.optsWithGlobals<GlobalOptions>();
       const filter = parseFilter(opts, now());
       const format = parseOutputFormat(String(opts.output));
-      const paths = [
-        ...((opts.policies as string[] | undefined) ?? []),
-        ...((opts.candidates as string[] | undefined) ?? []),
-      ];
-      if (paths.length === 0 && opts.fromCluster !== true)
+      const set = await loadPolicyLayers(opts);
+      if (set === null)
         throw new UsageError('nothing to audit against: give --policies, --candidates or --from-cluster');
-      const set = readPolicySet(paths);
-      if (opts.fromCluster === true) {
-        const kc = loadKubeConfig({
-          kubeconfig: opts.kubeconfig as string | undefined,
-          context: opts.context as string | undefined,
-        });
-        set.networkPolicies.push(...(await clusterNetworkPolicies(kc)));
-      }
       const { store } = await openAttributed(g, opts, now, true);
       let rows: ReplayRow[];
       try {
-        rows = replayEdges(
-          attributedEdges(store.db, filter),
-          set,
-          byNamespace(namespaceLabels(store.db)),
-          podLabels(store.db),
-        );
+        rows = replayStore(store.db, set, filter);
       } finally {
         store.close();
       }

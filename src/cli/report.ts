@@ -8,6 +8,7 @@ import { renderHtml } from '../report/html.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { lastReport, recordReport } from '../store/report-query.js';
 import { openForRead, openForWrite, type GlobalOptions } from './context.js';
+import { loadPolicyLayers, replayStore, withPolicyOptions } from './audit.js';
 import { collect } from './query.js';
 import { parseInstant } from './time-window.js';
 
@@ -15,9 +16,10 @@ export const REPORT_FORMATS = ['md', 'html', 'json'] as const;
 type ReportFormat = (typeof REPORT_FORMATS)[number];
 
 const DAY = 86_400;
+const PROTOCOL_NAMES: Record<number, string> = { 1: 'ICMP', 6: 'TCP', 17: 'UDP', 58: 'ICMPv6', 132: 'SCTP' };
 
 export function reportCommand(now: () => number): Command {
-  return new Command('report')
+  return withPolicyOptions(new Command('report'))
     .description('the nightly report: what changed since the last report, what awaits review, ingest health')
     .requiredOption('--out <dir>', 'directory for report.md, report.html, report.json')
     .option('--format <list>', `formats (comma-separated): ${REPORT_FORMATS.join(', ')}`, collect)
@@ -28,9 +30,9 @@ export function reportCommand(now: () => number): Command {
     .option('--top <n>', 'top talkers listed', '10')
     .addHelpText(
       'after',
-      '\nExamples:\n  egress-learner report --out reports/$(date +%F)\n  egress-learner report --since 7d --format md --out weekly/\n\nRun it after `suggest`: it compares the latest two suggest runs.',
+      '\nExamples:\n  egress-learner report --out reports/$(date +%F) --from-cluster\n  egress-learner report --since 7d --format md --out weekly/\n\nRun it after `suggest`: it compares the latest two suggest runs.',
     )
-    .action((opts: Record<string, unknown>, self: Command) => {
+    .action(async (opts: Record<string, unknown>, self: Command) => {
       const g = self.optsWithGlobals<GlobalOptions>();
       const t = now();
       const formats = ((opts.format as string[] | undefined) ?? [...REPORT_FORMATS]).map((f) => {
@@ -59,16 +61,37 @@ export function reportCommand(now: () => number): Command {
         if (since > until) throw new UsageError('--since is after --until');
         const attribution = attributionUsesCache(store.db);
         if (attribution) refreshAttribution(store.db);
-        const data = buildReport(store.db, {
-          since,
-          until,
-          chartSince: until - chartDays * DAY,
-          now: t,
-          staleDays,
-          bucketSeconds: store.bucketSeconds(),
-          attribution,
-          topN,
-        });
+        const layers = await loadPolicyLayers(opts);
+        const denied =
+          layers === null
+            ? null
+            : replayStore(store.db, layers, { since, until })
+                .filter((r) => r.verdict === 'denied')
+                .map((r) => ({
+                  sender: r.sender,
+                  target: r.target,
+                  port: r.port,
+                  protocol: PROTOCOL_NAMES[r.protocol] ?? String(r.protocol),
+                  flows: r.flows,
+                  reason: r.layers
+                    .map((l) => l.reason)
+                    .filter((x) => x !== '')
+                    .join('; '),
+                }));
+        const data = buildReport(
+          store.db,
+          {
+            since,
+            until,
+            chartSince: until - chartDays * DAY,
+            now: t,
+            staleDays,
+            bucketSeconds: store.bucketSeconds(),
+            attribution,
+            topN,
+          },
+          denied,
+        );
         const out = String(opts.out);
         mkdirSync(out, { recursive: true });
         for (const f of formats) {

@@ -226,6 +226,29 @@ describe('report', () => {
     const html = readFileSync(join(out, 'report.html'), 'utf8');
     expect(html).toMatch(/<svg[^>]+aria-label="Egress flows per day"/);
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)/);
+    // With policies, the report lists what they would deny.
+    const audited = join(dir, 'audited');
+    const withPolicies = cli([
+      'report',
+      '--db',
+      db,
+      ...WINDOW,
+      '--out',
+      audited,
+      '--format',
+      'json',
+      '--candidates',
+      join(dir, 'demo', 'candidates'),
+    ]);
+    expect(withPolicies.code, withPolicies.stderr).toBe(0);
+    const deniedRows = (
+      JSON.parse(readFileSync(join(audited, 'report.json'), 'utf8')) as {
+        denied: { target: string; port: number }[];
+      }
+    ).denied;
+    expect(deniedRows.length).toBeGreaterThan(0);
+    expect(deniedRows.every((d) => d.target === '203.0.113.66' && d.port === 4444)).toBe(true);
+    expect((data as unknown as { denied: unknown }).denied).toBeNull();
     // The next report starts where this one ended.
     const next = cli([
       'report',
