@@ -85,7 +85,22 @@ export async function clusterNetworkPolicies(kc: KubeConfig): Promise<NetworkPol
   const out: NetworkPolicy[] = [];
   let cont: string | undefined;
   do {
-    const page = await api.listNetworkPolicyForAllNamespaces({ limit: 500, _continue: cont });
+    let page;
+    try {
+      page = await api.listNetworkPolicyForAllNamespaces({ limit: 500, _continue: cont });
+    } catch (err) {
+      // Unreachable server, refused credentials, missing RBAC: one line naming the server, not a stack.
+      const server = kc.getCurrentCluster()?.server ?? 'the cluster';
+      const code = (err as { code?: unknown }).code;
+      const why = String((err as Error).message ?? err)
+        .split('\n')[0]!
+        .slice(0, 200);
+      throw new InputError(
+        server,
+        `cannot list NetworkPolicies${typeof code === 'number' ? ` (HTTP ${code})` : ''}: ${why}`,
+        'cluster',
+      );
+    }
     for (const item of page.items) {
       try {
         out.push(parseNetworkPolicy({ ...item, apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy' }));
