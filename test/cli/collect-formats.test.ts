@@ -99,13 +99,15 @@ describe('collect squid', () => {
 });
 
 describe('demo', () => {
-  it('runs on the embedded dataset and shows learned egress', () => {
+  it('runs the whole path on the embedded dataset: learned endpoints, the flagged exfiltration, audit, report', () => {
     const dir = tempDir();
-    const r = cli(['demo', '--db', join(dir, 'demo.db')]);
-    expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/api\.stripe\.com/);
-    expect(r.stdout).toMatch(/10\.0\.20\.5 .* 5432/);
-    expect(r.stdout).toMatch(/Quarantined lines by reason/);
+    const r = cli(['demo', '--db', join(dir, 'demo.db'), '--out', join(dir, 'out')]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/shop\/Deployment\/cart +api\.stripe\.com +443\/TCP/);
+    expect(r.stdout).toMatch(/10\.0\.20\.5\/32 +5432\/TCP/);
+    expect(r.stdout).toMatch(/203\.0\.113\.66\/32 +4444\/TCP .*raw-ip-unusual-port/);
+    expect(r.stdout).toMatch(/would be denied/);
+    expect(readFileSync(join(dir, 'out', 'report', 'report.html'), 'utf8')).toContain('<svg');
     expect(readFileSync(join(dir, 'demo.db')).length).toBeGreaterThan(0);
   });
 });
