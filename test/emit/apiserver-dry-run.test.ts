@@ -17,6 +17,8 @@ import {
   type V1CustomResourceDefinition,
   type V1NetworkPolicy,
 } from '@kubernetes/client-node';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import type { EmitOptions, EmittedFile } from '../../src/emit/document.js';
@@ -34,7 +36,9 @@ import {
   sender,
   workload,
 } from '../helpers/inference.js';
+import { cli } from '../helpers/cli.js';
 import { readKubeEnv } from '../helpers/kube.js';
+import { tempDir } from '../helpers/tmp.js';
 
 const FIELD_MANAGER = 'egress-learner-tests';
 
@@ -262,5 +266,58 @@ describe('generated objects on a real kube-apiserver (server-side dry run)', () 
     const bad = await createCustom(crd, broken.metadata.namespace, broken);
     expect(bad?.message).toMatch(/targets/);
     expect(bad?.code).toBe(422);
+  });
+});
+
+describe("the demo cluster's candidates on a real kube-apiserver", () => {
+  it('accepts every NetworkPolicy, EgressRuleSet and SecurityGroupPolicy suggest wrote', async () => {
+    const dir = tempDir();
+    const out = join(dir, 'demo');
+    const r = cli(['demo', '--db', join(dir, 'demo.db'), '--out', out]);
+    expect(r.code, r.stderr).toBe(0);
+    const read = (kind: string): EmittedFile[] => {
+      const root = join(out, 'candidates', kind);
+      const walk = (d: string): string[] =>
+        readdirSync(d, { withFileTypes: true }).flatMap((e) =>
+          e.isDirectory() ? walk(join(d, e.name)) : [join(d, e.name)],
+        );
+      return walk(root).map((p) => ({
+        path: relative(join(out, 'candidates'), p),
+        content: readFileSync(p, 'utf8'),
+      }));
+    };
+    const core = kc.makeApiClient(CoreV1Api);
+    for (const name of ['shop', 'corp', 'batch']) {
+      try {
+        await core.createNamespace({ body: { metadata: { name } } });
+      } catch (err) {
+        if (!(err instanceof ApiException && err.code === 409)) throw err;
+      }
+    }
+    const policies = objects(read('networkpolicy'));
+    expect(policies.length).toBeGreaterThan(5);
+    for (const { path, body } of policies) {
+      const ns = (body.metadata as { namespace: string }).namespace;
+      const v = await verdict(() =>
+        networking.createNamespacedNetworkPolicy({
+          namespace: ns,
+          body: body as V1NetworkPolicy,
+          dryRun: 'All',
+          fieldValidation: 'Strict',
+        }),
+      );
+      expect(v, path).toBeNull();
+    }
+    for (const kind of ['egressruleset', 'eks-pod-sg']) {
+      const files = read(kind);
+      const crd = await applyCrd(files.find((f) => f.path === `${kind}/crd.yaml`));
+      const docs = objects(files.filter((f) => !f.path.endsWith('crd.yaml')));
+      expect(docs.length, kind).toBeGreaterThan(0);
+      for (const { path, body } of docs)
+        expect(
+          await createCustom(crd, (body.metadata as { namespace: string }).namespace, body),
+          path,
+        ).toBeNull();
+    }
   });
 });
