@@ -13,6 +13,7 @@ import { Document, type YAMLSeq } from 'yaml';
 import type { Destination, Endpoint, InferenceResult, Sender } from '../model/endpoint.js';
 import { destinationKey } from '../model/endpoint.js';
 import type { Workload } from '../model/workload.js';
+import { isoSeconds } from '../util/units.js';
 import type { EmitOptions, EmittedFile, Generator } from './document.js';
 import { evidenceText, foldText, headerLines, suspicionText } from './evidence.js';
 import { commentText, safeCidr, safeHost, safeLabels, safeObjectName, safePort } from './safe.js';
@@ -614,6 +615,7 @@ export const emitNetworkPolicies: Generator = (
   for (const acc of [...ingress.values()].sort((a, b) => (a.ref < b.ref ? -1 : 1))) {
     // An ingress policy with no rule would deny every client of the destination: only write one that allows someone.
     if (acc.rules.size === 0) continue;
+    addInboundRules(acc, result.inbound, ctx);
     const base = bases.get(acc.ref)!;
     const rules = [...acc.rules.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
     const head = [
@@ -634,6 +636,40 @@ export const emitNetworkPolicies: Generator = (
   files.push(...skippedFile('networkpolicy', header, skipped));
   return files.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 };
+
+/**
+ * The destination's clients that are not pods (kubelet probes from nodes, load balancers, outside addresses): an
+ * ingress policy that listed only its pod clients would cut these off, so each gets an ipBlock rule.
+ */
+function addInboundRules(acc: IngressAcc, inbound: InferenceResult['inbound'], ctx: Context): void {
+  const w = acc.workload;
+  for (const i of inbound) {
+    const d = i.destination;
+    if (d.namespace !== w.namespace || d.kind !== w.kind || d.name !== w.name) continue;
+    if (!(NP_PROTOCOLS as readonly string[]).includes(i.protocol)) continue;
+    const port = safePort(i.port);
+    const cidrs = i.cidrs.map((c) => safeCidr(c.cidr, ctx.allowAny)).filter((c) => c !== null);
+    if (port === null || cidrs.length === 0) continue;
+    const key = `~client:${cidrs.join(',')}`;
+    let rule = acc.rules.get(key);
+    if (rule === undefined) {
+      rule = {
+        key,
+        comments: [
+          `from ${i.source.replace(/[^A-Za-z0-9._/-]/g, '?')} (not a pod): a client this policy must keep`,
+        ],
+        peers: cidrs.map((cidr) => ({ ipBlock: { cidr } })),
+        ports: [],
+      };
+      acc.rules.set(key, rule);
+    }
+    const v = i.evidence;
+    rule.comments.push(
+      `${i.port}/${i.protocol}: flows=${v.flows} bytes=${v.bytes} first=${isoSeconds(v.firstSeen)} last=${isoSeconds(v.lastSeen)} days=${v.days} id=${i.id}`,
+    );
+    addPort(rule.ports, { protocol: i.protocol as NpProtocol, port });
+  }
+}
 
 /** The ingress counterpart of a suspicious in-cluster endpoint, commented out like its egress rule. */
 function ingressDisabled(

@@ -13,6 +13,7 @@ import type {
   Endpoint,
   Evidence,
   FoldedCidr,
+  InboundEndpoint,
   InferenceResult,
   InferenceSettings,
   NameEvidence,
@@ -70,6 +71,8 @@ const SENDER_WEIGHT: Record<SenderEvidence, number> = {
   candidate: 0.4,
 };
 const NAME_WEIGHT: Record<NameEvidence, number> = { proxy: 1, dns: 1, 'dns-stale': 0.8, none: 1 };
+/** Destination classes whose traffic from a pod leaves through its node's address (SNAT). */
+const OUTSIDE_VPC: ReadonlySet<string> = new Set(['internet', 'cloud-service']);
 const SENDER_RANK: SenderEvidence[] = ['exact', 'dns-client', 'consistent', 'candidate'];
 const NAME_RANK: NameEvidence[] = ['proxy', 'dns', 'none', 'dns-stale'];
 
@@ -190,6 +193,7 @@ export function infer(
 
 class Inference {
   readonly #accs = new Map<string, Acc>();
+  readonly #inbound = new Map<string, Acc>();
   readonly #senders = new Map<string, Sender>();
   readonly #profiles: Map<string, WorkloadProfile>;
   readonly #nsLabels: Map<string, Record<string, string>>;
@@ -253,6 +257,7 @@ class Inference {
         },
         senders,
         endpoints,
+        inbound: this.#inboundEndpoints(),
         dns: this.#kubeDns(),
       },
       stats: {
@@ -271,6 +276,9 @@ class Inference {
     this.#flows += e.flows;
     this.#dataStart = Math.min(this.#dataStart, e.firstSeen);
     this.#dataEnd = Math.max(this.#dataEnd, e.lastSeen);
+    const toPod = e.dstKind === 'workload' && e.dstClass === 'pod';
+    if (toPod && e.srcKind !== 'workload' && e.srcAddr !== '')
+      this.#inboundAcc(e, protocol).add(e, 'exact', 'none');
     switch (e.srcKind) {
       case 'workload': {
         const id = this.#workloadSender(e);
@@ -389,6 +397,12 @@ class Inference {
         ),
       ].sort();
       for (const r of raws) {
+        // The VPC CNI translates only traffic leaving the VPC: a node address talking to a pod, a node or a
+        // VPC-internal peer is the node itself (kubelet, host-network daemons), not one of its pods.
+        if (e.srcKind === 'node' && !OUTSIDE_VPC.has(e.dstClass) && e.srcNode !== '') {
+          this.#nodeAcc(e, r.raw, protocol).add(e, 'exact', r.name);
+          continue;
+        }
         const askers = candidates.filter((w) => r.match?.askers.has(w) === true);
         const consistent = candidates.filter((w) => known.has(`${w}\u0000${rawKey(r.raw)}`));
         let chosen: string[];
@@ -412,6 +426,60 @@ class Inference {
         }
       }
     }
+  }
+
+  /** Non-pod clients of a pod workload, by destination workload, client address, port and protocol. */
+  #inboundAcc(e: InferenceEdge, protocol: RuleProtocol): Acc {
+    const port = protocol === 'ICMP' || protocol === 'ICMPv6' ? 0 : e.port;
+    const key = `${e.dstName}\u0000${e.srcAddr}\u0000${port}\u0000${protocol}`;
+    let a = this.#inbound.get(key);
+    if (a === undefined) {
+      const raw: Raw = { kind: 'addr', addr: e.srcAddr, dstClass: e.srcKind, dstName: e.srcWorkloadId };
+      this.#inbound.set(key, (a = new Acc(e.dstName, raw, port, protocol, 'direct')));
+    }
+    return a;
+  }
+
+  /** The inbound endpoints: one per destination workload, client, port and protocol. */
+  #inboundEndpoints(): InboundEndpoint[] {
+    const out: InboundEndpoint[] = [];
+    for (const a of this.#inbound.values()) {
+      const raw = a.raw as Extract<Raw, { kind: 'addr' }>;
+      const destination = workloadOf(a.senderId, '');
+      const c = parseCidr(raw.addr);
+      if (destination === null || c === null) continue;
+      out.push({
+        id: fingerprint(`inbound|${a.senderId}|${c.text}|${a.port}/${a.protocol}`),
+        destination,
+        source: raw.dstName,
+        cidrs: [
+          { cidr: c.text, basis: 'exact', addresses: 1, provider: '', reason: `client ${raw.dstName}` },
+        ],
+        port: a.port,
+        protocol: a.protocol,
+        evidence: {
+          flows: Math.round(a.flows),
+          packets: Math.round(a.packets),
+          bytes: Math.round(a.bytes),
+          firstSeen: a.first,
+          lastSeen: a.last,
+          days: a.days.size,
+          pods: 0,
+          sources: kindsOf(a.sources),
+          sender: 'exact',
+          name: 'none',
+          addresses: 1,
+        },
+      });
+    }
+    return out.sort(
+      (x, y) =>
+        cmp(workloadKey(x.destination), workloadKey(y.destination)) ||
+        cmp(x.source, y.source) ||
+        cmp(x.cidrs[0]!.cidr, y.cidrs[0]!.cidr) ||
+        x.port - y.port ||
+        cmp(x.protocol, y.protocol),
+    );
   }
 
   /** The accumulator of the edge's node as a sender (registered on first use). */
@@ -658,6 +726,10 @@ class Inference {
     const p = hits[0];
     return p === undefined ? null : { namespace: p.workload.namespace, selector: { 'k8s-app': 'kube-dns' } };
   }
+}
+
+function workloadKey(w: Workload): string {
+  return `${w.namespace}/${w.kind}/${w.name}`;
 }
 
 function cmp(a: string, b: string): number {

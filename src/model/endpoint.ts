@@ -138,6 +138,23 @@ export interface Endpoint {
   readonly suspicions: readonly Suspicion[];
 }
 
+/**
+ * A client of an in-cluster workload that is not a pod: a node (kubelet probes, host-network daemons), a load
+ * balancer or instance in the VPC, or an outside address. An ingress policy written for the workload's pod
+ * clients must let these in too, or applying it cuts them off.
+ */
+export interface InboundEndpoint {
+  readonly id: string;
+  /** The pod workload receiving the traffic. */
+  readonly destination: Workload;
+  /** `node/<name>`, `instance/<id>` or `unattributed`. */
+  readonly source: string;
+  readonly cidrs: readonly FoldedCidr[];
+  readonly port: number;
+  readonly protocol: RuleProtocol;
+  readonly evidence: Evidence;
+}
+
 /** The thresholds and budgets inference ran with; generators print them in their headers. */
 export interface InferenceSettings {
   readonly since: number;
@@ -159,6 +176,8 @@ export interface InferenceResult {
   readonly senders: readonly Sender[];
   /** Sorted by sender, destination key, port, protocol, via. */
   readonly endpoints: readonly Endpoint[];
+  /** Non-pod clients of in-cluster workloads, sorted by destination, source, port, protocol. */
+  readonly inbound: readonly InboundEndpoint[];
   /**
    * Where pods resolve names: the kube-dns / CoreDNS workload when the inventory has one (generators allow DNS
    * to it only), else null (they fall back to the conventional `k8s-app: kube-dns` in kube-system).

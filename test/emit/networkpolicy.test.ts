@@ -8,6 +8,7 @@ import type { Endpoint, FoldedCidr, InferenceResult, Sender } from '../../src/mo
 import {
   addressDest,
   endpoint,
+  evidence,
   exact,
   hostDest,
   peerDest,
@@ -262,6 +263,32 @@ describe('emitNetworkPolicies', () => {
     expect(content).toContain('Applied alone it isolates the destination');
     // DNS traffic is covered by the default deny; isolating kube-dns for ingress would cut the whole cluster off.
     expect(Object.keys(files).some((p) => p.startsWith('networkpolicy/kube-system/'))).toBe(false);
+  });
+
+  it("keeps the destination's clients that are not pods (node probes, load balancers) in its ingress policy", () => {
+    const { r } = sample();
+    const inbound = {
+      id: 'in-node',
+      destination: db,
+      source: 'node/node-a',
+      cidrs: [exact('10.0.1.10/32')],
+      port: 8080,
+      protocol: 'TCP' as const,
+      evidence: evidence(),
+    };
+    const other = { ...inbound, id: 'in-other', destination: workload('shop', 'Deployment', 'web') };
+    const files = byPath(emitNetworkPolicies({ ...r, inbound: [inbound, other] }, opts()));
+    const ingress = obj(files['networkpolicy/data/db-ingress.yaml']!) as {
+      spec: { ingress: { from: unknown[]; ports: unknown[] }[] };
+    };
+    expect(ingress.spec.ingress.at(-1)).toEqual({
+      from: [{ ipBlock: { cidr: '10.0.1.10/32' } }],
+      ports: [{ protocol: 'TCP', port: 8080 }],
+    });
+    expect(ingress.spec.ingress).toHaveLength(3);
+    expect(files['networkpolicy/data/db-ingress.yaml']).toContain('from node/node-a (not a pod)');
+    // web is not an in-cluster destination of anyone: no ingress policy is written for it at all.
+    expect(files['networkpolicy/shop/web-ingress.yaml']).toBeUndefined();
   });
 
   it('comments out suspicious rules on both sides, lists rare ones, and writes no rule-less ingress policy', () => {

@@ -111,6 +111,7 @@ export function result(senders: Sender[], endpoints: Endpoint[]): InferenceResul
     },
     senders: [...senders].sort((a, b) => (a.id < b.id ? -1 : 1)),
     endpoints,
+    inbound: [],
     dns: { namespace: 'kube-system', selector: { 'k8s-app': 'kube-dns' } },
   };
 }

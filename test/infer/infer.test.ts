@@ -243,6 +243,20 @@ describe('inference from edges, leases and DNS answers', () => {
     expect(by('api.stripe.com').suspicions).toEqual([]);
   });
 
+  it("keeps a node's traffic inside the VPC on the node, and lists it as a client of the pods it reaches", () => {
+    const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [checkout()]);
+    w.flow({ src: '10.0.1.10', dst: '10.244.1.5', port: 8080, at: T0 + 60 });
+    w.flow({ src: '10.0.1.10', dst: '10.0.20.5', port: 5432, at: T0 + 60 });
+    const r = run(w);
+    expect(r.endpoints.map((e) => [e.sender, target(e)])).toEqual([
+      ['node/node-a', '10.0.20.5/32:5432/TCP'],
+      ['node/node-a', 'shop/Deployment/checkout:8080/TCP'],
+    ]);
+    expect(r.inbound.map((i) => [i.destination.name, i.source, i.cidrs[0]!.cidr, i.port])).toEqual([
+      ['checkout', 'node/node-a', '10.0.1.10/32', 8080],
+    ]);
+  });
+
   it('folds many subdomains into a wildcard only past --wildcard-min, and never across ports', () => {
     const w = new World().pods(T0 - DAY, [checkout()]);
     const names = ['a', 'b', 'c', 'd', 'e'].map((x) => `${x}.tiles.example.com`);
