@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, as CI runs it: installs and starts the real components the tests drive (squid, Envoy,
-# CoreDNS, dnsmasq, Chromium, kube-apiserver + etcd), checks lint, formatting and types, runs vitest with coverage, and ends with one
+# CoreDNS, dnsmasq, Chromium, kube-apiserver + etcd, a Kafka broker), checks lint, formatting and types, runs vitest with coverage, and ends with one
 # "N passed, N failed" line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +18,10 @@ npx tsc --noEmit
 echo '== kube-apiserver (for test/kubernetes/apiserver.test.ts; a one-off build of several minutes on a fresh machine)'
 trap 'bash scripts/kube-apiserver.sh stop' EXIT
 bash scripts/kube-apiserver.sh up >/dev/null
+
+echo '== kafka (for test/pipeline/; jars from Maven Central on the first run, then about 5 s)'
+trap 'bash scripts/kafka.sh stop; bash scripts/kube-apiserver.sh stop' EXIT
+bash scripts/kafka.sh up >/dev/null
 
 echo '== tests'
 mkdir -p coverage

@@ -4,6 +4,7 @@ import { ingestParallel } from '../ingest/parallel.js';
 import type { CollectorDescriptor } from '../model/collector.js';
 import { awsInventoryCommand } from './collect-aws.js';
 import { collectDnsCommand } from './collect-dns.js';
+import { collectKafkaCommand } from './collect-kafka.js';
 import { k8sCommand } from './collect-k8s.js';
 import { runCollect } from './collect-run.js';
 import { positiveInt, type GlobalOptions } from './context.js';
@@ -17,6 +18,7 @@ export function collectCommand(): Command {
   cmd.addCommand(k8sCommand());
   cmd.addCommand(collectDnsCommand());
   cmd.addCommand(awsInventoryCommand());
+  cmd.addCommand(collectKafkaCommand());
   return cmd;
 }
 

@@ -35,6 +35,7 @@ import type { Store } from '../store/store.js';
 import { importAwsFiles } from './collect-aws.js';
 import { queryDnsCommand } from './collect-dns.js';
 import { queryQuarantine } from '../store/quarantine-query.js';
+import { listKafkaPartitions } from '../store/kafka-offsets.js';
 import { listSources } from '../store/source-query.js';
 import { dbPath, oneOf, openForRead, openForWrite, type GlobalOptions } from './context.js';
 import { OUTPUT_FORMATS, parseOutputFormat, render, writeRows, type OutputRow } from './output.js';
@@ -616,6 +617,11 @@ function sourcesCommand(): Command {
       const format = parseOutputFormat(opts.output!);
       const store = openForRead(g);
       try {
+        // Kafka partitions are sources too (`kafka:topic/partition`, line = next offset); their lag is the
+        // partition end seen at the last commit minus that offset.
+        const kafka = new Map(
+          listKafkaPartitions(store.db).map((k) => [`kafka:${k.topic}/${k.partition}`, k]),
+        );
         const rows: OutputRow[] = listSources(store.db).map((s) => ({
           name: s.name,
           kind: s.kind,
@@ -629,6 +635,9 @@ function sourcesCommand(): Command {
           firstTime: s.firstTime === null ? null : isoTime(s.firstTime),
           lastTime: s.lastTime === null ? null : isoTime(s.lastTime),
           updatedAt: isoTime(Math.round(s.updatedAt)),
+          lag: ((k) => (k === undefined ? null : Math.max(0, k.highWatermark - k.nextOffset)))(
+            kafka.get(s.sourceId),
+          ),
         }));
         const cols = [
           'name',
@@ -641,6 +650,7 @@ function sourcesCommand(): Command {
           'malformed',
           'firstTime',
           'lastTime',
+          ...(kafka.size > 0 ? ['lag'] : []),
         ];
         process.stdout.write(
           render(rows, format === 'table' ? cols : [...cols, 'sourceId', 'updatedAt'], format),
