@@ -164,6 +164,8 @@ export async function openSource(ref: SourceRef, opts: OpenOptions): Promise<Ope
         yield typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
       }
     } catch (err) {
+      // Destroyed on purpose (an interrupt while waiting on an idle pipe): the input ends where it was.
+      if ((err as { code?: unknown }).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
       throw new InputError(name, describeFsError(err), 'unreadable');
     } finally {
       await raw.return?.();

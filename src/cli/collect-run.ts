@@ -45,7 +45,12 @@ export async function runCollect(
   const store = openForWrite(g);
   const progress = new ProgressLine(!g.quiet && process.stderr.isTTY === true);
   const abort = new AbortController();
-  const onSignal = (): void => abort.abort();
+  const fromStdin = refs.some((r) => r.path === null);
+  const onSignal = (): void => {
+    abort.abort();
+    // A read blocked on an idle pipe would wait for the writer forever: end it, keeping what was read.
+    if (fromStdin) process.stdin.destroy();
+  };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const started = performance.now();

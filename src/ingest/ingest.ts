@@ -358,9 +358,12 @@ async function ingestOne(
         break;
       }
     }
+    // An input ended by an interrupt (stdin destroyed while idle) is not finished: the next run goes on.
+    if (opts.signal?.aborted === true) status = 'interrupted';
     await flush(status !== 'interrupted');
     if (cp?.done && counts.records === 0) status = 'unchanged';
   } catch (err) {
+    // An interrupt while blocked on a pipe destroys the stream (collect-run): the lines read so far are complete.
     if (!(err instanceof KnownError)) throw err;
     // Lines read before the failure are complete lines: keep them, and the checkpoint that says so.
     if (!(err instanceof ConcurrentIngestError)) await flush(false);
