@@ -107,8 +107,10 @@ export async function* splitLines(
       const parts = buf.toString('utf8', pos, lastNl).split('\n');
       for (let i = 0; i < parts.length; i++) {
         const text = parts[i]!;
-        // Length in UTF-16 units, not bytes: close enough for a sanity limit, and free.
-        if (text.length > max) emitLine(text.slice(0, max), true);
+        // The limit is in bytes, as for lines that span buffers. A UTF-16 unit is 1 to 3 UTF-8 bytes, so only a
+        // line longer than max/3 units needs counting, and only one longer than max units is sure to be over.
+        if (text.length > max || (text.length * 3 > max && Buffer.byteLength(text, 'utf8') > max))
+          emitLine(Buffer.from(text, 'utf8').toString('utf8', 0, max), true);
         else if (text.length > 0 && text.charCodeAt(text.length - 1) === CR)
           emitLine(text.slice(0, -1), false);
         else emitLine(text, false);

@@ -83,6 +83,23 @@ describe('splitLines', () => {
     ]);
   });
 
+  it('measures the limit in bytes whether a multi-byte line sits in one buffer or spans several', async () => {
+    // 60 three-byte characters: 60 UTF-16 units, 180 bytes: over a 100-byte limit either way.
+    const line = '€'.repeat(60);
+    const whole = flat(await collect(splitLines(buffers(`${line}\nok\n`), opts({ maxLineBytes: 100 }))));
+    const bytes = Buffer.from(`${line}\nok\n`);
+    const split = flat(
+      await collect(
+        splitLines(buffers(bytes.subarray(0, 7), bytes.subarray(7)), opts({ maxLineBytes: 100 })),
+      ),
+    );
+    expect(whole).toEqual(split);
+    expect(whole.map((l) => [l.long, l.text.startsWith('€'.repeat(33))])).toEqual([
+      [true, true],
+      [false, false],
+    ]);
+  });
+
   it('yields nothing for an empty stream', async () => {
     expect(await collect(splitLines(buffers(), opts()))).toEqual([]);
   });
