@@ -18,6 +18,7 @@ import Database from 'better-sqlite3';
 import { Command } from 'commander';
 import { Kafka, logLevel, type Message } from 'kafkajs';
 import { DEFAULT_SEED, generateFlowLogs } from '../gen-flowlogs.js';
+import { bootstrapOf, collectKafkaArgs, roundRobinMessages } from '../kafka-local.js';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 const here = dirname(fileURLToPath(import.meta.url));
@@ -30,9 +31,7 @@ function bootstrap(): string {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   }).trim();
-  const m = /KAFKA_BOOTSTRAP=(\S+)/.exec(readFileSync(envFile, 'utf8'));
-  if (!m) throw new Error(`${envFile} names no KAFKA_BOOTSTRAP`);
-  return m[1]!;
+  return bootstrapOf(envFile);
 }
 
 function pack(
@@ -42,11 +41,7 @@ function pack(
   perMessage: number,
   partitions: number,
 ): Message[] {
-  const out: Message[] = [];
-  for (let i = from, k = 0; i < to; i += perMessage, k++) {
-    out.push({ partition: k % partitions, value: lines.slice(i, Math.min(to, i + perMessage)).join('\n') });
-  }
-  return out;
+  return roundRobinMessages(from, to, perMessage, partitions, (i, end) => lines.slice(i, end).join('\n'));
 }
 
 function storedRecords(db: string): number {
@@ -124,24 +119,14 @@ async function main(): Promise<void> {
       process.execPath,
       [
         elMain,
-        '--quiet',
-        '--db',
-        db,
-        'collect',
-        'kafka',
-        '--brokers',
-        brokers,
-        '--topic',
-        topic,
-        '--format',
-        'vpc-flow',
-        '--group',
-        topic,
-        '--from-beginning',
-        '--idle-exit',
-        `${idle}s`,
-        '-o',
-        'json',
+        ...collectKafkaArgs(
+          { quiet: true, db, brokers, topic },
+          '--from-beginning',
+          '--idle-exit',
+          `${idle}s`,
+          '-o',
+          'json',
+        ),
       ],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
     );
@@ -153,23 +138,7 @@ async function main(): Promise<void> {
     const liveDb = join(work, 'live.db');
     const child = spawn(
       process.execPath,
-      [
-        elMain,
-        '--quiet',
-        '--db',
-        liveDb,
-        'collect',
-        'kafka',
-        '--brokers',
-        brokers,
-        '--topic',
-        live,
-        '--format',
-        'vpc-flow',
-        '--group',
-        live,
-        '--from-beginning',
-      ],
+      [elMain, ...collectKafkaArgs({ quiet: true, db: liveDb, brokers, topic: live }, '--from-beginning')],
       { stdio: ['ignore', 'ignore', 'inherit'] },
     );
     await sleep(3000); // group join

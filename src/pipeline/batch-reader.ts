@@ -121,6 +121,30 @@ export class BatchReader {
     return this.#parsers.get(partition)?.snapshot?.() ?? null;
   }
 
+  /**
+   * Reads a batch's messages at offset `from` and above into fresh sums; `first` and `last` are the offsets of
+   * the first and last message read, -1 when none was. Messages below `from` are in the database already (Kafka
+   * redelivers from its committed offset, which may lag the stored one); stage 1 reads them all.
+   */
+  readBatch(
+    topic: string,
+    partition: number,
+    messages: readonly KafkaRecord[],
+    from = -1,
+  ): { sums: BatchSums; first: number; last: number } {
+    const sums = emptySums();
+    let first = -1;
+    let last = -1;
+    for (const m of messages) {
+      const offset = Number(m.offset);
+      if (offset < from) continue;
+      if (first < 0) first = offset;
+      this.read(topic, partition, m, sums);
+      last = offset;
+    }
+    return { sums, first, last };
+  }
+
   read(topic: string, partition: number, m: KafkaRecord, sums: BatchSums): void {
     const offset = Number(m.offset);
     sums.messages++;

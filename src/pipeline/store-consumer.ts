@@ -14,51 +14,17 @@
 import { Kafka, type Consumer, type EachBatchPayload, type KafkaConfig, type Producer } from 'kafkajs';
 import { edgesOf } from '../ingest/aggregate.js';
 import { ConcurrentIngestError, KnownError } from '../model/errors.js';
-import { IngestCounts } from '../model/edge.js';
 import { KafkaOffsetStore } from '../store/kafka-offsets.js';
 import type { Store } from '../store/store.js';
 import type { Logger } from '../util/log.js';
-import { BatchReader, emptySums, partitionSourceId, type BatchSums } from './batch-reader.js';
-import { sourceKindOf, type KafkaFormat } from './kafka-format.js';
-import type { PipelineMetrics } from './metrics.js';
+import { BatchReader, partitionSourceId } from './batch-reader.js';
+import { sourceKindOf } from './kafka-format.js';
+import { ConsumerRun, deadLetterMessages, groupTiming } from './run-loop.js';
+import type { KafkaIngestResult, StageOptions } from './run-loop.js';
 
-export interface KafkaIngestOptions {
-  readonly kafka: KafkaConfig;
-  readonly topic: string;
-  readonly groupId: string;
-  /** For a partition neither the database nor the group has an offset for: earliest (else latest). */
-  readonly fromBeginning: boolean;
-  readonly format: KafkaFormat;
-  readonly parserOptions: Readonly<Record<string, string | undefined>>;
-  readonly deadLetterTopic?: string | undefined;
-  readonly metrics: PipelineMetrics;
-  readonly log: Logger;
-  /** Stops after the current batch: commit, leave the group. */
-  readonly signal: AbortSignal;
-  /** Stop on its own once no message arrived for this long (a drain-and-exit run). */
-  readonly idleExitMs?: number | undefined;
-  /** The group's wait for a silent member; heartbeats go at a third of it. */
-  readonly sessionTimeoutMs?: number | undefined;
-  /** Fetch size per partition; a batch of it is one SQLite transaction. */
-  readonly maxBytesPerPartition?: number | undefined;
-}
+export type { KafkaIngestResult };
 
-export interface KafkaIngestResult {
-  readonly counts: IngestCounts;
-  readonly reasons: Readonly<Record<string, number>>;
-  readonly messages: number;
-  readonly batches: number;
-  /** Batches dropped because another consumer had moved the partition. */
-  readonly conflicts: number;
-}
-
-/** Dead-letter headers: where the message was and why it was refused. */
-export const DEAD_LETTER_HEADERS = {
-  topic: 'egress-learner-topic',
-  partition: 'egress-learner-partition',
-  offset: 'egress-learner-offset',
-  reason: 'egress-learner-reason',
-} as const;
+export type KafkaIngestOptions = StageOptions;
 
 export async function consumeIntoStore(store: Store, opts: KafkaIngestOptions): Promise<KafkaIngestResult> {
   const { topic, groupId, log, metrics } = opts;
@@ -69,9 +35,7 @@ export async function consumeIntoStore(store: Store, opts: KafkaIngestOptions): 
   const kafka = new Kafka(opts.kafka);
   const consumer: Consumer = kafka.consumer({
     groupId,
-    maxBytesPerPartition: opts.maxBytesPerPartition ?? 4 * 1024 * 1024,
-    sessionTimeout: opts.sessionTimeoutMs ?? 10_000,
-    heartbeatInterval: Math.max(500, Math.floor((opts.sessionTimeoutMs ?? 10_000) / 3)),
+    ...groupTiming(opts),
     // Stage 2 reads what stage 1 committed in transactions, never an aborted delta.
     readUncommitted: false,
     retry: kafkaRetry(opts.kafka, log),
@@ -81,23 +45,13 @@ export async function consumeIntoStore(store: Store, opts: KafkaIngestOptions): 
     producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false });
   }
 
-  const totals = IngestCounts.zero();
-  const reasons: Record<string, number> = {};
-  let messages = 0;
-  let batches = 0;
-  let conflicts = 0;
-  let fatal: unknown = null;
-  // Idle time counts from the first assignment: joining a group may wait for a dead member's session to end.
-  let lastMessageAt = Infinity;
-  const stopped = new AbortController();
-  const stop = (): void => stopped.abort();
-  opts.signal.addEventListener('abort', stop, { once: true });
+  const run = new ConsumerRun(opts);
 
   // Seek every assigned partition to the database's offset before the first fetch (kafkajs applies seeks queued
   // in this synchronous listener before it fetches), and restart its parser from the stored state.
   consumer.on(consumer.events.GROUP_JOIN, (e) => {
     metrics.rebalance();
-    lastMessageAt = performance.now();
+    run.lastMessageAt = performance.now();
     const assigned = e.payload.memberAssignment[topic] ?? [];
     log.info({ topic, partitions: assigned }, 'partitions assigned');
     for (const partition of assigned) {
@@ -109,53 +63,28 @@ export async function consumeIntoStore(store: Store, opts: KafkaIngestOptions): 
       if (stored !== null) consumer.seek({ topic, partition, offset: String(stored.nextOffset) });
     }
   });
-  consumer.on(consumer.events.CRASH, (e) => {
-    metrics.error('kafka');
-    if (!e.payload.restart) {
-      fatal ??= e.payload.error;
-      stop();
-    }
-  });
+  run.failOnCrash(consumer, metrics);
 
   const eachBatch = async ({ batch, resolveOffset, isRunning, isStale }: EachBatchPayload): Promise<void> => {
-    if (fatal !== null || !isRunning() || isStale()) return;
+    if (run.fatal !== null || !isRunning() || isStale()) return;
     const partition = batch.partition;
     const sourceId = partitionSourceId(topic, partition);
     const stored = offsets.get(topic, partition);
     const from = stored?.nextOffset ?? -1;
     const high = Number(batch.highWatermark);
-    const sums: BatchSums = emptySums();
-    let first = -1;
-    let last = -1;
-    for (const m of batch.messages) {
-      const offset = Number(m.offset);
-      // Already in the database: Kafka's committed offset (or a redelivery) lags the stored one.
-      if (offset < from) continue;
-      if (first < 0) first = offset;
-      reader.read(topic, partition, m, sums);
-      last = offset;
-    }
+    const { sums, first, last } = reader.readBatch(topic, partition, batch.messages, from);
     if (last < 0) {
       metrics.lag(partition, Math.max(from, Number(batch.lastOffset()) + 1), high);
       resolveOffset(batch.lastOffset());
       return;
     }
-    lastMessageAt = performance.now();
+    run.lastMessageAt = performance.now();
     try {
       if (producer !== null && sums.deadLetters.length > 0) {
         // Before the commit: a crash in between re-sends (at least once), it never loses a poison message.
         await producer.send({
           topic: opts.deadLetterTopic!,
-          messages: sums.deadLetters.map((d) => ({
-            key: `${topic}/${partition}/${d.offset}`,
-            value: d.value,
-            headers: {
-              [DEAD_LETTER_HEADERS.topic]: topic,
-              [DEAD_LETTER_HEADERS.partition]: String(partition),
-              [DEAD_LETTER_HEADERS.offset]: String(d.offset),
-              [DEAD_LETTER_HEADERS.reason]: d.reason,
-            },
-          })),
+          messages: deadLetterMessages(topic, partition, sums.deadLetters),
         });
       }
     } catch (err) {
@@ -199,7 +128,7 @@ export async function consumeIntoStore(store: Store, opts: KafkaIngestOptions): 
       // The transaction rolled back; the sums were drained into it already.
       if (err instanceof ConcurrentIngestError) {
         // Another consumer committed this partition meanwhile: its data counts, this batch must not.
-        conflicts++;
+        run.conflicts++;
         metrics.error('conflict');
         const now = offsets.get(topic, partition);
         log.warn(
@@ -212,26 +141,12 @@ export async function consumeIntoStore(store: Store, opts: KafkaIngestOptions): 
       }
       metrics.error('store');
       // A store that cannot be written (full disk, locked) is the user's to fix: stop instead of retrying forever.
-      fatal ??= err;
-      stop();
+      run.fail(err);
       return;
     }
     const commitSeconds = (performance.now() - started) / 1000;
     resolveOffset(batch.lastOffset());
-    batches++;
-    messages += sums.messages;
-    IngestCounts.add(totals, sums.counts);
-    for (const [k, v] of Object.entries(sums.reasons)) reasons[k] = (reasons[k] ?? 0) + v;
-    metrics.batch({
-      partition,
-      messages: sums.messages,
-      records: sums.counts.records,
-      stored: sums.counts.stored,
-      malformed: sums.counts.malformed,
-      nextOffset: last + 1,
-      highWatermark: high,
-      commitSeconds,
-    });
+    run.committed(metrics, { partition, sums, nextOffset: last + 1, highWatermark: high, commitSeconds });
     log.debug({ topic, partition, first, last, records: sums.counts.records }, 'batch committed');
     try {
       await consumer.commitOffsets([{ topic, partition, offset: String(last + 1) }]);
@@ -241,53 +156,25 @@ export async function consumeIntoStore(store: Store, opts: KafkaIngestOptions): 
     }
   };
 
-  let idleTimer: NodeJS.Timeout | null = null;
-  try {
-    await producer?.connect();
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: opts.fromBeginning });
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
-      eachBatch: async (payload) => {
-        try {
-          await eachBatch(payload);
-        } catch (err) {
-          if (err instanceof KnownError || !isKafkaError(err)) {
-            fatal ??= err;
-            stop();
-            return;
-          }
-          throw err;
+  return run.consume(consumer, {
+    open: async () => {
+      await producer?.connect();
+    },
+    eachBatch: async (payload) => {
+      try {
+        await eachBatch(payload);
+      } catch (err) {
+        if (err instanceof KnownError || !isKafkaError(err)) {
+          run.fail(err);
+          return;
         }
-      },
-    });
-    if (opts.idleExitMs !== undefined) {
-      const idleMs = opts.idleExitMs;
-      idleTimer = setInterval(
-        () => {
-          if (performance.now() - lastMessageAt >= idleMs) stop();
-        },
-        Math.min(250, idleMs),
-      );
-    }
-    if (!stopped.signal.aborted) {
-      await new Promise<void>((resolve) =>
-        stopped.signal.addEventListener('abort', () => resolve(), { once: true }),
-      );
-    }
-  } finally {
-    if (idleTimer !== null) clearInterval(idleTimer);
-    opts.signal.removeEventListener('abort', stop);
-    // disconnect() waits for the batch in hand to finish (and commit), then leaves the group.
-    await consumer
-      .disconnect()
-      .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'disconnect'));
-    await producer?.disconnect().catch(() => undefined);
-  }
-  if (fatal !== null) throw fatal;
-  return { counts: totals, reasons, messages, batches, conflicts };
+        throw err;
+      }
+    },
+    close: async () => {
+      await producer?.disconnect().catch(() => undefined);
+    },
+  });
 }
 
 function isKafkaError(err: unknown): boolean {

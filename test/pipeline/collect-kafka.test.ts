@@ -1,11 +1,13 @@
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import { collectKafkaArgs } from '../../scripts/kafka-local.js';
 import { cli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import { vpcBytes, vpcRecord } from '../helpers/vpc-lines.js';
 import {
   createTopics,
+  exactTotals,
   kafka,
   kafkaBootstrap,
   produce,
@@ -21,23 +23,7 @@ import {
 const brokers = kafkaBootstrap();
 
 function args(db: string, topic: string, ...extra: string[]): string[] {
-  // A group per topic: one group over several topics would make every test's rebalance wait for the others.
-  return [
-    '--quiet',
-    '--db',
-    db,
-    'collect',
-    'kafka',
-    '--brokers',
-    brokers,
-    '--topic',
-    topic,
-    '--format',
-    'vpc-flow',
-    '--group',
-    topic,
-    ...extra,
-  ];
+  return collectKafkaArgs({ quiet: true, db, brokers, topic }, ...extra);
 }
 
 function collect(db: string, topic: string, ...extra: string[]) {
@@ -56,23 +42,13 @@ describe('collect kafka into SQLite', () => {
     const summary = JSON.parse(r.stdout) as { messages: number; totals: { records: number; stored: number } };
     expect(summary.messages).toBe(300);
     expect(summary.totals.stored).toBe(3000);
-    expect(storeTotals(db, topic)).toEqual({
-      records: 3000,
-      bytes: vpcBytes(3000),
-      quarantined: 0,
-      nextOffsets: 300,
-    });
+    expect(storeTotals(db, topic)).toEqual(exactTotals(3000, 300));
 
     // The database's offsets decide, not the group's: a new group id (Kafka would start it from the beginning)
     // reads nothing again, and new records are read exactly once.
     await produce(topic, vpcMessages(3000, 3400, 10, 4, 'lines'));
     expect(collect(db, topic, '--from-beginning', '--group', 'another-group').code).toBe(0);
-    expect(storeTotals(db, topic)).toEqual({
-      records: 3400,
-      bytes: vpcBytes(3400),
-      quarantined: 0,
-      nextOffsets: 340,
-    });
+    expect(storeTotals(db, topic)).toEqual(exactTotals(3400, 340));
 
     const status = cli(['--db', db, 'query', 'ingest-status', '-o', 'json']);
     expect(status.code).toBe(0);
@@ -140,7 +116,10 @@ describe('collect kafka into SQLite', () => {
     const topic = uniqueTopic('metrics');
     await createTopics(3, topic);
     await produce(topic, vpcMessages(0, 900, 10, 3, 'lines'));
-    const run = startCollect([...args(db, topic, '--from-beginning', '--metrics-port', '0').slice(1)]);
+    // Not --quiet: the metrics address and the closing summary are read from stderr.
+    const run = startCollect(
+      collectKafkaArgs({ db, brokers, topic }, '--from-beginning', '--metrics-port', '0'),
+    );
     const url = await waitFor('metrics url', () => /metrics: (http:\/\/\S+)/.exec(run.stderr())?.[1], 20_000);
     await waitFor('all records', () => storeTotals(db, topic).records === 900, 30_000);
     const text = await (await fetch(url)).text();
@@ -156,35 +135,25 @@ describe('collect kafka into SQLite', () => {
 
   it('refuses bad options in one line: unknown format, bad brokers', () => {
     const db = join(tempDir(), 'u.db');
-    const bad = cli([
-      '--db',
-      db,
-      'collect',
-      'kafka',
-      '--brokers',
-      'nohostport',
-      '--topic',
-      't',
-      '--format',
-      'vpc-flow',
-    ]);
+    const refused = (brokersArg: string, format: string, ...extra: string[]) =>
+      cli([
+        '--db',
+        db,
+        'collect',
+        'kafka',
+        '--brokers',
+        brokersArg,
+        '--topic',
+        't',
+        '--format',
+        format,
+        ...extra,
+      ]);
+    const bad = refused('nohostport', 'vpc-flow');
     expect(bad.code).toBe(1);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
     expect(bad.stderr).toContain('--brokers');
-    const sasl = cli([
-      '--db',
-      db,
-      'collect',
-      'kafka',
-      '--brokers',
-      brokers,
-      '--topic',
-      't',
-      '--format',
-      'squid',
-      '--sasl-mechanism',
-      'plain',
-    ]);
+    const sasl = refused(brokers, 'squid', '--sasl-mechanism', 'plain');
     expect(sasl.code).toBe(1);
     expect(sasl.stderr).toContain('EGRESS_LEARNER_KAFKA_PASSWORD');
   });
@@ -195,28 +164,14 @@ describe('collect kafka into SQLite', () => {
  * a second consumer joins; at the end SQLite holds every record exactly once (flows + replies and bytes both
  * match what was produced, so neither a lost nor a double-counted batch can hide).
  */
-/** Small fetches make many small transactions, so a kill lands mid-stream. */
+/**
+ * Small fetches make many small transactions, so a kill lands mid-stream; a short session hands a killed
+ * member's partitions on soon.
+ */
+const FAULT_OPTIONS = ['--from-beginning', '--max-bytes', '8192', '--session-timeout', '6s'];
+
 function collectArgs(db: string, topic: string, ...extra: string[]): string[] {
-  return [
-    '--db',
-    db,
-    'collect',
-    'kafka',
-    '--brokers',
-    brokers,
-    '--topic',
-    topic,
-    '--format',
-    'vpc-flow',
-    '--from-beginning',
-    '--max-bytes',
-    '8192',
-    '--group',
-    topic,
-    '--session-timeout',
-    '6s',
-    ...extra,
-  ];
+  return collectKafkaArgs({ db, brokers, topic }, ...FAULT_OPTIONS, ...extra);
 }
 
 describe('collect kafka under faults', () => {
@@ -235,12 +190,7 @@ describe('collect kafka under faults', () => {
     expect(partial.records).toBeLessThan(n);
     const second = startCollect(collectArgs(db, topic, '--quiet', '--idle-exit', '1.5s'));
     expect(await second.exited).toBe(0);
-    expect(storeTotals(db, topic)).toEqual({
-      records: n,
-      bytes: vpcBytes(n),
-      quarantined: 0,
-      nextOffsets: n / 20,
-    });
+    expect(storeTotals(db, topic)).toEqual(exactTotals(n, n / 20));
   });
 
   it('a broker restart mid-stream and a second consumer joining: totals exact, both exit 0 on SIGTERM', async () => {
@@ -257,11 +207,8 @@ describe('collect kafka under faults', () => {
     // More records while A reconnects; then B joins the group and takes half the partitions.
     await produce(topic, vpcMessages(n / 2, (n * 3) / 4, 20, 4, 'gzip'));
     const b = startCollect(collectArgs(db, topic));
-    await waitFor(
-      'B assigned partitions',
-      () => /partitions assigned.*partitions=\[\d/.test(b.stderr()),
-      60_000,
-    ).catch((err: unknown) => {
+    // A timeout shows what both consumers said, to tell a stuck rebalance from a lost batch.
+    const explain = (err: unknown): never => {
       console.log(
         storeTotals(db, topic),
         '\n--- A\n',
@@ -270,31 +217,22 @@ describe('collect kafka under faults', () => {
         b.stderr().slice(-3000),
       );
       throw err;
-    });
+    };
+    await waitFor(
+      'B assigned partitions',
+      () => /partitions assigned.*partitions=\[\d/.test(b.stderr()),
+      60_000,
+    ).catch(explain);
     await produce(topic, vpcMessages((n * 3) / 4, n, 20, 4, 'gzip'));
     await waitFor('every record stored', () => storeTotals(db, topic).nextOffsets === n / 20, 90_000).catch(
-      (err: unknown) => {
-        console.log(
-          storeTotals(db, topic),
-          '\n--- A\n',
-          a.stderr().slice(-3000),
-          '\n--- B\n',
-          b.stderr().slice(-3000),
-        );
-        throw err;
-      },
+      explain,
     );
 
     a.child.kill('SIGTERM');
     b.child.kill('SIGTERM');
     expect(await a.exited).toBe(0);
     expect(await b.exited).toBe(0);
-    expect(storeTotals(db, topic)).toEqual({
-      records: n,
-      bytes: vpcBytes(n),
-      quarantined: 0,
-      nextOffsets: n / 20,
-    });
+    expect(storeTotals(db, topic)).toEqual(exactTotals(n, n / 20));
     // A was assigned again when B joined (a rebalance really happened).
     expect(a.stderr().match(/partitions assigned/g)!.length).toBeGreaterThanOrEqual(2);
   }, 180_000);
@@ -310,49 +248,23 @@ describe('two-stage pipeline: raw topic → stage 1 (Kafka transactions) → edg
     const n = 30_000;
     await produce(raw, vpcMessages(0, n, 20, 4, 'mixed'));
     const stage1 = (...extra: string[]) =>
-      startCollect([
-        '--quiet',
-        'collect',
-        'kafka',
-        '--brokers',
-        brokers,
-        '--topic',
-        raw,
-        '--format',
-        'vpc-flow',
-        '--group',
-        `${raw}-stage1`,
-        '--from-beginning',
-        '--max-bytes',
-        '8192',
-        '--session-timeout',
-        '6s',
-        '--emit-edges',
-        edges,
-        ...extra,
-      ]);
+      startCollect(
+        collectKafkaArgs(
+          { quiet: true, brokers, topic: raw, group: `${raw}-stage1` },
+          ...FAULT_OPTIONS,
+          '--emit-edges',
+          edges,
+          ...extra,
+        ),
+      );
     const stage2 = (...extra: string[]) =>
-      startCollect([
-        '--quiet',
-        '--db',
-        db,
-        'collect',
-        'kafka',
-        '--brokers',
-        brokers,
-        '--topic',
-        edges,
-        '--format',
-        'edges',
-        '--group',
-        `${raw}-stage2`,
-        '--from-beginning',
-        '--max-bytes',
-        '8192',
-        '--session-timeout',
-        '6s',
-        ...extra,
-      ]);
+      startCollect(
+        collectKafkaArgs(
+          { quiet: true, db, brokers, topic: edges, format: 'edges', group: `${raw}-stage2` },
+          ...FAULT_OPTIONS,
+          ...extra,
+        ),
+      );
 
     const committed = async (): Promise<number> =>
       withAdmin(async (a) =>

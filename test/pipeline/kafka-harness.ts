@@ -4,13 +4,14 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { Kafka, logLevel, type Admin, type Message } from 'kafkajs';
+import { bootstrapOf, roundRobinMessages } from '../../scripts/kafka-local.js';
 import { CLI } from '../helpers/cli.js';
-import { vpcRecord, V2_HEADER } from '../helpers/vpc-lines.js';
+import { vpcBytes, vpcRecord, V2_HEADER } from '../helpers/vpc-lines.js';
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 
@@ -23,9 +24,7 @@ export function kafkaBootstrap(): string {
       `no Kafka broker for the pipeline tests: ${KAFKA_ENV_FILE} is missing; run \`bash scripts/kafka.sh up\``,
     );
   }
-  const m = /KAFKA_BOOTSTRAP=(\S+)/.exec(readFileSync(KAFKA_ENV_FILE, 'utf8'));
-  if (!m) throw new Error(`${KAFKA_ENV_FILE} names no KAFKA_BOOTSTRAP`);
-  return m[1]!;
+  return bootstrapOf(KAFKA_ENV_FILE);
 }
 
 export function kafka(): Kafka {
@@ -73,22 +72,16 @@ export function vpcMessages(
   partitions: number,
   packing: Packing,
 ): Message[] {
-  const out: Message[] = [];
-  for (let i = from, k = 0; i < to; i += perMessage, k++) {
+  return roundRobinMessages(from, to, perMessage, partitions, (i, end, k) => {
     const lines: string[] = [];
-    for (let j = i; j < Math.min(to, i + perMessage); j++) lines.push(vpcRecord(j));
+    for (let j = i; j < end; j++) lines.push(vpcRecord(j));
     const shape = packing === 'mixed' ? (['lines', 'gzip', 'fluent-bit'] as const)[k % 3]! : packing;
-    const partition = k % partitions;
-    let value: Buffer;
     if (shape === 'fluent-bit') {
-      value = Buffer.from(lines.map((l) => JSON.stringify({ '@timestamp': 1.7e9, log: l })).join('\n'));
-    } else {
-      const text = Buffer.from(`${lines.join('\n')}\n`);
-      value = shape === 'gzip' ? gzipSync(text) : text;
+      return Buffer.from(lines.map((l) => JSON.stringify({ '@timestamp': 1.7e9, log: l })).join('\n'));
     }
-    out.push({ partition, value });
-  }
-  return out;
+    const text = Buffer.from(`${lines.join('\n')}\n`);
+    return shape === 'gzip' ? gzipSync(text) : text;
+  });
 }
 
 export async function produce(topic: string, messages: Message[]): Promise<void> {
@@ -112,6 +105,11 @@ export interface StoreTotals {
   readonly quarantined: number;
   /** Sum of kafka_offsets.next_offset over the topic's partitions. */
   readonly nextOffsets: number;
+}
+
+/** What storeTotals reads once records `0..records-1` (vpcRecord) are stored exactly once, none quarantined. */
+export function exactTotals(records: number, nextOffsets: number): StoreTotals {
+  return { records, bytes: vpcBytes(records), quarantined: 0, nextOffsets };
 }
 
 export function storeTotals(db: string, topic: string): StoreTotals {
