@@ -12,6 +12,8 @@
  *   range → that workload (one pod, or several pods of the same workload one after another). Two holders, or a
  *   range only partly covered → ambiguous, attributed to the node when all holders ran on one, candidates kept.
  * - No lease at all: an AWS ENI address → the instance (and its security groups); else unknown, with a reason.
+ * - A Service ClusterIP is reused too: a flow goes to the Service that held it at the time ({@link serviceAt}).
+ *   ENIs have no history (an import is a view of one moment); the caller hands in the latest import's answer.
  */
 import { isPrivateIp } from '../model/ip.js';
 import type { Lease, Workload } from '../model/workload.js';
@@ -78,10 +80,14 @@ export interface AddressFacts {
   readonly leases: readonly Lease[];
   /** The node whose InternalIP / ExternalIP this is, or null. */
   readonly nodeOfAddress: string | null;
-  /** Leases of pods on `node` overlapping [first, last] (host-network ones included). */
-  readonly podsOnNode: (node: string, first: number, last: number) => readonly Lease[];
+  /**
+   * The pods on `node` whose leases overlap [first, last] (host-network ones included), as {@link candidatesOf}
+   * gives them. A callback so that the caller can share one list between the many ranges of a node address.
+   */
+  readonly candidatesOnNode: (node: string, first: number, last: number) => readonly Candidate[];
+  /** The ENI that lists the address in the latest cloud import, or null. */
   readonly eni: EniFacts | null;
-  /** `namespace/name` of the Service whose ClusterIP this is, or null. */
+  /** `namespace/name` of the Service that held this ClusterIP over the range ({@link serviceAt}), or null. */
   readonly service: string | null;
   /** Inside a VPC CIDR from the cloud inventory. */
   readonly inVpc: boolean;
@@ -111,14 +117,14 @@ export interface AddressAttribution {
 }
 
 /** True when lease `l` (half-open [start, end)) overlaps the closed range [first, last]. */
-function overlaps(l: Lease, first: number, last: number): boolean {
+export function overlaps(l: Lease, first: number, last: number): boolean {
   // A zero-length lease is a stale claim remembered by the lease history, never a holder.
   if (l.end !== null && l.end <= l.start) return false;
   return l.start <= last && (l.end === null || l.end > first);
 }
 
 /** True when the union of `leases` covers [first, last]. */
-function covers(leases: readonly Lease[], first: number, last: number): boolean {
+export function covers(leases: readonly Lease[], first: number, last: number): boolean {
   const spans = leases.map((l) => [l.start, l.end ?? Infinity] as const).sort((a, b) => a[0] - b[0]);
   let reached = first;
   for (const [s, e] of spans) {
@@ -187,7 +193,7 @@ export function attributeAddress(f: AddressFacts): AddressAttribution {
       workloadId: `node/${nodeName}`,
       node: nodeName,
       hostNetwork: hostNet.length > 0,
-      candidates: candidatesOf(f.podsOnNode(nodeName, f.first, f.last)),
+      candidates: f.candidatesOnNode(nodeName, f.first, f.last),
       dstClass: 'node',
       dstName: nodeName,
     };
@@ -255,6 +261,41 @@ function destinationOf(f: AddressFacts): { dstClass: DestinationClass; dstName: 
   if (f.cloud !== null) return { dstClass: 'cloud-service', dstName: `${f.cloud.service} ${f.cloud.region}` };
   if (isPrivateIp(f.addr)) return { dstClass: 'private', dstName: '' };
   return { dstClass: 'internet', dstName: '' };
+}
+
+/** One Service's hold on a ClusterIP: half-open [since, until), `until` null while the Service exists. */
+export interface ServiceSpan {
+  /** `namespace/name`. */
+  readonly name: string;
+  /** Its creationTimestamp, else when it was first seen. */
+  readonly since: number;
+  /** When it was deleted (or found gone), or null. */
+  readonly until: number | null;
+}
+
+/**
+ * The Service that held a ClusterIP over [first, last], or null when none did. A ClusterIP goes back to the pool
+ * when its Service is deleted and may be handed to the next Service created, so the holder at the start of the
+ * range wins: the conversation was opened to it. Two spans can both claim that instant when a deletion was only
+ * noticed at the next snapshot (`until` is then late); the Service created later is the real holder, since the
+ * API server hands out only a freed address. No holder at the start: the first one to arrive within the range.
+ */
+export function serviceAt(spans: readonly ServiceSpan[], first: number, last: number): string | null {
+  let atStart: ServiceSpan | null = null;
+  let within: ServiceSpan | null = null;
+  for (const s of spans) {
+    if (s.until !== null && s.until <= s.since) continue;
+    if (s.since > last || (s.until !== null && s.until <= first)) continue;
+    if (s.since <= first) {
+      if (atStart === null || later(s, atStart)) atStart = s;
+    } else if (within === null || later(within, s)) within = s;
+  }
+  return (atStart ?? within)?.name ?? null;
+}
+
+/** `a` started after `b`; ties are broken by name, so the answer does not depend on row order. */
+function later(a: ServiceSpan, b: ServiceSpan): boolean {
+  return a.since > b.since || (a.since === b.since && a.name > b.name);
 }
 
 /**

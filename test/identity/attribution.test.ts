@@ -2,7 +2,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseAwsDocument } from '../../collectors/cloud/aws-inventory.js';
-import { attributeAddress, pickCloudService, type AddressFacts } from '../../src/identity/attribution.js';
+import {
+  attributeAddress,
+  candidatesOf,
+  pickCloudService,
+  serviceAt,
+  type AddressFacts,
+} from '../../src/identity/attribution.js';
 import { LeaseRecorder } from '../../src/identity/lease-history.js';
 import { PrefixTable } from '../../src/identity/prefix-table.js';
 import * as refresh from '../../src/identity/refresh-attribution.js';
@@ -37,7 +43,7 @@ function facts(o: Partial<AddressFacts> & Pick<AddressFacts, 'first' | 'last'>):
     addr: '10.244.1.5',
     leases: [],
     nodeOfAddress: null,
-    podsOnNode: () => [],
+    candidatesOnNode: () => [],
     eni: null,
     service: null,
     inVpc: false,
@@ -136,9 +142,9 @@ describe('source attribution over a seen range', () => {
         first: T0 + 600,
         last: T0 + 660,
         nodeOfAddress: NODE,
-        podsOnNode: (node, first, last) => {
+        candidatesOnNode: (node, first, last) => {
           seen.push([node, first, last]);
-          return onNode;
+          return candidatesOf(onNode);
         },
       }),
     );
@@ -196,6 +202,33 @@ describe('source attribution over a seen range', () => {
     expect(reason({ addr: '198.51.100.7' })).toBe('outside_cluster');
     expect(reason({})).toBe('no_lease');
     expect(reason({ addr: '' })).toBe('no_address');
+  });
+});
+
+describe('serviceAt', () => {
+  // payments/checkout held the ClusterIP until 10:00; payments/ledger got it at 10:30.
+  const checkout = { name: 'payments/checkout', since: T0 - 86_400, until: T0 + 3600 };
+  const ledger = { name: 'payments/ledger', since: T0 + 5400, until: null };
+  const at = (first: number, last = first + 60, spans = [ledger, checkout]) => serviceAt(spans, first, last);
+
+  it('gives each range to the Service that held the address then, and none in between', () => {
+    expect(at(T0 + 600)).toBe('payments/checkout');
+    expect(at(T0 + 4200)).toBeNull();
+    expect(at(T0 + 6000)).toBe('payments/ledger');
+    expect(at(T0 - 2 * 86_400)).toBeNull();
+  });
+
+  it('gives a range to the holder at its start; else to the first Service that arrives within it', () => {
+    expect(at(T0 + 3590, T0 + 5500)).toBe('payments/checkout');
+    expect(at(T0 + 3700, T0 + 5500)).toBe('payments/ledger');
+    expect(at(T0 + 3600)).toBeNull(); // spans are half-open: deleted at 10:00 means gone at 10:00
+  });
+
+  it('prefers the newer Service when an old one was found gone only after the address was reused', () => {
+    const late = { ...checkout, until: T0 + 7200 }; // the snapshot at 11:00 found it gone
+    expect(at(T0 + 6000, T0 + 6060, [late, ledger])).toBe('payments/ledger');
+    expect(at(T0 + 6000, T0 + 6060, [ledger, late])).toBe('payments/ledger');
+    expect(at(T0 + 600, T0 + 660, [late, ledger])).toBe('payments/checkout');
   });
 });
 
@@ -316,14 +349,14 @@ describe('refreshAttribution', () => {
   it('is cheap when nothing changed, fills new edges incrementally, and recomputes when inventory arrives late', () => {
     const store = new Store(join(tempDir(), 'x.db'));
     write(store, [edge('10.244.1.5', T0 + 600)]);
-    expect(refreshAttribution(store.db)).toEqual({ mode: 'full', addresses: 2, keys: 2 });
+    expect(refreshAttribution(store.db)).toEqual({ mode: 'full', addresses: 2, keys: 2, removed: 0 });
     expect(refreshAttribution(store.db).mode).toBe('unchanged');
     expect(kinds(store)).toEqual([
       { addr: '10.244.1.5', first: T0 + 600, kind: 'unknown', id: 'unattributed' },
     ]);
 
     write(store, [edge('10.244.1.5', T0 + 4800)]);
-    expect(refreshAttribution(store.db)).toEqual({ mode: 'incremental', addresses: 2, keys: 2 });
+    expect(refreshAttribution(store.db)).toEqual({ mode: 'incremental', addresses: 2, keys: 2, removed: 0 });
 
     // Inventory collected after the flows: two pods held the IP one after the other.
     const recorder = new LeaseRecorder(new InventoryStore(store.db), '', []);
@@ -352,7 +385,7 @@ describe('refreshAttribution', () => {
     write(store, edges);
     store.db.prepare("INSERT INTO vpc_cidrs VALUES ('10.0.0.0/16', 'vpc-1', 'vpc')").run();
     // Speed is the benchmark's business (a scan per address took minutes at 40k edges); this checks the result.
-    expect(refreshAttribution(store.db)).toEqual({ mode: 'full', addresses: 6001, keys: 12000 });
+    expect(refreshAttribution(store.db)).toEqual({ mode: 'full', addresses: 6001, keys: 12000, removed: 0 });
     const n = store.db.prepare('SELECT COUNT(*) AS n FROM address_attribution').get() as { n: number };
     expect(n.n).toBe(12000);
     store.close();

@@ -5,6 +5,7 @@ import { migration0003 } from './0003-attribution.js';
 import { migration0004 } from './0004-dns.js';
 import { migration0005 } from './0005-review.js';
 import { migration0006 } from './0006-kafka-offsets.js';
+import { migration0007 } from './0007-attribution-candidates.js';
 
 /** Every schema change, in order. Append; never edit a migration that has shipped. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -14,4 +15,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0004,
   migration0005,
   migration0006,
+  migration0007,
 ];
