@@ -44,6 +44,8 @@ export interface ReplayRow {
 }
 
 const NP_PROTOCOLS: Record<number, Protocol> = { 6: 'TCP', 17: 'UDP', 132: 'SCTP' };
+/** Destination classes whose traffic from a pod leaves through its node's address. */
+const OUTSIDE_VPC: ReadonlySet<string> = new Set(['internet', 'cloud-service']);
 const PROXY_KINDS = (1 << SOURCE_KINDS.indexOf('squid')) | (1 << SOURCE_KINDS.indexOf('envoy'));
 
 function policyNames(refs: readonly PolicyRef[]): string {
@@ -201,7 +203,8 @@ export class Replayer {
     const policies = this.set.networkPolicies;
     if (
       policies.length > 0 &&
-      (e.srcKind === 'node' || e.srcKind === 'ambiguous') &&
+      // A node's address carries its pods' traffic only when it leaves the VPC (SNAT); inside, it is the node's.
+      (e.srcKind === 'ambiguous' || (e.srcKind === 'node' && OUTSIDE_VPC.has(e.dstClass))) &&
       e.srcCandidates !== '[]'
     ) {
       const viaNode = this.#candidates(e);
@@ -216,8 +219,11 @@ export class Replayer {
     if (src === null || dst === null) return [];
     const protocol = NP_PROTOCOLS[e.protocol];
     if (protocol === undefined) {
-      // NetworkPolicy has no ICMP: an egress-isolated pod cannot send it at all.
-      const isolating = srcPod === null ? [] : selectingPolicies(policies, srcPod, 'egress');
+      // NetworkPolicy has no ICMP: an egress-isolated pod cannot send it, an ingress-isolated one cannot get it.
+      const isolating = [
+        ...(srcPod === null ? [] : selectingPolicies(policies, srcPod, 'egress')),
+        ...(dstPod === null ? [] : selectingPolicies(policies, dstPod, 'ingress')),
+      ];
       return [
         isolating.length === 0
           ? { layer: 'networkpolicy', allowed: true, allowedBy: ['not isolated'], reason: '' }
@@ -225,7 +231,7 @@ export class Replayer {
               layer: 'networkpolicy',
               allowed: false,
               allowedBy: [],
-              reason: `egress isolated by ${isolating.map((p) => `${p.namespace}/${p.name}`).join(', ')}; NetworkPolicy cannot allow protocol ${e.protocol}`,
+              reason: `isolated by ${isolating.map((p) => `${p.namespace}/${p.name}`).join(', ')}; NetworkPolicy cannot allow protocol ${e.protocol}`,
             },
       ];
     }

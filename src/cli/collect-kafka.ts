@@ -175,6 +175,13 @@ Examples:
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
         server?.close();
+        // A stop must end the process even if a Kafka client still holds a socket (a broker that went away
+        // mid-rebalance): everything worth keeping is committed by now.
+        if (abort.signal.aborted)
+          setTimeout(
+            () => process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0),
+            5000,
+          ).unref();
       }
     });
 }

@@ -1,13 +1,35 @@
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Command } from 'commander';
 import { DEMO_END, DEMO_START, demoFiles } from '../demo/dataset.js';
 import { destinationLabel, type Endpoint } from '../model/endpoint.js';
+import { UsageError } from '../model/errors.js';
+import { Store } from '../store/store.js';
 import type { GlobalOptions } from './context.js';
 import { render } from './output.js';
 import { buildProgram } from './program.js';
 import { isoTime } from './time-window.js';
+
+/** Set in every database the demo creates: only such a database may be replaced by the next demo. */
+const DEMO_MARK = 'demo';
+
+/** The demo starts from a fresh database; it never deletes one it did not create (months of collected data). */
+function refuseToOverwrite(db: string): void {
+  if (!existsSync(db)) return;
+  let mark: string | null = null;
+  try {
+    const store = new Store(db, { readonly: true });
+    mark = store.meta(DEMO_MARK);
+    store.close();
+  } catch {
+    // Not an egress-learner database at all: not ours to delete either.
+  }
+  if (mark !== '1')
+    throw new UsageError(
+      `${db} exists and is not a demo database: pick another --db (the demo starts from scratch)`,
+    );
+}
 
 /**
  * `demo`: the whole path on the embedded dataset, through the same commands a user runs: collect the inventory
@@ -25,7 +47,11 @@ export function demoCommand(): Command {
     .action(async (opts: { out: string; keep?: string }, self: Command) => {
       const g = self.optsWithGlobals<GlobalOptions>();
       const db = g.db ?? './egress-learner-demo.db';
+      refuseToOverwrite(db);
       for (const suffix of ['', '-wal', '-shm']) rmSync(`${db}${suffix}`, { force: true });
+      const marked = new Store(db);
+      marked.setMeta(DEMO_MARK, '1');
+      marked.close();
       const dir = opts.keep ?? mkdtempSync(join(tmpdir(), 'egress-learner-demo-'));
       const say = (s: string): boolean => process.stdout.write(s);
       // The demo's clock is the end of its dataset, so "the last report" and "now" mean the same on every run.

@@ -50,8 +50,6 @@ export interface InferOptions extends Omit<InferenceSettings, 'since' | 'until'>
   readonly filter?: FlowFilter;
   /** Provider prefixes given with `--ip-ranges`, on top of those stored by `collect aws-inventory`. */
   readonly prefixes?: readonly PublishedPrefix[];
-  /** Distinct nameless addresses inside one published prefix before they fold into it. */
-  readonly foldMin?: number;
 }
 
 /** What inference could not use, for the summary line. */
@@ -71,6 +69,11 @@ const SENDER_WEIGHT: Record<SenderEvidence, number> = {
   candidate: 0.4,
 };
 const NAME_WEIGHT: Record<NameEvidence, number> = { proxy: 1, dns: 1, 'dns-stale': 0.8, none: 1 };
+/** Provider lists whose prefixes hold addresses anyone can rent: nameless addresses never fold into them. */
+const UNFOLDABLE_SERVICES: ReadonlySet<string> = new Set(['AMAZON', 'EC2']);
+/** Distinct nameless addresses inside one managed service's published prefix before they fold into it. */
+const FOLD_MIN = 3;
+
 /** Destination classes whose traffic from a pod leaves through its node's address (SNAT). */
 const OUTSIDE_VPC: ReadonlySet<string> = new Set(['internet', 'cloud-service']);
 const SENDER_RANK: SenderEvidence[] = ['exact', 'dns-client', 'consistent', 'candidate'];
@@ -283,15 +286,17 @@ class Inference {
       case 'workload': {
         const id = this.#workloadSender(e);
         if (id === null) break;
-        for (const r of this.#raws(e, id, e.srcNode))
-          this.#acc(id, r.raw, e, protocol).add(e, 'exact', r.name);
+        // An address several names resolved to: its flows are shared among them, not counted once per name.
+        const raws = this.#raws(e, id, e.srcNode);
+        for (const r of raws) this.#acc(id, r.raw, e, protocol).add(e, 'exact', r.name, 1 / raws.length);
         return;
       }
       case 'instance': {
         const sender = hostSender(e.srcWorkloadId, 'instance', JSON.parse(e.srcSecurityGroups) as string[]);
         if (!this.#senders.has(sender.id)) this.#senders.set(sender.id, sender);
-        for (const r of this.#raws(e, null, ''))
-          this.#acc(sender.id, r.raw, e, protocol).add(e, 'exact', r.name);
+        const raws = this.#raws(e, null, '');
+        for (const r of raws)
+          this.#acc(sender.id, r.raw, e, protocol).add(e, 'exact', r.name, 1 / raws.length);
         return;
       }
       case 'node':
@@ -417,7 +422,8 @@ class Inference {
         for (const w of chosen) {
           const id = this.#registerCandidate(w, e.srcCluster);
           const pods = how === 'dns-client' ? r.match?.askerPods.get(w) : undefined;
-          if (id !== null) this.#acc(id, r.raw, e, protocol).add(e, how, r.name, 1 / chosen.length, pods);
+          const share = 1 / (chosen.length * raws.length);
+          if (id !== null) this.#acc(id, r.raw, e, protocol).add(e, how, r.name, share, pods);
         }
         if (how === 'candidate' && e.srcNode !== '') {
           // Nobody could be named: the node's own rule set (security groups) needs it too, as unexplained.
@@ -552,10 +558,10 @@ class Inference {
       else addrs.push(a);
     }
     // Generated-looking names never hide inside a wildcard: they stay exact, to be flagged on their own.
-    const plain = [...names.keys()].filter((n) => highEntropyLabel(n) === null);
+    const plain = new Set([...names.keys()].filter((n) => highEntropyLabel(n) === null));
     const folded = [
-      ...foldNames(plain, this.opts.wildcardMin),
-      ...[...names.keys()].filter((n) => !plain.includes(n)).map((n) => ({ host: n, names: [n] })),
+      ...foldNames([...plain], this.opts.wildcardMin),
+      ...[...names.keys()].filter((n) => !plain.has(n)).map((n) => ({ host: n, names: [n] })),
     ];
     for (const f of folded) {
       const acc = new Acc(
@@ -600,13 +606,19 @@ class Inference {
         single.push(a);
         continue;
       }
-      const prefix = hit.values.find((v) => v.service !== 'AMAZON') ?? hit.values[0]!;
+      // EC2 ranges (and AMAZON, their superset) are rented by anyone: a few raw addresses in them say nothing
+      // about the rest. Only a managed service's own prefix (S3, DynamoDB, CloudFront…) is worth folding into.
+      const prefix = hit.values.find((v) => !UNFOLDABLE_SERVICES.has(v.service));
+      if (prefix === undefined) {
+        single.push(a);
+        continue;
+      }
       const g = byPrefix.get(prefix.cidr);
       if (g === undefined) byPrefix.set(prefix.cidr, { prefix, accs: [a] });
       else g.accs.push(a);
     }
     for (const { prefix, accs } of byPrefix.values()) {
-      if (accs.length < (this.opts.foldMin ?? 3)) {
+      if (accs.length < FOLD_MIN) {
         single.push(...accs);
         continue;
       }

@@ -35,12 +35,6 @@ export class Holders {
     }
     return null;
   }
-
-  /** `namespace/Kind/name` of the pod holding `ip` at `t`, or null. */
-  workloadAt(ip: string, t: number): string | null {
-    const l = this.leaseAt(ip, t);
-    return l === null ? null : workloadId(l.workload);
-  }
 }
 
 interface Asked {
@@ -73,15 +67,41 @@ interface Question {
   readonly last: number;
 }
 
+/** A time-sorted list and the widest reach of any entry past its start (its span plus TTL), for range scans. */
+interface Timeline<T> {
+  readonly items: T[];
+  /** Largest `end + ttl - start` of any item: how far before `first` a still-live item can start. */
+  reach: number;
+}
+
+function timeline<T>(): Timeline<T> {
+  return { items: [], reach: 0 };
+}
+
+/** Index one past the last item whose start is at or before `t` (items sorted by start). */
+function upTo<T>(items: readonly T[], startOf: (x: T) => number, t: number): number {
+  let lo = 0;
+  let hi = items.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (startOf(items[mid]!) <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /**
  * The A/AAAA answers of a window, indexed by address and by name, and who asked for each name. Resolver logs
  * (Route 53) often see the cluster DNS server as the client, while CoreDNS logs see the asking pod but no answer:
- * together they say which pod got which address.
+ * together they say which pod got which address. Lists are kept in time order and searched by range, so a busy
+ * address answered every hour for weeks costs a few steps per flow, not a scan.
  */
 export class NameIndex {
-  readonly #byAddr = new Map<string, Asked[]>();
+  readonly #byAddr = new Map<string, Timeline<Asked>>();
   readonly #byName = new Map<string, Map<string, Set<number>>>();
-  readonly #questions = new Map<string, Question[]>();
+  readonly #questions = new Map<string, Timeline<Question>>();
+  /** Per address, each asking workload's own answers in time order (the stale lookup). */
+  readonly #byAddrAndWorkload = new Map<string, Map<string, Asked[]>>();
 
   constructor(
     answers: readonly AddressAnswer[],
@@ -91,33 +111,45 @@ export class NameIndex {
   ) {
     for (const q of questions) {
       const lease = holders.leaseAt(q.client, q.lastSeen);
-      const entry: Question = {
+      let list = this.#questions.get(q.name);
+      if (list === undefined) this.#questions.set(q.name, (list = timeline()));
+      list.items.push({
         workload: lease === null ? null : workloadId(lease.workload),
         pod: lease === null ? '' : `${lease.namespace}/${lease.podName}`,
         node: lease !== null ? lease.node : (holders.nodeOf.get(q.client) ?? ''),
         first: q.firstSeen,
         last: q.lastSeen,
-      };
-      const list = this.#questions.get(q.name);
-      if (list === undefined) this.#questions.set(q.name, [entry]);
-      else list.push(entry);
+      });
+      list.reach = Math.max(list.reach, q.lastSeen - q.firstSeen);
     }
+    for (const list of this.#questions.values()) list.items.sort((a, b) => a.first - b.first);
     for (const a of answers) {
       const lease = a.client === '' ? null : holders.leaseAt(a.client, a.lastSeen);
-      const asked: Asked = {
+      let list = this.#byAddr.get(a.answer);
+      if (list === undefined) this.#byAddr.set(a.answer, (list = timeline()));
+      list.items.push({
         answer: a,
         workload: lease === null ? null : workloadId(lease.workload),
         pod: lease === null ? '' : `${lease.namespace}/${lease.podName}`,
         node: lease !== null ? lease.node : (holders.nodeOf.get(a.client) ?? ''),
-      };
-      const list = this.#byAddr.get(a.answer);
-      if (list === undefined) this.#byAddr.set(a.answer, [asked]);
-      else list.push(asked);
+      });
+      list.reach = Math.max(list.reach, a.lastSeen - a.firstSeen + (a.minTtl ?? 0));
       let addrs = this.#byName.get(a.name);
       if (addrs === undefined) this.#byName.set(a.name, (addrs = new Map()));
       let buckets = addrs.get(a.answer);
       if (buckets === undefined) addrs.set(a.answer, (buckets = new Set()));
       buckets.add(a.bucket);
+    }
+    for (const [addr, list] of this.#byAddr) {
+      list.items.sort((a, b) => a.answer.firstSeen - b.answer.firstSeen);
+      const mine = new Map<string, Asked[]>();
+      for (const x of list.items) {
+        if (x.workload === null) continue;
+        const own = mine.get(x.workload);
+        if (own === undefined) mine.set(x.workload, [x]);
+        else own.push(x);
+      }
+      this.#byAddrAndWorkload.set(addr, mine);
     }
   }
 
@@ -131,9 +163,25 @@ export class NameIndex {
     return this.#byName.get(name) ?? new Map();
   }
 
+  /** Who asked for the name of answer `x` so that its answer was still live over [first, last]. */
+  #askedNear(x: Asked, first: number, last: number): Question[] {
+    const list = this.#questions.get(x.answer.name);
+    if (list === undefined) return [];
+    const ttl = (x.answer.minTtl ?? 0) + this.grace;
+    const out: Question[] = [];
+    for (let i = upTo(list.items, (q) => q.first, last) - 1; i >= 0; i--) {
+      const q = list.items[i]!;
+      if (q.first + list.reach + ttl < first) break;
+      if (q.last + ttl >= first) out.push(q);
+    }
+    return out;
+  }
+
   /**
    * The names of address `addr` for a flow seen over [first, last] from `workload` (null: not known) on `node`
-   * ('' unknown), or null when no answer names it.
+   * ('' unknown), or null when no answer names it. Closest asker first: the workload's own live answer, its own
+   * earlier answer (a long connection outlives the TTL of the answer that opened it), its node's live answer,
+   * anyone's live answer, anyone's answer of the last day.
    */
   namesFor(
     addr: string,
@@ -142,31 +190,43 @@ export class NameIndex {
     workload: string | null,
     node: string,
   ): NameMatch | null {
-    const asked = this.#byAddr.get(addr);
-    if (asked === undefined) return null;
-    const live = asked.filter(
-      (x) => x.answer.firstSeen <= last && x.answer.lastSeen + (x.answer.minTtl ?? 0) + this.grace >= first,
-    );
-    const askedNear = (x: Asked): Question[] =>
-      (this.#questions.get(x.answer.name) ?? []).filter(
-        (q) => q.first <= last && q.last + (x.answer.minTtl ?? 0) + this.grace >= first,
-      );
-    const tiers: ((x: Asked) => boolean)[] = [
-      (x) =>
-        workload !== null && (x.workload === workload || askedNear(x).some((q) => q.workload === workload)),
-      (x) => node !== '' && (x.node === node || askedNear(x).some((q) => q.node === node)),
-      () => true,
-    ];
-    for (const tier of tiers) {
-      const hit = live.filter(tier);
-      if (hit.length > 0) return match(hit, 'dns', hit.flatMap(askedNear));
+    const list = this.#byAddr.get(addr);
+    if (list === undefined) return null;
+    const end = upTo(list.items, (x) => x.answer.firstSeen, last);
+    const live: Asked[] = [];
+    for (let i = end - 1; i >= 0; i--) {
+      const x = list.items[i]!;
+      if (x.answer.firstSeen + list.reach + this.grace < first) break;
+      if (x.answer.lastSeen + (x.answer.minTtl ?? 0) + this.grace >= first) live.push(x);
     }
-    const earlier = asked.filter((x) => x.answer.firstSeen <= last);
-    const own = earlier.filter((x) => workload !== null && x.workload === workload);
-    if (own.length > 0) return match(own, 'dns-stale');
-    const recent = earlier.filter((x) => x.answer.lastSeen >= first - STALE_ANY_CLIENT);
-    if (recent.length > 0) return match(recent, 'dns-stale');
-    return null;
+    const near = new Map<Asked, Question[]>();
+    const askedNear = (x: Asked): Question[] => {
+      let q = near.get(x);
+      if (q === undefined) near.set(x, (q = this.#askedNear(x, first, last)));
+      return q;
+    };
+    const own = (x: Asked): boolean =>
+      workload !== null && (x.workload === workload || askedNear(x).some((q) => q.workload === workload));
+    const ownLive = live.filter(own);
+    if (ownLive.length > 0) return match(ownLive, 'dns', ownLive.flatMap(askedNear));
+    if (workload !== null) {
+      // The latest earlier answer the workload itself got for this address.
+      const mine = this.#byAddrAndWorkload.get(addr)?.get(workload) ?? [];
+      const i = upTo(mine, (x) => x.answer.firstSeen, last) - 1;
+      if (i >= 0) return match([mine[i]!], 'dns-stale');
+    }
+    const nodeLive = live.filter(
+      (x) => node !== '' && (x.node === node || askedNear(x).some((q) => q.node === node)),
+    );
+    if (nodeLive.length > 0) return match(nodeLive, 'dns', nodeLive.flatMap(askedNear));
+    if (live.length > 0) return match(live, 'dns', live.flatMap(askedNear));
+    const recent: Asked[] = [];
+    for (let i = end - 1; i >= 0; i--) {
+      const x = list.items[i]!;
+      if (x.answer.firstSeen + list.reach < first - STALE_ANY_CLIENT) break;
+      if (x.answer.lastSeen >= first - STALE_ANY_CLIENT) recent.push(x);
+    }
+    return recent.length > 0 ? match(recent, 'dns-stale') : null;
   }
 }
 

@@ -43,6 +43,9 @@ export interface KafkaIngestResult {
 }
 
 /** Dead-letter headers: where the message was and why it was refused. */
+/** How long a stopping consumer may take to finish its batch and leave the group. */
+const DISCONNECT_DEADLINE_MS = 15_000;
+
 export const DEAD_LETTER_HEADERS = {
   topic: 'egress-learner-topic',
   partition: 'egress-learner-partition',
@@ -103,6 +106,8 @@ export class ConsumerRun {
   conflicts = 0;
   /** The first error that ended the run; thrown by `consume` once everything is disconnected. */
   fatal: unknown = null;
+  /** True when the consumer did not leave the group before the deadline: its sockets may keep the process up. */
+  abandoned = false;
   /**
    * When the last message (or assignment) arrived. Idle time counts from the first assignment: joining a group
    * may wait for a dead member's session to end.
@@ -192,10 +197,28 @@ export class ConsumerRun {
     } finally {
       if (idleTimer !== null) clearInterval(idleTimer);
       signal.removeEventListener('abort', this.stop);
-      // disconnect() waits for the batch in hand to finish (and commit), then leaves the group.
-      await consumer
-        .disconnect()
-        .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'disconnect'));
+      // disconnect() waits for the batch in hand to finish (and commit), then leaves the group. It can hang in a
+      // rebalance that never completes (a broker just restarted): past the deadline, go anyway. Nothing is lost:
+      // every committed batch's offsets are in SQLite, and the group reassigns the partitions after its timeout.
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), DISCONNECT_DEADLINE_MS);
+      });
+      const left = await Promise.race([
+        consumer
+          .disconnect()
+          .then(() => 'left' as const)
+          .catch((err: unknown) => {
+            log.warn({ err: (err as Error).message }, 'disconnect');
+            return 'left' as const;
+          }),
+        deadline,
+      ]);
+      clearTimeout(timer);
+      if (left === 'late') {
+        log.warn({ afterMs: DISCONNECT_DEADLINE_MS }, 'did not leave the group in time; stopping anyway');
+        this.abandoned = true;
+      }
       await c.close();
     }
     if (this.fatal !== null) throw this.fatal;

@@ -239,6 +239,15 @@ export class Store {
     return value;
   }
 
+  /** A value of the `meta` table, or null. */
+  meta(key: string): string | null {
+    return (this.#getMeta.get(key) as { value: string } | undefined)?.value ?? null;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.#setMeta.run(key, value);
+  }
+
   close(): void {
     if (this.db.open) this.db.close();
   }

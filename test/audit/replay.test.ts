@@ -90,24 +90,35 @@ describe('replaying observed edges against NetworkPolicies', () => {
     expect(rows.find((r) => r.target === '203.0.113.1')!.verdict).toBe('not-covered');
   });
 
-  it("judges a SNAT'd flow by its candidate pods: allowed when one of them may send it", () => {
+  it("judges a SNAT'd flow by its candidate pods, and a node's traffic inside the VPC as the node's own", () => {
     const other = { ...web, uid: 'api-1', workload: 'api', ip: '10.244.1.6', labels: { app: 'api' } };
     const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [web, other]);
     w.flow({ src: '10.0.1.10', dst: '93.184.216.34', port: 443, at: T0 + 60 });
+    w.flow({ src: '10.0.1.10', dst: '198.51.100.7', port: 443, at: T0 + 60 });
     w.flow({ src: '10.0.1.10', dst: '10.20.0.5', port: 5432, at: T0 + 60 });
-    const denyAll = `
+    const extra = `
 apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: deny, namespace: shop}
 spec: {podSelector: {}, policyTypes: [Egress]}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-partner, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Egress]
+  egress: [{to: [{ipBlock: {cidr: 198.51.100.0/24}}], ports: [{protocol: TCP, port: 443}]}]
 `;
-    const rows = replay(w, `${WEB_EGRESS}---\n${denyAll}`);
+    const rows = replay(w, `${WEB_EGRESS}---\n${extra}`);
     const external = rows.find((r) => r.target === '93.184.216.34')!;
     expect(external.verdict).toBe('denied');
     expect(external.layers[0]!.reason).toMatch(/SNAT.*every candidate pod denied/);
-    const rds = rows.find((r) => r.target === '10.20.0.5')!;
-    expect(rds.verdict).toBe('allowed');
-    expect(rds.layers[0]!.allowedBy[0]).toMatch(/web-egress.*candidate shop\/web-1/);
+    const partner = rows.find((r) => r.target === '198.51.100.7')!;
+    expect(partner.verdict).toBe('allowed');
+    expect(partner.layers[0]!.allowedBy[0]).toMatch(/web-partner.*candidate shop\/web-1/);
+    // Inside the VPC a node address is the node itself: no pod policy governs it.
+    expect(rows.find((r) => r.target === '10.20.0.5')!.verdict).toBe('not-covered');
   });
 
   it('checks proxied requests against the union of EgressRuleSets', () => {

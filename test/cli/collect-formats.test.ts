@@ -109,5 +109,11 @@ describe('demo', () => {
     expect(r.stdout).toMatch(/would be denied/);
     expect(readFileSync(join(dir, 'out', 'report', 'report.html'), 'utf8')).toContain('<svg');
     expect(readFileSync(join(dir, 'demo.db')).length).toBeGreaterThan(0);
+    // Its own database may be replaced by the next run; anything else is never deleted.
+    expect(cli(['demo', '--db', join(dir, 'demo.db'), '--out', join(dir, 'out')]).code).toBe(0);
+    writeFileSync(join(dir, 'precious.db'), 'months of flows');
+    const refused = cli(['demo', '--db', join(dir, 'precious.db'), '--out', join(dir, 'out')]);
+    expect([refused.code, refused.stderr.trim().split('\n').length]).toEqual([1, 1]);
+    expect(readFileSync(join(dir, 'precious.db'), 'utf8')).toBe('months of flows');
   });
 });

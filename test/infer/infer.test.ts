@@ -66,6 +66,30 @@ describe('inference from edges, leases and DNS answers', () => {
     });
   });
 
+  it("prefers the workload's own earlier answer over a name another client got for the same address later", () => {
+    const w = new World().pods(T0 - DAY, [
+      checkout(),
+      { uid: 'evil-1', namespace: 'shop', workload: 'evil', ip: '10.244.9.9', start: T0 - DAY },
+    ]);
+    w.dns('10.244.1.5', 'api.vendor.com', ['198.51.100.4'], T0);
+    w.dns('10.244.9.9', 'evil.example', ['198.51.100.4'], T0 + 3 * HOUR);
+    w.flow({ src: '10.244.1.5', dst: '198.51.100.4', at: T0 + 3 * HOUR + 10 });
+    const [e] = of(run(w), 'shop/Deployment/checkout');
+    expect([target(e!), e!.evidence.name]).toEqual(['api.vendor.com[198.51.100.4/32]:443/TCP', 'dns-stale']);
+  });
+
+  it('shares the flows of an address among the names that resolved to it', () => {
+    const w = new World().pods(T0 - DAY, [checkout()]);
+    w.dns('10.244.1.5', 'a.shared-cdn.net', ['198.51.100.5'], T0);
+    w.dns('10.244.1.5', 'b.shared-cdn.net', ['198.51.100.5'], T0);
+    w.flow({ src: '10.244.1.5', dst: '198.51.100.5', at: T0 + 10, flows: 10 });
+    const flows = of(run(w), 'shop/Deployment/checkout').map((e) => [target(e), e.evidence.flows]);
+    expect(flows).toEqual([
+      ['a.shared-cdn.net[198.51.100.5/32]:443/TCP', 5],
+      ['b.shared-cdn.net[198.51.100.5/32]:443/TCP', 5],
+    ]);
+  });
+
   it('folds a name whose answers rotate every hour to the published prefix that covers them', () => {
     const w = new World().pods(T0 - DAY, [checkout()]);
     for (let h = 0; h < 48; h++) {
