@@ -142,6 +142,25 @@ const service = (name: string, ip: string, createdAt: number): ServiceRecord => 
 
 const keyOf = (r: Row): string => `${r.addr} ${r.first}-${r.last}`;
 
+/** The one node of these tests, as a snapshot of nodes at T0. */
+function theNode(): InventoryChange {
+  return {
+    op: 'replace',
+    resource: 'nodes',
+    at: T0,
+    items: [
+      {
+        uid: 'n1',
+        name: NODE,
+        addresses: [{ type: 'InternalIP', address: NODE_IP }],
+        podCidrs: [],
+        labels: {},
+        createdAt: T0 - 86_400,
+      },
+    ],
+  };
+}
+
 describe('stale cache rows', () => {
   it('deletes the row of a range an edge widened past, and keeps one another edge still has', () => {
     const f = new Fixture();
@@ -170,24 +189,12 @@ describe('stale cache rows', () => {
 
   it('drops candidate lists no row uses any more, and matches a refresh from scratch', () => {
     const f = new Fixture();
-    f.inventory(
-      {
-        op: 'replace',
-        resource: 'nodes',
-        at: T0,
-        items: [
-          {
-            uid: 'n1',
-            name: NODE,
-            addresses: [{ type: 'InternalIP', address: NODE_IP }],
-            podCidrs: [],
-            labels: {},
-            createdAt: T0 - 86_400,
-          },
-        ],
-      },
-      { op: 'replace', resource: 'pods', at: T0, items: [pod('checkout', '10.244.1.5', T0 - 3600)] },
-    );
+    f.inventory(theNode(), {
+      op: 'replace',
+      resource: 'pods',
+      at: T0,
+      items: [pod('checkout', '10.244.1.5', T0 - 3600)],
+    });
     // SNAT'd traffic on the node's address, before and after a second pod arrives on the node at 09:20.
     f.inventory({
       op: 'replace',
@@ -331,29 +338,12 @@ describe('shared answers', () => {
 describe('candidate lists', () => {
   it('stores the pods of a node once for all the ranges they cover, and reads them back whole', () => {
     const f = new Fixture();
-    f.inventory(
-      {
-        op: 'replace',
-        resource: 'nodes',
-        at: T0,
-        items: [
-          {
-            uid: 'n1',
-            name: NODE,
-            addresses: [{ type: 'InternalIP', address: NODE_IP }],
-            podCidrs: [],
-            labels: {},
-            createdAt: T0 - 86_400,
-          },
-        ],
-      },
-      {
-        op: 'replace',
-        resource: 'pods',
-        at: T0,
-        items: [pod('checkout', '10.244.1.5', T0 - 3600), pod('ledger', '10.244.1.6', T0 - 3600)],
-      },
-    );
+    f.inventory(theNode(), {
+      op: 'replace',
+      resource: 'pods',
+      at: T0,
+      items: [pod('checkout', '10.244.1.5', T0 - 3600), pod('ledger', '10.244.1.6', T0 - 3600)],
+    });
     for (let i = 0; i < 50; i++) f.flow(NODE_IP, `140.82.112.${i + 1}`, T0 + 60 * i, T0 + 60 * i + 30);
     refreshAttribution(f.store.db);
     const node = f.rows().filter((r) => r.addr === NODE_IP);
@@ -382,24 +372,12 @@ describe('candidate lists', () => {
 
   it('keeps the candidates when a read-only connection refreshes into TEMP copies', () => {
     const f = new Fixture();
-    f.inventory(
-      {
-        op: 'replace',
-        resource: 'nodes',
-        at: T0,
-        items: [
-          {
-            uid: 'n1',
-            name: NODE,
-            addresses: [{ type: 'InternalIP', address: NODE_IP }],
-            podCidrs: [],
-            labels: {},
-            createdAt: T0 - 86_400,
-          },
-        ],
-      },
-      { op: 'replace', resource: 'pods', at: T0, items: [pod('checkout', '10.244.1.5', T0 - 3600)] },
-    );
+    f.inventory(theNode(), {
+      op: 'replace',
+      resource: 'pods',
+      at: T0,
+      items: [pod('checkout', '10.244.1.5', T0 - 3600)],
+    });
     f.flow(NODE_IP, '140.82.112.3', T0 + 600);
     refreshAttribution(f.store.db);
     const written = f.rows();
