@@ -3,7 +3,7 @@
  * gzip file, one after the other, and print wall time, records/s and peak RSS side by side.
  *
  * Contenders (names for --only):
- *   egress-learner  node dist/src/cli/main.js collect vpc-flow <file> --db <tmp>/el.db --quiet
+ *   el1, el2        node dist/src/cli/main.js collect vpc-flow <file> --db <tmp>/el.db --quiet --threads 1|2
  *   zcat            zcat <file.gz> > /dev/null (gzip floor); `cat` on the plain file
  *   duckdb1         DuckDB read_csv + the same hourly edge aggregation, 1 thread
  *   duckdb2         … with 2 threads
@@ -46,20 +46,20 @@ function nodeChild(script: string, args: string[]): RunSpec {
 
 function contenders(elMain: string): Contender[] {
   return [
-    {
-      name: 'egress-learner',
-      label: () => 'egress-learner',
+    ...[1, 2].map((threads): Contender => ({
+      name: `el${threads}`,
+      label: () => `egress-learner ${threads} thread${threads > 1 ? 's' : ''}`,
       inputs: ['plain', 'gzip'],
       unavailable: () => (existsSync(elMain) ? null : `${elMain} not built`),
       spec: (file, workDir) => {
         const db = join(workDir, 'el.db');
         return {
           command: process.execPath,
-          args: [elMain, 'collect', 'vpc-flow', file, '--db', db, '--quiet'],
+          args: [elMain, 'collect', 'vpc-flow', file, '--db', db, '--quiet', '--threads', String(threads)],
           env: { ...process.env, EGRESS_LEARNER_DB: db, EGRESS_LEARNER_REPORT_RSS: '1' },
         };
       },
-    },
+    })),
     {
       name: 'zcat',
       label: (input) => (input === 'gzip' ? 'zcat' : 'cat'),
@@ -177,14 +177,14 @@ async function main(argv: string[]): Promise<number> {
     )
     .option('--out <dir>', 'where generated flow logs live', DEFAULT_OUT_DIR)
     .option('--seed <n>', 'generator seed', String(DEFAULT_SEED))
-    .option('--only <names>', 'comma list of contenders: egress-learner (el), zcat, duckdb1, duckdb2, naive')
+    .option('--only <names>', 'comma list of contenders: el1, el2 (el: both), zcat, duckdb1, duckdb2, naive')
     .option('--inputs <kinds>', 'comma list of inputs: plain, gzip', 'plain,gzip')
     .option('--repeat <n>', 'runs per contender and input; the fastest counts', '1')
     .option('--json', 'print machine-readable results on stdout', false)
     .option('--el <path>', 'egress-learner CLI entry point', join(repoRoot, 'dist', 'src', 'cli', 'main.js'))
     .addHelpText(
       'after',
-      '\nExamples:\n  npm run bench\n  node dist/scripts/bench.js --records 2M,20M --only egress-learner,duckdb1,duckdb2 --json',
+      '\nExamples:\n  npm run bench\n  node dist/scripts/bench.js --records 2M,20M --only el,duckdb --json',
     );
   program.parse(argv);
   const o = program.opts<BenchOptions>();
@@ -197,14 +197,15 @@ async function main(argv: string[]): Promise<number> {
   }
   const sizes = o.records.split(',').map((s) => parseCount(s));
   const all = contenders(resolve(o.el));
-  const aliases: Record<string, string> = {
-    el: 'egress-learner',
-    cat: 'zcat',
-    duckdb: 'duckdb1',
-    sqlite: 'naive',
+  const aliases: Record<string, string[]> = {
+    el: ['el1', 'el2'],
+    'egress-learner': ['el1', 'el2'],
+    cat: ['zcat'],
+    duckdb: ['duckdb1', 'duckdb2'],
+    sqlite: ['naive'],
   };
   const wanted = o.only
-    ? o.only.split(',').map((s) => aliases[s.trim()] ?? s.trim())
+    ? o.only.split(',').flatMap((s) => aliases[s.trim()] ?? [s.trim()])
     : all.map((c) => c.name);
   const unknown = wanted.filter((w) => !all.some((c) => c.name === w));
   if (unknown.length > 0) {

@@ -7,6 +7,16 @@
 #   bash scripts/kafka.sh restart   # stop and start again, keeping the log dir (topics, offsets, transactions)
 #   bash scripts/kafka.sh stop      # stop by recorded PID, remove the run directory
 #
+# Besides PLAINTEXT on $KAFKA_PORT (19092), the same broker listens on secured loopback listeners, so the TLS and
+# SASL options of `collect kafka` are tested against a real broker (test/pipeline/secured.test.ts):
+#   19094 SASL_PLAINTEXT  PLAIN, SCRAM-SHA-256, SCRAM-SHA-512
+#   19095 SSL             server certificate only
+#   19096 SASL_SSL        PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 over TLS
+#   19097 SSL             mutual TLS: a client certificate signed by the test CA is required
+# A throwaway CA, the broker's certificate (SAN IP:127.0.0.1) and a client certificate are made with openssl at
+# `up` time in $RUN_DIR/tls; the SCRAM users are written into the metadata log by `format --add-scram`, so no
+# admin step is needed. Ports, users, passwords and PEM paths are in the env file.
+#
 # How and why (versions, the missing logging binding, settings, timings): ../shared/recipes/kafka.md.
 # - The broker's jars come from Maven Central through `mvn dependency:copy-dependencies` on kafka_2.13 (no
 #   tarball, no apache.org); they are cached in $KAFKA_CACHE_DIR (default $REPO/.cache/kafka/<version>).
@@ -21,6 +31,17 @@ KAFKA_CACHE_DIR="${KAFKA_CACHE_DIR:-$REPO/.cache/kafka/$KAFKA_VERSION}"
 RUN_DIR="${KAFKA_RUN_DIR:-/tmp/kafka-test-run}"
 PORT="${KAFKA_PORT:-19092}"
 CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
+SASL_PORT="${KAFKA_SASL_PORT:-19094}"
+SSL_PORT="${KAFKA_SSL_PORT:-19095}"
+SASL_SSL_PORT="${KAFKA_SASL_SSL_PORT:-19096}"
+MTLS_PORT="${KAFKA_MTLS_PORT:-19097}"
+TLS_DIR="$RUN_DIR/tls"
+# Test credentials for a broker that listens on loopback only (its PLAINTEXT listener needs none at all).
+SASL_USER=egress-learner
+SASL_PASSWORD=egress-learner-secret
+# Protects the broker's PEM key only: Kafka reads a PEM key store file only with an encrypted key (and a key
+# password).
+KEY_PASSWORD=broker-key-secret
 JARS="$KAFKA_CACHE_DIR/jars"
 CDS="$KAFKA_CACHE_DIR/broker.jsa"
 
@@ -83,6 +104,39 @@ EOF
   log "fetched $(ls "$JARS"/*.jar | wc -l) jars in $((SECONDS - started)) s -> $JARS"
 }
 
+# A throwaway CA signing the broker's and a client's certificate, plus a second CA that signed nothing (what an
+# "untrusted CA" test passes). EC P-256 keys: generated in milliseconds. Valid for 30 days, for a broker left
+# running; every `up` makes new ones.
+make_tls() {
+  command -v openssl >/dev/null 2>&1 || die "openssl is needed for the TLS listeners (apt-get install -y openssl)"
+  local d=$TLS_DIR
+  mkdir -p "$d"
+  (
+    cd "$d"
+    openssl_quiet() { openssl "$@" >>openssl.log 2>&1 || die "openssl $1 failed (log: $d/openssl.log)"; }
+    for ca in ca other-ca; do
+      openssl_quiet req -x509 -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+        -keyout "$ca-key.pem" -out "$ca.pem" -subj "/CN=egress-learner test $ca"
+    done
+    # Node checks the address it dialled against the certificate's IP SANs, so 127.0.0.1 must be one.
+    printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n' >broker.ext
+    printf 'extendedKeyUsage=clientAuth\n' >client.ext
+    for who in broker client; do
+      openssl_quiet req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+        -keyout "$who-key.pem" -out "$who.csr" -subj "/CN=egress-learner test $who"
+      openssl_quiet x509 -req -in "$who.csr" -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 30 \
+        -extfile "$who.ext" -out "$who.pem"
+    done
+    # Kafka's PEM key store: the encrypted PKCS#8 key followed by the certificate chain, in one file. PKCS#5 v1.5
+    # 3DES, not openssl's default PBES2: Java 17 has no "PBES2" SecretKeyFactory, and the broker would refuse
+    # the key ("Failed to load PEM SSL keystore").
+    openssl_quiet pkcs8 -topk8 -in broker-key.pem -v1 PBE-SHA1-3DES -passout "pass:$KEY_PASSWORD" \
+      -out broker-key.enc.pem
+    cat broker-key.enc.pem broker.pem ca.pem >broker-keystore.pem
+    rm -f ./*.csr ./*.ext ./*.srl ca-key.pem other-ca-key.pem broker-key.pem broker-key.enc.pem
+  )
+}
+
 write_config() {
   mkdir -p "$RUN_DIR/data"
   # Internal topics at replication factor 1 (else groups and transactions never get a coordinator), one
@@ -92,11 +146,24 @@ write_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT,SASL_PLAINTEXT://127.0.0.1:$SASL_PORT,SSL://127.0.0.1:$SSL_PORT,SASL_SSL://127.0.0.1:$SASL_SSL_PORT,MTLS://127.0.0.1:$MTLS_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT,SASL_PLAINTEXT://127.0.0.1:$SASL_PORT,SSL://127.0.0.1:$SSL_PORT,SASL_SSL://127.0.0.1:$SASL_SSL_PORT,MTLS://127.0.0.1:$MTLS_PORT
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,MTLS:SSL
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$SASL_USER="$SASL_PASSWORD";
+listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_$SASL_USER="$SASL_PASSWORD";
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+ssl.keystore.type=PEM
+ssl.keystore.location=$TLS_DIR/broker-keystore.pem
+ssl.key.password=$KEY_PASSWORD
+listener.name.mtls.ssl.client.auth=required
+listener.name.mtls.ssl.truststore.type=PEM
+listener.name.mtls.ssl.truststore.location=$TLS_DIR/ca.pem
 log.dirs=$RUN_DIR/data
 num.partitions=4
 offsets.topic.replication.factor=1
@@ -131,11 +198,18 @@ is_our_broker() {
 start_broker() {
   port_free "$PORT" || die "port 127.0.0.1:$PORT is taken (override with KAFKA_PORT)"
   port_free "$CONTROLLER_PORT" || die "port 127.0.0.1:$CONTROLLER_PORT is taken (override with KAFKA_CONTROLLER_PORT)"
+  local p
+  for p in SASL_PORT SSL_PORT SASL_SSL_PORT MTLS_PORT; do
+    port_free "${!p}" || die "port 127.0.0.1:${!p} is taken (override with KAFKA_$p)"
+  done
   local started=$SECONDS
   if [ ! -f "$RUN_DIR/data/meta.properties" ]; then
     local cid
     cid="$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+    # SCRAM credentials go into the metadata log at format time (KIP-900): a KRaft broker needs no admin call.
     java -cp "$JARS/*" kafka.tools.StorageTool format -t "$cid" -c "$RUN_DIR/server.properties" \
+      --add-scram "SCRAM-SHA-256=[name=$SASL_USER,password=$SASL_PASSWORD]" \
+      --add-scram "SCRAM-SHA-512=[name=$SASL_USER,password=$SASL_PASSWORD]" \
       --ignore-formatted >"$RUN_DIR/format.log" 2>&1 || {
       cat "$RUN_DIR/format.log" >&2
       die "kafka-storage format failed"
@@ -168,6 +242,16 @@ start_broker() {
   cat >"$RUN_DIR/env" <<EOF
 export KAFKA_BOOTSTRAP=127.0.0.1:$PORT
 export KAFKA_RUN_DIR=$RUN_DIR
+export KAFKA_SASL_BOOTSTRAP=127.0.0.1:$SASL_PORT
+export KAFKA_SSL_BOOTSTRAP=127.0.0.1:$SSL_PORT
+export KAFKA_SASL_SSL_BOOTSTRAP=127.0.0.1:$SASL_SSL_PORT
+export KAFKA_MTLS_BOOTSTRAP=127.0.0.1:$MTLS_PORT
+export KAFKA_SASL_USERNAME=$SASL_USER
+export KAFKA_SASL_PASSWORD=$SASL_PASSWORD
+export KAFKA_TLS_CA=$TLS_DIR/ca.pem
+export KAFKA_TLS_OTHER_CA=$TLS_DIR/other-ca.pem
+export KAFKA_TLS_CLIENT_CERT=$TLS_DIR/client.pem
+export KAFKA_TLS_CLIENT_KEY=$TLS_DIR/client-key.pem
 EOF
   log "ready in $((SECONDS - started)) s on 127.0.0.1:$PORT (env: $RUN_DIR/env)"
 }
@@ -204,6 +288,7 @@ do_up() {
   # Fresh data each `up`: tests create their own topics and must not see a previous run's.
   rm -rf "$RUN_DIR"
   fetch_jars
+  make_tls
   write_config
   start_broker
   echo "$RUN_DIR/env"

@@ -19,7 +19,45 @@ export interface LineChunk {
   readonly endOffset: number;
 }
 
+/**
+ * A run of complete lines left as the bytes they were read as, for a parser that reads bytes (`parseBytes`):
+ * decoding tens of GB of ASCII records into strings only to scan them again costs more than the parse itself.
+ * Lines are separated by `\n`; the last ends at `bytes.length`. A line may end in `\r` or be longer than the
+ * source's limit: the consumer handles both as `lineText` does.
+ */
+export interface ByteChunk {
+  readonly sourceId: string;
+  /** 1-based number of the first line. */
+  readonly firstLineNo: number;
+  readonly lineCount: number;
+  readonly bytes: Buffer;
+  readonly endOffset: number;
+}
+
 /** The line a chunk ends on, i.e. the checkpoint a consumer may record once the chunk is stored. */
-export function lastLineNo(chunk: LineChunk): number {
-  return chunk.firstLineNo + chunk.lines.length - 1;
+export function lastLineNo(chunk: LineChunk | ByteChunk): number {
+  return chunk.firstLineNo + ('lines' in chunk ? chunk.lines.length : chunk.lineCount) - 1;
+}
+
+/**
+ * The text of the line `bytes[from, to)` as a line chunk carries it: a trailing `\r` dropped, and a line over
+ * `maxLineBytes` cut to that many bytes and marked long (counted with its `\r`).
+ */
+export function lineText(
+  bytes: Buffer,
+  from: number,
+  to: number,
+  maxLineBytes: number,
+): { readonly text: string; readonly long: boolean } {
+  if (to - from > maxLineBytes)
+    return { text: cutText(bytes.toString('utf8', from, to), maxLineBytes), long: true };
+  return {
+    text: bytes.toString('utf8', from, to > from && bytes[to - 1] === 0x0d ? to - 1 : to),
+    long: false,
+  };
+}
+
+/** `text` cut to its first `maxBytes` UTF-8 bytes (a character split by the cut decodes as U+FFFD). */
+export function cutText(text: string, maxBytes: number): string {
+  return Buffer.from(text, 'utf8').toString('utf8', 0, maxBytes);
 }

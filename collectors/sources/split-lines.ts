@@ -1,4 +1,4 @@
-import type { LineChunk } from './line-chunk.js';
+import { cutText, type ByteChunk, type LineChunk } from './line-chunk.js';
 
 export interface SplitOptions {
   readonly sourceId: string;
@@ -15,6 +15,11 @@ export interface SplitOptions {
   readonly holdUnterminatedTail?: boolean;
   /** Longest line kept whole; longer lines are cut and flagged (a 10 MB "line" is binary junk, not a record). */
   readonly maxLineBytes: number;
+  /**
+   * Hand the lines that lie whole in one input buffer over as bytes (`ByteChunk`), for a parser that reads
+   * bytes; a line that spans buffers still comes as text.
+   */
+  readonly bytes?: boolean;
 }
 
 const NEWLINE = 0x0a;
@@ -27,7 +32,7 @@ const CR = 0x0d;
 export async function* splitLines(
   bytes: AsyncIterable<Buffer>,
   opts: SplitOptions,
-): AsyncGenerator<LineChunk> {
+): AsyncGenerator<LineChunk | ByteChunk> {
   const max = opts.maxLineBytes;
   let lineNo = opts.firstLineNo;
   let offset = opts.startOffset;
@@ -102,15 +107,33 @@ export async function* splitLines(
         pos = nl + 1;
         continue;
       }
-      // Fast path: decode every complete line left in this buffer at once.
       const lastNl = buf.lastIndexOf(NEWLINE);
+      if (opts.bytes === true && lineNo > opts.skipThroughLine) {
+        // The text chunk of a line carried in from the last buffer goes first, so chunks stay in line order.
+        const before = takeChunk();
+        if (before !== null) yield before;
+        let lineCount = 0;
+        for (let i = pos; i <= lastNl; i = buf.indexOf(NEWLINE, i) + 1) lineCount++;
+        offset += lastNl + 1 - pos;
+        lineNo += lineCount;
+        yield {
+          sourceId: opts.sourceId,
+          firstLineNo: lineNo - lineCount,
+          lineCount,
+          bytes: buf.subarray(pos, lastNl),
+          endOffset: offset,
+        };
+        pos = lastNl + 1;
+        continue;
+      }
+      // Decode every complete line left in this buffer at once.
       const parts = buf.toString('utf8', pos, lastNl).split('\n');
       for (let i = 0; i < parts.length; i++) {
         const text = parts[i]!;
         // The limit is in bytes, as for lines that span buffers. A UTF-16 unit is 1 to 3 UTF-8 bytes, so only a
         // line longer than max/3 units needs counting, and only one longer than max units is sure to be over.
         if (text.length > max || (text.length * 3 > max && Buffer.byteLength(text, 'utf8') > max))
-          emitLine(Buffer.from(text, 'utf8').toString('utf8', 0, max), true);
+          emitLine(cutText(text, max), true);
         else if (text.length > 0 && text.charCodeAt(text.length - 1) === CR)
           emitLine(text.slice(0, -1), false);
         else emitLine(text, false);

@@ -3,13 +3,19 @@
  * S3 exports (gzipped files that begin with a header line) or CloudWatch Logs exports (no header; pass
  * `--fields`). See https://docs.aws.amazon.com/vpc/latest/userguide/flow-log-records.html.
  */
-import type { CollectorDescriptor, LineParser, ObservationScratch } from '../../src/model/collector.js';
+import type {
+  CollectorDescriptor,
+  Ipv4FlowSink,
+  LineParser,
+  ObservationScratch,
+} from '../../src/model/collector.js';
 import { UsageError } from '../../src/model/errors.js';
 import { ParseOutcome } from '../../src/model/parse-outcome.js';
 import type { FieldLayout } from './fields.js';
 import { DEFAULT_LAYOUT, layoutOf, parseFieldList } from './fields.js';
 import type { VpcFlowRejectReason } from './parse.js';
 import { parseVpcFlowHeader, parseVpcFlowLineInto } from './parse.js';
+import { parseVpcFlowBytes } from './parse-bytes.js';
 
 export { DEFAULT_LAYOUT, KNOWN_FIELDS, V2_FIELDS, parseFieldList } from './fields.js';
 export type { FieldLayout } from './fields.js';
@@ -51,6 +57,10 @@ export class VpcFlowLineParser implements LineParser {
     // A header that lacks a required field is kept (so its records are rejected, not misread with the old
     // layout) and is itself quarantined, where the reason points at it.
     return layout.missing.length === 0 ? outcome : ParseOutcome.reject('layout_missing_field');
+  }
+
+  parseBytes(bytes: Buffer, from: number, to: number, sink: Ipv4FlowSink): boolean {
+    return parseVpcFlowBytes(bytes, from, to, this.#layout, sink);
   }
 
   /** The layout in force, so a resumed read of line 9 000 000 uses the header line 1 announced. */

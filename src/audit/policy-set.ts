@@ -5,7 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { NetworkingV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { InputError } from '../model/errors.js';
 import { parseEgressRuleSet, type EgressRuleSet } from './egressruleset.js';
 import { ManifestError } from './manifest-error.js';
@@ -81,6 +81,8 @@ export function readPolicySet(paths: readonly string[], into: PolicySet = emptyP
 
 /** The NetworkPolicies in force in the cluster, through the Kubernetes API. */
 export async function clusterNetworkPolicies(kc: KubeConfig): Promise<NetworkPolicy[]> {
+  // Loaded here, not at the top: the client takes about a second to load, which only cluster reads should pay.
+  const { NetworkingV1Api } = await import('@kubernetes/client-node');
   const api = kc.makeApiClient(NetworkingV1Api);
   const out: NetworkPolicy[] = [];
   let cont: string | undefined;

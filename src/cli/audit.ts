@@ -2,7 +2,6 @@ import type Database from 'better-sqlite3';
 import { Command, Option } from 'commander';
 import { connectivity, formatConnlistJson } from '../audit/connectivity.js';
 import { readManifests } from '../audit/manifests.js';
-import { loadKubeConfig } from '../../collectors/kubernetes/kubeconfig.js';
 import { clusterNetworkPolicies, readPolicySet, type PolicySet } from '../audit/policy-set.js';
 import { replayEdges, type ReplayRow } from '../audit/replay.js';
 import { KnownError, UsageError } from '../model/errors.js';
@@ -81,6 +80,8 @@ export async function loadPolicyLayers(opts: Record<string, unknown>): Promise<P
   if (paths.length === 0 && opts.fromCluster !== true) return null;
   const set = readPolicySet(paths);
   if (opts.fromCluster === true) {
+    // The Kubernetes client takes about a second to load: only cluster reads pay for it.
+    const { loadKubeConfig } = await import('../../collectors/kubernetes/kubeconfig.js');
     const kc = loadKubeConfig({
       kubeconfig: opts.kubeconfig as string | undefined,
       context: opts.context as string | undefined,

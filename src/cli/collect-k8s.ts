@@ -1,8 +1,7 @@
 import { readFile, stat } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { loadKubeConfig } from '../../collectors/kubernetes/kubeconfig.js';
 import { parseKubectlList, type SnapshotReject } from '../../collectors/kubernetes/snapshot.js';
-import { InventoryWatcher, type WatchLogEvent } from '../../collectors/kubernetes/watch.js';
+import type { WatchLogEvent } from '../../collectors/kubernetes/watch.js';
 import { LeaseRecorder } from '../identity/lease-history.js';
 import { InputError, UsageError } from '../model/errors.js';
 import type { InventoryChange } from '../model/workload.js';
@@ -155,6 +154,9 @@ async function watchCluster(
   log: Logger,
   now: () => number,
 ): Promise<K8sSummary> {
+  // The Kubernetes client takes about a second to load: only commands that talk to the cluster pay for it.
+  const { loadKubeConfig } = await import('../../collectors/kubernetes/kubeconfig.js');
+  const { InventoryWatcher } = await import('../../collectors/kubernetes/watch.js');
   const kubeConfig = loadKubeConfig({ kubeconfig: opts.kubeconfig, context: opts.context });
   const store = openForWrite(g);
   const abort = new AbortController();

@@ -4,7 +4,9 @@ import { kafkaConfig, SASL_MECHANISMS, SASL_PASSWORD_ENV } from '../pipeline/kaf
 import { KAFKA_FORMATS, kafkaFormat, type KafkaFormatName } from '../pipeline/kafka-format.js';
 import { PipelineMetrics, serveMetrics } from '../pipeline/metrics.js';
 import { consumeIntoStore, type KafkaIngestResult } from '../pipeline/store-consumer.js';
+import { runBothStages } from '../pipeline/both-stages.js';
 import { emitEdges } from '../pipeline/edge-producer.js';
+import { checkTls } from '../pipeline/tls-check.js';
 import { logger, openForWrite, type GlobalOptions } from './context.js';
 import { parseDuration } from './time-window.js';
 
@@ -16,6 +18,7 @@ interface CollectKafkaOptions {
   readonly fromBeginning?: boolean;
   readonly deadLetterTopic?: string;
   readonly emitEdges?: string;
+  readonly storeEdges?: boolean;
   readonly metricsPort?: string;
   readonly metricsHost: string;
   readonly idleExit?: string;
@@ -56,6 +59,10 @@ export function collectKafkaCommand(): Command {
       'stage 1: produce edge deltas to this topic (Kafka transactions) instead of writing the database',
     )
     .option(
+      '--store-edges',
+      'with --emit-edges: also run stage 2 in this process (group <group>-store), storing the deltas in the database',
+    )
+    .option(
       '--session-timeout <duration>',
       'how long the group waits for a silent member (a killed consumer) before moving its partitions',
       '10s',
@@ -93,7 +100,8 @@ SIGTERM or SIGINT finishes the batch in hand, commits it and leaves the group (e
 Examples:
   egress-learner collect kafka --brokers kafka-0:9092,kafka-1:9092 --topic vpc-flow-logs --format vpc-flow
   egress-learner collect kafka --brokers kafka:9092 --topic flows --format vpc-flow --emit-edges edges   # stage 1
-  egress-learner collect kafka --brokers kafka:9092 --topic edges --format edges --group writer         # stage 2`,
+  egress-learner collect kafka --brokers kafka:9092 --topic edges --format edges --group writer         # stage 2
+  egress-learner collect kafka --brokers kafka:9092 --topic flows --format vpc-flow --emit-edges edges --store-edges  # both`,
     )
     .action(async (opts: CollectKafkaOptions, self: Command) => {
       const g = self.optsWithGlobals<GlobalOptions>();
@@ -117,6 +125,9 @@ Examples:
         }
         bucket = d;
       }
+      if (opts.storeEdges === true && opts.emitEdges === undefined) {
+        throw new UsageError('--store-edges runs stage 2 beside stage 1: it needs --emit-edges <topic>');
+      }
       if (opts.emitEdges !== undefined && format.kind !== 'observations') {
         throw new UsageError(
           '--emit-edges reads flow or proxy logs (vpc-flow, squid, envoy); DNS and edges go to the database',
@@ -124,6 +135,8 @@ Examples:
       }
 
       const metrics = new PipelineMetrics(opts.topic);
+      const storeEdges = opts.storeEdges === true ? opts.emitEdges : undefined;
+      const storeMetrics = storeEdges !== undefined ? new PipelineMetrics(storeEdges) : null;
       const abort = new AbortController();
       const onSignal = (): void => abort.abort();
       process.once('SIGINT', onSignal);
@@ -131,8 +144,16 @@ Examples:
       let server: Awaited<ReturnType<typeof serveMetrics>>['server'] | null = null;
       const started = performance.now();
       try {
+        // A CA that does not sign the broker's certificate would otherwise cost kafkajs' whole retry budget.
+        if (config.ssl !== undefined && config.ssl !== false && Array.isArray(config.brokers)) {
+          await checkTls(config.brokers, config.ssl === true ? {} : config.ssl);
+        }
         if (metricsPort !== undefined) {
-          const s = await serveMetrics(metrics, metricsPort, opts.metricsHost);
+          const s = await serveMetrics(
+            storeMetrics !== null ? [metrics, storeMetrics] : metrics,
+            metricsPort,
+            opts.metricsHost,
+          );
           server = s.server;
           log.info({ url: `http://${opts.metricsHost}:${s.port}/metrics` }, 'metrics');
           if (!g.quiet) process.stderr.write(`metrics: http://${opts.metricsHost}:${s.port}/metrics\n`);
@@ -153,7 +174,24 @@ Examples:
           maxBytesPerPartition: Number.isInteger(maxBytes) && maxBytes > 0 ? maxBytes : undefined,
         };
         let result: KafkaIngestResult;
-        if (opts.emitEdges !== undefined) {
+        let stored: KafkaIngestResult | null = null;
+        if (storeEdges !== undefined) {
+          const store = openForWrite(g);
+          try {
+            store.bucketSeconds(bucket);
+            const both = await runBothStages(store, {
+              ...common,
+              edgesTopic: storeEdges,
+              bucketSeconds: store.bucketSeconds(),
+              storeGroupId: `${opts.group}-store`,
+              storeMetrics: storeMetrics!,
+            });
+            result = both.emitted;
+            stored = both.stored;
+          } finally {
+            store.close();
+          }
+        } else if (opts.emitEdges !== undefined) {
           result = await emitEdges({ ...common, edgesTopic: opts.emitEdges, bucketSeconds: bucket ?? 3600 });
         } else {
           const store = openForWrite(g);
@@ -165,7 +203,7 @@ Examples:
           }
         }
         const seconds = (performance.now() - started) / 1000;
-        report(g, opts, result, seconds);
+        report(g, opts, result, seconds, stored);
       } catch (err) {
         if (typeof (err as Error | null)?.name === 'string' && (err as Error).name.startsWith('KafkaJS')) {
           throw new InputError(`kafka ${opts.brokers}`, (err as Error).message, 'kafka');
@@ -186,21 +224,47 @@ Examples:
     });
 }
 
-function report(g: GlobalOptions, opts: CollectKafkaOptions, r: KafkaIngestResult, seconds: number): void {
-  const c = r.counts;
+/**
+ * The run's summary: JSON on stdout, or one line per stage on stderr. With both stages in one process, `store`
+ * is stage 2's part (its counters are the raw records its deltas summed).
+ */
+function report(
+  g: GlobalOptions,
+  opts: CollectKafkaOptions,
+  r: KafkaIngestResult,
+  seconds: number,
+  stored: KafkaIngestResult | null,
+): void {
   if (opts.output === 'json') {
-    const reasons = Object.fromEntries(Object.entries(r.reasons).sort(([a], [b]) => (a < b ? -1 : 1)));
-    process.stdout.write(
-      `${JSON.stringify({ format: opts.format, topic: opts.topic, seconds: Math.round(seconds * 1000) / 1000, messages: r.messages, batches: r.batches, conflicts: r.conflicts, totals: c, reasons }, null, 2)}\n`,
-    );
+    const summary = (x: KafkaIngestResult) => ({
+      messages: x.messages,
+      batches: x.batches,
+      conflicts: x.conflicts,
+      totals: x.counts,
+      reasons: Object.fromEntries(Object.entries(x.reasons).sort(([a], [b]) => (a < b ? -1 : 1))),
+    });
+    const doc = {
+      format: opts.format,
+      topic: opts.topic,
+      seconds: Math.round(seconds * 1000) / 1000,
+      ...summary(r),
+      ...(stored !== null
+        ? { store: { topic: opts.emitEdges, group: `${opts.group}-store`, ...summary(stored) } }
+        : {}),
+    };
+    process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   } else if (!g.quiet) {
     const fmt = (n: number): string => n.toLocaleString('en-US');
-    process.stderr.write(
-      `kafka ${opts.topic}: read ${fmt(r.messages)} messages, ${fmt(c.records)} records in ${seconds.toFixed(1)} s: ` +
+    const line = (topic: string, x: KafkaIngestResult): string => {
+      const c = x.counts;
+      return (
+        `kafka ${topic}: read ${fmt(x.messages)} messages, ${fmt(c.records)} records in ${seconds.toFixed(1)} s: ` +
         `stored ${fmt(c.stored)}, skipped ${fmt(c.skipped)}, malformed ${fmt(c.malformed)}` +
         (c.malformed > 0 ? `; see 'egress-learner query quarantine'` : '') +
-        '\n',
-    );
+        '\n'
+      );
+    };
+    process.stderr.write(line(opts.topic, r) + (stored !== null ? line(opts.emitEdges!, stored) : ''));
   }
 }
 

@@ -42,7 +42,8 @@ export async function runCollect(
   }
   const refs = await expandPaths(paths);
   const log = logger(g);
-  const store = openForWrite(g);
+  // Ingest writes edges in key order and needs few pages at a time: a small cache keeps its memory flat.
+  const store = openForWrite(g, { cacheMb: 8 });
   const progress = new ProgressLine(!g.quiet && process.stderr.isTTY === true);
   const abort = new AbortController();
   const fromStdin = refs.some((r) => r.path === null);

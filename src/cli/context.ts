@@ -44,8 +44,8 @@ export function logger(g: GlobalOptions): Logger {
 }
 
 /** Opens the database for writing, creating it if needed. */
-export function openForWrite(g: GlobalOptions): Store {
-  return new Store(dbPath(g));
+export function openForWrite(g: GlobalOptions, opts: { readonly cacheMb?: number } = {}): Store {
+  return new Store(dbPath(g), opts);
 }
 
 /** Opens an existing database for reading; a missing file is a usage error, not an empty result. */

@@ -1,4 +1,5 @@
 import type { Edge } from '../model/edge.js';
+import { ipv4Text } from '../model/ip.js';
 import {
   SOURCE_KINDS,
   type Action,
@@ -22,9 +23,50 @@ function packKey(port: number, protocol: number, action: Action, direction: Dire
   );
 }
 
+function keyHash(src: number, dst: number, host: number, bucket: number, packed: number): number {
+  let h = Math.imul(src, 0x9e3779b1) ^ Math.imul(dst, 0x85ebca77) ^ Math.imul(host, 0xc2b2ae3d);
+  h ^= Math.imul(bucket, 0x27d4eb2f) ^ Math.imul(packed, 0x165667b1);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x2c1b3c6d);
+  return h ^ (h >>> 12);
+}
+
+/**
+ * The indices 0..n-1 in the order of their digits, most significant first, each digit an integer below its
+ * range: a least-significant-digit radix sort of stable counting sorts, linear in n and the ranges. A comparison
+ * sort of each commit's edges cost more than summing them.
+ */
+function radixOrder(n: number, digits: readonly (readonly [Int32Array, number])[]): Int32Array {
+  let order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  let next = new Int32Array(n);
+  for (let d = digits.length - 1; d >= 0; d--) {
+    const [key, range] = digits[d]!;
+    const start = new Int32Array(range + 1);
+    for (let i = 0; i < n; i++) start[key[i]! + 1]!++;
+    for (let v = 0; v < range; v++) start[v + 1]! += start[v]!;
+    for (let i = 0; i < n; i++) {
+      const e = order[i]!;
+      next[start[key[e]!]!++] = e;
+    }
+    [order, next] = [next, order];
+  }
+  return order;
+}
+
 const INITIAL_CAPACITY = 1 << 14;
+const INITIAL_V4_SLOTS = 1 << 12;
 const RECENT_SLOTS = 1 << 13;
 const EMPTY = -1;
+
+/** Key columns, in the order `#keys` stores them per edge. */
+const K_SRC = 0;
+const K_DST = 1;
+const K_HOST = 2;
+const K_BUCKET = 3;
+const K_PACKED = 4;
+const K_SOURCES = 5;
+const KEY_INTS = 6;
 
 /** Counter columns, in the order `#counters` stores them per edge. */
 const C_FLOWS = 0;
@@ -54,13 +96,12 @@ export class EdgeAggregator {
   #capacity = INITIAL_CAPACITY;
   /** Twice as many slots as edges, so probes stay short (load factor at most 0.5). */
   #slots = new Int32Array(INITIAL_CAPACITY * 2).fill(EMPTY);
-  #src = new Int32Array(INITIAL_CAPACITY);
-  #dst = new Int32Array(INITIAL_CAPACITY);
-  #host = new Int32Array(INITIAL_CAPACITY);
-  #bucket = new Float64Array(INITIAL_CAPACITY);
-  /** See packKey. */
-  #packed = new Int32Array(INITIAL_CAPACITY);
-  #sources = new Int32Array(INITIAL_CAPACITY);
+  /**
+   * KEY_INTS numbers per edge, side by side so that a probe reads one cache line: source, destination and host
+   * ids, bucket index (unsigned 32 bits, stored as its int32 bit pattern), port-protocol-action-direction (see
+   * packKey), and the source-kind mask.
+   */
+  #keys = new Int32Array(INITIAL_CAPACITY * KEY_INTS);
   #counters = new Float64Array(INITIAL_CAPACITY * COUNTERS);
 
   constructor(bucketSeconds: number) {
@@ -77,6 +118,51 @@ export class EdgeAggregator {
    */
   readonly #recentKeys: (string | undefined)[] = new Array<string | undefined>(RECENT_SLOTS);
   readonly #recentIds = new Int32Array(RECENT_SLOTS);
+
+  /**
+   * IPv4 addresses read as numbers (`addIpv4`) → their string's id: open addressing over the address bits, so
+   * the hot path neither builds nor hashes a string. An address's first sighting interns its text through `#id`,
+   * which keeps one id per address whichever path saw it.
+   */
+  #v4Keys = new Int32Array(INITIAL_V4_SLOTS);
+  #v4Ids = new Int32Array(INITIAL_V4_SLOTS).fill(EMPTY);
+  #v4Count = 0;
+
+  #ipv4Id(address: number): number {
+    const key = address | 0;
+    let h = Math.imul(key, 0x9e3779b1);
+    h ^= h >>> 15;
+    const ids = this.#v4Ids;
+    const mask = ids.length - 1;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const id = ids[i]!;
+      if (id === EMPTY) {
+        const fresh = this.#id(ipv4Text(address >>> 0));
+        this.#v4Keys[i] = key;
+        ids[i] = fresh;
+        if (++this.#v4Count * 2 > mask) this.#growV4();
+        return fresh;
+      }
+      if (this.#v4Keys[i] === key) return id;
+    }
+  }
+
+  #growV4(): void {
+    const keys = this.#v4Keys;
+    const ids = this.#v4Ids;
+    this.#v4Keys = new Int32Array(keys.length * 2);
+    this.#v4Ids = new Int32Array(keys.length * 2).fill(EMPTY);
+    const mask = this.#v4Ids.length - 1;
+    for (let j = 0; j < keys.length; j++) {
+      if (ids[j] === EMPTY) continue;
+      let h = Math.imul(keys[j]!, 0x9e3779b1);
+      h ^= h >>> 15;
+      let i = h & mask;
+      while (this.#v4Ids[i] !== EMPTY) i = (i + 1) & mask;
+      this.#v4Keys[i] = keys[j]!;
+      this.#v4Ids[i] = ids[j]!;
+    }
+  }
 
   /** Addresses and host names are ASCII (validated by the parsers), so a latin1 round trip copies them exactly. */
   #id(s: string | null): number {
@@ -107,24 +193,23 @@ export class EdgeAggregator {
 
   /** Finds the edge with this key, creating it with zero counters when it is new. Returns its index. */
   #find(src: number, dst: number, host: number, bucket: number, packed: number, firstSeen: number): number {
-    let h = Math.imul(src, 0x9e3779b1) ^ Math.imul(dst, 0x85ebca77) ^ Math.imul(host, 0xc2b2ae3d);
-    h ^= Math.imul(bucket, 0x27d4eb2f) ^ Math.imul(packed, 0x165667b1);
-    h ^= h >>> 15;
-    h = Math.imul(h, 0x2c1b3c6d);
-    h ^= h >>> 12;
+    const b = bucket | 0;
+    const h = keyHash(src, dst, host, b, packed);
     const slots = this.#slots;
+    const keys = this.#keys;
     const mask = slots.length - 1;
     for (let i = h & mask; ; i = (i + 1) & mask) {
       const e = slots[i]!;
       if (e === EMPTY) {
         const n = this.#size;
         slots[i] = n;
-        this.#src[n] = src;
-        this.#dst[n] = dst;
-        this.#host[n] = host;
-        this.#bucket[n] = bucket;
-        this.#packed[n] = packed;
-        this.#sources[n] = 0;
+        const k = n * KEY_INTS;
+        keys[k + K_SRC] = src;
+        keys[k + K_DST] = dst;
+        keys[k + K_HOST] = host;
+        keys[k + K_BUCKET] = b;
+        keys[k + K_PACKED] = packed;
+        keys[k + K_SOURCES] = 0;
         const c = n * COUNTERS;
         this.#counters.fill(0, c, c + COUNTERS);
         this.#counters[c + C_FIRST] = firstSeen;
@@ -133,12 +218,13 @@ export class EdgeAggregator {
         if (this.#size === this.#capacity) this.#grow();
         return n;
       }
+      const k = e * KEY_INTS;
       if (
-        this.#src[e] === src &&
-        this.#dst[e] === dst &&
-        this.#host[e] === host &&
-        this.#bucket[e] === bucket &&
-        this.#packed[e] === packed
+        keys[k + K_SRC] === src &&
+        keys[k + K_DST] === dst &&
+        keys[k + K_HOST] === host &&
+        keys[k + K_BUCKET] === b &&
+        keys[k + K_PACKED] === packed
       ) {
         return e;
       }
@@ -147,44 +233,37 @@ export class EdgeAggregator {
 
   #grow(): void {
     const cap = this.#capacity * 2;
-    const copy = <T extends Int32Array | Float64Array>(a: T, n: number): T => {
-      const b = new (a.constructor as new (n: number) => T)(n);
-      b.set(a);
-      return b;
-    };
-    this.#src = copy(this.#src, cap);
-    this.#dst = copy(this.#dst, cap);
-    this.#host = copy(this.#host, cap);
-    this.#bucket = copy(this.#bucket, cap);
-    this.#packed = copy(this.#packed, cap);
-    this.#sources = copy(this.#sources, cap);
-    this.#counters = copy(this.#counters, cap * COUNTERS);
+    const keys = new Int32Array(cap * KEY_INTS);
+    keys.set(this.#keys);
+    this.#keys = keys;
+    const counters = new Float64Array(cap * COUNTERS);
+    counters.set(this.#counters);
+    this.#counters = counters;
     this.#capacity = cap;
-    this.#rehash();
-  }
-
-  #rehash(): void {
-    const n = this.#size;
-    this.#size = 0;
-    this.#slots = new Int32Array(this.#capacity * 2).fill(EMPTY);
-    // Re-inserting in index order keeps every edge at its index: #find hands out index #size each time.
-    const src = this.#src;
-    const dst = this.#dst;
-    const host = this.#host;
-    const bucket = this.#bucket;
-    const packed = this.#packed;
-    const sources = this.#sources.slice(0, n);
-    const counters = this.#counters.slice(0, n * COUNTERS);
-    for (let e = 0; e < n; e++) this.#find(src[e]!, dst[e]!, host[e]!, bucket[e]!, packed[e]!, 0);
-    this.#sources.set(sources);
-    this.#counters.set(counters);
+    // Edge i keeps index i: only the slots are rebuilt.
+    const slots = new Int32Array(cap * 2).fill(EMPTY);
+    const mask = slots.length - 1;
+    for (let e = 0; e < this.#size; e++) {
+      const k = e * KEY_INTS;
+      const h = keyHash(
+        keys[k + K_SRC]!,
+        keys[k + K_DST]!,
+        keys[k + K_HOST]!,
+        keys[k + K_BUCKET]!,
+        keys[k + K_PACKED]!,
+      );
+      let i = h & mask;
+      while (slots[i] !== EMPTY) i = (i + 1) & mask;
+      slots[i] = e;
+    }
+    this.#slots = slots;
   }
 
   add(o: Observation): void {
-    this.#accumulate(
-      o.srcAddr,
-      o.dstAddr,
-      o.dstHost,
+    this.#accumulateIds(
+      this.#id(o.srcAddr),
+      this.#id(o.dstAddr),
+      this.#id(o.dstHost),
       Math.floor(o.start / this.#bucketSeconds),
       packKey(o.dstPort ?? 0, o.protocol ?? 0, o.action, o.direction),
       o.reply ? 0 : 1,
@@ -199,13 +278,46 @@ export class EdgeAggregator {
     );
   }
 
+  /** Adds one flow as `LineParser.parseBytes` reads it (see `Ipv4FlowSink`). */
+  addIpv4(
+    src: number,
+    dst: number,
+    dstPort: number,
+    protocol: number,
+    reject: boolean,
+    ingress: boolean,
+    reply: boolean,
+    packets: number,
+    bytes: number,
+    start: number,
+    end: number,
+    sources: number,
+  ): void {
+    this.#accumulateIds(
+      this.#ipv4Id(src),
+      this.#ipv4Id(dst),
+      0,
+      Math.floor(start / this.#bucketSeconds),
+      ((dstPort * 256 + protocol) * 2 + (reject ? 1 : 0)) * 2 + (ingress ? 1 : 0),
+      reply ? 0 : 1,
+      reply ? 1 : 0,
+      reply ? 0 : packets,
+      reply ? 0 : bytes,
+      reply ? packets : 0,
+      reply ? bytes : 0,
+      start,
+      end,
+      sources,
+    );
+  }
+
   /** Merges edges summed elsewhere (a worker's partial result) into this one. */
   merge(edges: Iterable<Edge>): void {
     for (const x of edges) {
-      this.#accumulate(
-        x.srcAddr,
-        x.dstAddr,
-        x.dstHost,
+      this.#accumulateIds(
+        this.#id(x.srcAddr),
+        this.#id(x.dstAddr),
+        this.#id(x.dstHost),
         Math.floor(x.bucket / this.#bucketSeconds),
         packKey(x.dstPort, x.protocol, x.action, x.direction),
         x.flows,
@@ -221,10 +333,10 @@ export class EdgeAggregator {
     }
   }
 
-  #accumulate(
-    src: string | null,
-    dst: string | null,
-    host: string | null,
+  #accumulateIds(
+    src: number,
+    dst: number,
+    host: number,
     bucket: number,
     packed: number,
     flows: number,
@@ -237,7 +349,7 @@ export class EdgeAggregator {
     lastSeen: number,
     sources: number,
   ): void {
-    const e = this.#find(this.#id(src), this.#id(dst), this.#id(host), bucket, packed, firstSeen);
+    const e = this.#find(src, dst, host, bucket, packed, firstSeen);
     const c = e * COUNTERS;
     const k = this.#counters;
     k[c + C_FLOWS] += flows;
@@ -248,7 +360,7 @@ export class EdgeAggregator {
     k[c + C_BYTES_IN] += bytesIn;
     if (firstSeen < k[c + C_FIRST]!) k[c + C_FIRST] = firstSeen;
     if (lastSeen > k[c + C_LAST]!) k[c + C_LAST] = lastSeen;
-    this.#sources[e]! |= sources;
+    this.#keys[e * KEY_INTS + K_SOURCES]! |= sources;
   }
 
   /** Hands out the summed edges as new objects and starts empty (keeping its capacity). */
@@ -274,29 +386,34 @@ export class EdgeAggregator {
    */
   drainColumns(): EdgeColumns {
     const n = this.#size;
+    const keys = this.#keys;
+    const counters = this.#counters;
     const strings = this.#strings;
     const byText = Array.from(strings.keys()).sort((a, b) =>
       strings[a]! < strings[b]! ? -1 : strings[a]! > strings[b]! ? 1 : 0,
     );
     const rank = new Int32Array(strings.length);
     for (let r = 0; r < byText.length; r++) rank[byText[r]!] = r;
-    const bucket = this.#bucket;
-    const src = this.#src;
-    const dst = this.#dst;
-    const host = this.#host;
-    const packed = this.#packed;
-    const order = new Int32Array(n);
-    for (let e = 0; e < n; e++) order[e] = e;
+    const seen = new Set<number>();
+    for (let e = 0; e < n; e++) seen.add(keys[e * KEY_INTS + K_BUCKET]!);
+    // Buckets compare unsigned; the table holds their int32 bit patterns.
+    const buckets = [...seen].sort((a, b) => (a >>> 0) - (b >>> 0));
+    const bucketRank = new Map(buckets.map((b, r) => [b, r]));
+    const digit = (of: (k: number) => number): Int32Array => {
+      const out = new Int32Array(n);
+      for (let e = 0; e < n; e++) out[e] = of(e * KEY_INTS);
+      return out;
+    };
     // `packed` orders as (port, protocol, action, direction) with accept < reject and egress < ingress, as the
-    // key's columns compare in SQLite.
-    order.sort(
-      (a, b) =>
-        bucket[a]! - bucket[b]! ||
-        rank[src[a]!]! - rank[src[b]!]! ||
-        rank[dst[a]!]! - rank[dst[b]!]! ||
-        rank[host[a]!]! - rank[host[b]!]! ||
-        packed[a]! - packed[b]!,
-    );
+    // key's columns compare in SQLite; it is below 2^26, so two 13-bit digits.
+    const order = radixOrder(n, [
+      [digit((k) => bucketRank.get(keys[k + K_BUCKET]!)!), buckets.length],
+      [digit((k) => rank[keys[k + K_SRC]!]!), strings.length],
+      [digit((k) => rank[keys[k + K_DST]!]!), strings.length],
+      [digit((k) => rank[keys[k + K_HOST]!]!), strings.length],
+      [digit((k) => keys[k + K_PACKED]! >>> 13), 1 << 13],
+      [digit((k) => keys[k + K_PACKED]! & 8191), 1 << 13],
+    ]);
     const cols: EdgeColumns = {
       size: n,
       bucketSeconds: this.#bucketSeconds,
@@ -311,19 +428,22 @@ export class EdgeAggregator {
     };
     for (let i = 0; i < n; i++) {
       const e = order[i]!;
-      cols.bucket[i] = bucket[e]!;
-      cols.src[i] = src[e]!;
-      cols.dst[i] = dst[e]!;
-      cols.host[i] = host[e]!;
-      cols.packed[i] = packed[e]!;
-      cols.sources[i] = this.#sources[e]!;
-      cols.counters.set(this.#counters.subarray(e * COUNTERS, (e + 1) * COUNTERS), i * COUNTERS);
+      const k = e * KEY_INTS;
+      cols.bucket[i] = keys[k + K_BUCKET]! >>> 0;
+      cols.src[i] = keys[k + K_SRC]!;
+      cols.dst[i] = keys[k + K_DST]!;
+      cols.host[i] = keys[k + K_HOST]!;
+      cols.packed[i] = keys[k + K_PACKED]!;
+      cols.sources[i] = keys[k + K_SOURCES]!;
+      for (let c = 0; c < COUNTERS; c++) cols.counters[i * COUNTERS + c] = counters[e * COUNTERS + c]!;
     }
     this.#size = 0;
     this.#slots.fill(EMPTY);
     this.#ids = new Map();
     this.#strings = [''];
     this.#recentKeys.fill(undefined);
+    this.#v4Ids.fill(EMPTY);
+    this.#v4Count = 0;
     return cols;
   }
 }

@@ -1,4 +1,4 @@
-import { lastLineNo } from '../../collectors/sources/line-chunk.js';
+import { lastLineNo, lineText } from '../../collectors/sources/line-chunk.js';
 import {
   FINGERPRINT_BYTES,
   openSource,
@@ -6,13 +6,18 @@ import {
   type SourceRef,
 } from '../../collectors/sources/open.js';
 import { splitLines } from '../../collectors/sources/split-lines.js';
-import type { CollectorDescriptor, LineParser, ObservationScratch } from '../model/collector.js';
+import type {
+  CollectorDescriptor,
+  Ipv4FlowSink,
+  LineParser,
+  ObservationScratch,
+} from '../model/collector.js';
 import type { ParseOutcome } from '../model/parse-outcome.js';
 import { IngestCounts, QUARANTINE_RAW_CHARS, type Checkpoint, type QuarantineRow } from '../model/edge.js';
 import { ConcurrentIngestError, KnownError } from '../model/errors.js';
 import { observation } from '../model/observation.js';
 import type { SourceState, Store } from '../store/store.js';
-import { EdgeAggregator, edgesOf, type EdgeColumns } from './aggregate.js';
+import { EdgeAggregator, edgesOf, sourceBit, type EdgeColumns } from './aggregate.js';
 
 export interface IngestOptions {
   /** The format: its kind names checkpoints and fingerprints; its parser reads the lines unless `records` is given. */
@@ -31,6 +36,8 @@ export interface IngestOptions {
    * collector's, and what it holds is written at every commit in the transaction that stores the checkpoint.
    */
   readonly records?: RecordPath;
+  /** false reads every line as text, even where the parser reads bytes: tests hold the two paths to each other. */
+  readonly byteParsing?: boolean;
 }
 
 /** What the loop needs of a collector: its kind, and a parser unless a record path brings its own. */
@@ -90,12 +97,13 @@ export interface IngestResult {
 }
 
 /**
- * Commit at least every million lines, every 500 000 distinct edges (the memory bound, ~50 MB) or every 30 seconds (so
- * queries see a long ingest progress), whichever comes first.
+ * Commit at least every 500 000 lines, every 250 000 distinct edges (the memory bound, ~25 MB) or every 30 seconds (so
+ * queries see a long ingest progress), whichever comes first. Smaller commits split more edges across two (each
+ * then costs a second upsert) but keep memory flat, and let a reading thread work while the writer commits.
  */
 const DEFAULTS = {
-  flushLines: 1_000_000,
-  maxEdges: 500_000,
+  flushLines: 500_000,
+  maxEdges: 250_000,
   flushMs: 30_000,
   maxLineBytes: 64 * 1024,
   maxQuarantine: 10_000,
@@ -233,6 +241,8 @@ async function ingestOne(
     'parseInto' in parser && parser.parseInto !== undefined
       ? (text: string) => parser.parseInto!(text, scratch)
       : (text: string) => parser.parse(text);
+  const byteParser =
+    opts.byteParsing !== false && 'parseBytes' in parser && parser.parseBytes !== undefined ? parser : null;
   const agg = new EdgeAggregator(bucketSeconds);
   const flushLines = opts.flushLines ?? DEFAULTS.flushLines;
   const maxEdges = opts.maxEdges ?? DEFAULTS.maxEdges;
@@ -291,6 +301,41 @@ async function ingestOne(
     });
   };
 
+  const handleLine = (n: number, text: string): void => {
+    if (text.length === 0) {
+      delta.skipped++;
+      reasons.empty = (reasons.empty ?? 0) + 1;
+      return;
+    }
+    const out = parse(text);
+    if (out.kind === 'observation') {
+      const o = out.value;
+      agg.add(o);
+      delta.stored++;
+      if (firstTime === null || o.start < firstTime) firstTime = o.start;
+      if (lastTime === null || o.end > lastTime) lastTime = o.end;
+    } else if (out.kind === 'records') {
+      delta.stored++;
+      if (firstTime === null || out.start < firstTime) firstTime = out.start;
+      if (lastTime === null || out.end > lastTime) lastTime = out.end;
+    } else if (out.kind === 'skip') {
+      delta.skipped++;
+      reasons[out.reason] = (reasons[out.reason] ?? 0) + 1;
+    } else {
+      quarantineLine(n, out.reason, text);
+    }
+  };
+  const bit = sourceBit(kind);
+  const flows: Ipv4FlowSink = {
+    ipv4Flow(src, dst, dstPort, protocol, reject, ingress, reply, packets, bytes, start, end) {
+      agg.addIpv4(src, dst, dstPort, protocol, reject, ingress, reply, packets, bytes, start, end, bit);
+      delta.stored++;
+      if (firstTime === null || start < firstTime) firstTime = start;
+      if (lastTime === null || end > lastTime) lastTime = end;
+    },
+  };
+  const maxLineBytes = opts.maxLineBytes ?? DEFAULTS.maxLineBytes;
+
   let status: SourceStatus = cp === null ? 'ingested' : 'resumed';
   let error: KnownError | null = null;
   try {
@@ -299,51 +344,50 @@ async function ingestOne(
       firstLineNo: seeks ? (cp?.lineNo ?? 0) + 1 : 1,
       startOffset: opened.startOffset,
       skipThroughLine: seeks ? 0 : (cp?.lineNo ?? 0),
-      maxLineBytes: opts.maxLineBytes ?? DEFAULTS.maxLineBytes,
+      maxLineBytes,
       // A plain file written to moments ago may end mid-line: its writer has not finished the record.
       holdUnterminatedTail:
         !opened.gzip && opened.mtimeMs !== null && Date.now() - opened.mtimeMs < DEFAULTS.settledMs,
+      bytes: byteParser !== null,
     });
     for await (const chunk of chunks) {
-      const lines = chunk.lines;
-      const tooLong = chunk.tooLong;
-      let nextLong = tooLong.length > 0 ? tooLong[0]! : -1;
-      let longIdx = 0;
-      for (let i = 0; i < lines.length; i++) {
-        const text = lines[i]!;
-        delta.records++;
-        if (i === nextLong) {
-          quarantineLine(chunk.firstLineNo + i, 'line_too_long', text);
-          nextLong = ++longIdx < tooLong.length ? tooLong[longIdx]! : -1;
-          continue;
+      let count: number;
+      if ('bytes' in chunk) {
+        // Lines the byte parser reads go straight to the aggregator; the others are decoded and parsed as text.
+        const buf = chunk.bytes;
+        count = chunk.lineCount;
+        delta.records += count;
+        let pos = 0;
+        for (let i = 0; i < count; i++) {
+          let nl = buf.indexOf(0x0a, pos);
+          if (nl === -1) nl = buf.length;
+          if (nl - pos > maxLineBytes || !byteParser!.parseBytes!(buf, pos, nl, flows)) {
+            const line = lineText(buf, pos, nl, maxLineBytes);
+            if (line.long) quarantineLine(chunk.firstLineNo + i, 'line_too_long', line.text);
+            else handleLine(chunk.firstLineNo + i, line.text);
+          }
+          pos = nl + 1;
         }
-        if (text.length === 0) {
-          delta.skipped++;
-          reasons.empty = (reasons.empty ?? 0) + 1;
-          continue;
-        }
-        const out = parse(text);
-        if (out.kind === 'observation') {
-          const o = out.value;
-          agg.add(o);
-          delta.stored++;
-          if (firstTime === null || o.start < firstTime) firstTime = o.start;
-          if (lastTime === null || o.end > lastTime) lastTime = o.end;
-        } else if (out.kind === 'records') {
-          delta.stored++;
-          if (firstTime === null || out.start < firstTime) firstTime = out.start;
-          if (lastTime === null || out.end > lastTime) lastTime = out.end;
-        } else if (out.kind === 'skip') {
-          delta.skipped++;
-          reasons[out.reason] = (reasons[out.reason] ?? 0) + 1;
-        } else {
-          quarantineLine(chunk.firstLineNo + i, out.reason, text);
+      } else {
+        const lines = chunk.lines;
+        const tooLong = chunk.tooLong;
+        count = lines.length;
+        delta.records += count;
+        let nextLong = tooLong.length > 0 ? tooLong[0]! : -1;
+        let longIdx = 0;
+        for (let i = 0; i < count; i++) {
+          if (i === nextLong) {
+            quarantineLine(chunk.firstLineNo + i, 'line_too_long', lines[i]!);
+            nextLong = ++longIdx < tooLong.length ? tooLong[longIdx]! : -1;
+          } else {
+            handleLine(chunk.firstLineNo + i, lines[i]!);
+          }
         }
       }
       lineNo = lastLineNo(chunk);
       byteOffset = chunk.endOffset;
-      sinceFlush += lines.length;
-      progress.records += lines.length;
+      sinceFlush += count;
+      progress.records += count;
       opts.onProgress?.({ source: ref.name, records: progress.records });
       if (
         sinceFlush >= flushLines ||

@@ -32,7 +32,10 @@ export async function ingestParallel(
     maxEdges: opts.maxEdges,
     maxLineBytes: opts.maxLineBytes,
   };
-  const worker = new Worker(new URL('./ingest-worker.js', import.meta.url), { workerData: job });
+  const worker = new Worker(new URL('./ingest-worker.js', import.meta.url), {
+    workerData: job,
+    resourceLimits: { maxYoungGenerationSizeMb: 8 },
+  });
   const send = (m: ToReader): void => worker.postMessage(m);
   const onAbort = (): void => send({ type: 'abort' });
   opts.signal?.addEventListener('abort', onAbort, { once: true });

@@ -18,6 +18,34 @@ export interface LineParser {
    * the next call.
    */
   parseInto?(text: string, into: ObservationScratch): ParseOutcome;
+  /**
+   * The ingest hot path for formats whose common lines are plain ASCII records: reads the line `bytes[from, to)`
+   * without decoding it and hands its flow to `sink`, returning true; or returns false, having changed nothing,
+   * for any line it does not read exactly as `parse` would (a header, a skip, a reject, an IPv6 address …), which
+   * the caller then decodes and passes to `parse`. A line it accepts must give the edge `parse` gives.
+   */
+  parseBytes?(bytes: Buffer, from: number, to: number, sink: Ipv4FlowSink): boolean;
+}
+
+/**
+ * Receives a flow that `LineParser.parseBytes` read: already oriented as an `Observation` is (source = opener;
+ * a reply half flipped, its traffic counted as received), addresses as unsigned 32-bit IPv4 numbers, a port or
+ * protocol the format lacks as 0.
+ */
+export interface Ipv4FlowSink {
+  ipv4Flow(
+    src: number,
+    dst: number,
+    dstPort: number,
+    protocol: number,
+    reject: boolean,
+    ingress: boolean,
+    reply: boolean,
+    packets: number,
+    bytes: number,
+    start: number,
+    end: number,
+  ): void;
 }
 
 /** A reusable, writable observation for `LineParser.parseInto`. */

@@ -33,6 +33,25 @@ export function canonicalIpv4(text: string): string | null {
   return text;
 }
 
+/** Dotted-quad text of an IPv4 address given as an unsigned 32-bit number. */
+export function ipv4Text(value: number): string {
+  return `${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
+}
+
+/** `isPrivateIp` for an IPv4 address given as an unsigned 32-bit number. */
+export function isPrivateIpv4(value: number): boolean {
+  const a = value >>> 24;
+  const b = (value >>> 16) & 255;
+  return (
+    a === 10 ||
+    a === 127 ||
+    (a === 172 && b >= 16 && b <= 31) ||
+    (a === 192 && b === 168) ||
+    (a === 169 && b === 254) ||
+    (a === 100 && b >= 64 && b <= 127)
+  );
+}
+
 /** Parses IPv6 text (with optional embedded IPv4 tail) into 8 hextets, or null. Zone ids are refused. */
 export function parseIpv6(text: string): number[] | null {
   if (text.length < 2 || text.length > 45 || text.includes('%')) return null;
@@ -113,9 +132,23 @@ export function formatIpv6(groups: readonly number[]): string {
   return `${hex(0, bestStart)}::${hex(bestStart + bestLen, 8)}`;
 }
 
+/**
+ * Canonical texts of IPv6 addresses seen lately, by their input text: logs repeat a few thousand addresses
+ * millions of times, and parsing one costs microseconds. Cleared when full, which bounds it.
+ */
+const IPV6_SEEN = new Map<string, string>();
+const IPV6_SEEN_MAX = 4096;
+
 export function canonicalIpv6(text: string): string | null {
+  const seen = IPV6_SEEN.get(text);
+  if (seen !== undefined) return seen;
   const groups = parseIpv6(text);
-  return groups === null ? null : formatIpv6(groups);
+  if (groups === null) return null;
+  const canonical = formatIpv6(groups);
+  if (IPV6_SEEN.size === IPV6_SEEN_MAX) IPV6_SEEN.clear();
+  // A copy for the key: `text` may be a slice of a whole decoded buffer, which the map must not keep alive.
+  IPV6_SEEN.set(Buffer.from(text, 'latin1').toString('latin1'), canonical);
+  return canonical;
 }
 
 /** Canonical text of an IPv4 or IPv6 address, or null when `text` is not one. */
@@ -141,14 +174,7 @@ export function isPrivateIp(canonical: string): boolean {
     let b = 0;
     for (let c = canonical.charCodeAt(++i); c !== 46 && i < 8; c = canonical.charCodeAt(++i))
       b = b * 10 + c - 48;
-    return (
-      a === 10 ||
-      a === 127 ||
-      (a === 172 && b >= 16 && b <= 31) ||
-      (a === 192 && b === 168) ||
-      (a === 169 && b === 254) ||
-      (a === 100 && b >= 64 && b <= 127)
-    );
+    return isPrivateIpv4(((a << 24) | (b << 16)) >>> 0);
   }
   // ::1, unique local fc00::/7 and link-local fe80::/10, read from the first hextet (canonical text drops its
   // leading zeros, so `fc::1` is 00fc:: and not unique local).

@@ -96,69 +96,109 @@ export class PipelineMetrics {
   }
 
   render(): string {
-    const t = JSON.stringify(this.#topic);
-    const lines: string[] = [];
-    const metric = (name: string, type: string, help: string, values: [string, number][]): void => {
-      lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
-      for (const [labels, v] of values) lines.push(`${name}{${labels}} ${v}`);
-    };
-    metric('egress_learner_kafka_messages_total', 'counter', 'Kafka messages read.', [
-      [`topic=${t}`, this.#messages],
-    ]);
-    metric('egress_learner_kafka_records_total', 'counter', 'Log records (lines) read from messages.', [
-      [`topic=${t}`, this.#records],
-    ]);
-    metric('egress_learner_kafka_records_stored_total', 'counter', 'Records summed into edges or answers.', [
-      [`topic=${t}`, this.#stored],
-    ]);
-    metric('egress_learner_kafka_records_malformed_total', 'counter', 'Records quarantined.', [
-      [`topic=${t}`, this.#malformed],
-    ]);
-    metric('egress_learner_kafka_records_per_second', 'gauge', 'Records read per second, last 10 s.', [
-      [`topic=${t}`, Math.round(this.recordsPerSecond())],
-    ]);
-    metric('egress_learner_kafka_commits_total', 'counter', 'Batches committed.', [
-      [`topic=${t}`, this.#commits],
-    ]);
-    metric('egress_learner_kafka_commit_seconds_total', 'counter', 'Time spent committing batches.', [
-      [`topic=${t}`, Math.round(this.#commitSeconds * 1e6) / 1e6],
-    ]);
-    metric('egress_learner_kafka_rebalances_total', 'counter', 'Partition assignments received.', [
-      [`topic=${t}`, this.#rebalances],
-    ]);
-    metric(
-      'egress_learner_kafka_errors_total',
-      'counter',
-      'Errors by kind: kafka (client), store (SQLite), dead_letter (produce), conflict (partition moved).',
-      PIPELINE_ERRORS.map((k) => [`topic=${t},kind="${k}"`, this.#errors[k]]),
-    );
-    const parts = [...this.#partitions.entries()].sort((a, b) => a[0] - b[0]);
-    metric(
-      'egress_learner_kafka_lag',
-      'gauge',
-      'Messages behind the partition end at the last fetch.',
-      parts.map(([p, g]) => [`topic=${t},partition="${p}"`, g.lag]),
-    );
-    metric(
-      'egress_learner_kafka_next_offset',
-      'gauge',
-      'The next offset to read (stored with the data).',
-      parts.map(([p, g]) => [`topic=${t},partition="${p}"`, g.nextOffset]),
-    );
-    return `${lines.join('\n')}\n`;
+    return renderMetrics([this]);
   }
+
+  /** The metric families with this consumer's samples, in a fixed order. */
+  families(): MetricFamily[] {
+    const t = JSON.stringify(this.#topic);
+    const parts = [...this.#partitions.entries()].sort((a, b) => a[0] - b[0]);
+    return [
+      family('egress_learner_kafka_messages_total', 'counter', 'Kafka messages read.', [
+        [`topic=${t}`, this.#messages],
+      ]),
+      family('egress_learner_kafka_records_total', 'counter', 'Log records (lines) read from messages.', [
+        [`topic=${t}`, this.#records],
+      ]),
+      family(
+        'egress_learner_kafka_records_stored_total',
+        'counter',
+        'Records summed into edges or answers.',
+        [[`topic=${t}`, this.#stored]],
+      ),
+      family('egress_learner_kafka_records_malformed_total', 'counter', 'Records quarantined.', [
+        [`topic=${t}`, this.#malformed],
+      ]),
+      family('egress_learner_kafka_records_per_second', 'gauge', 'Records read per second, last 10 s.', [
+        [`topic=${t}`, Math.round(this.recordsPerSecond())],
+      ]),
+      family('egress_learner_kafka_commits_total', 'counter', 'Batches committed.', [
+        [`topic=${t}`, this.#commits],
+      ]),
+      family('egress_learner_kafka_commit_seconds_total', 'counter', 'Time spent committing batches.', [
+        [`topic=${t}`, Math.round(this.#commitSeconds * 1e6) / 1e6],
+      ]),
+      family('egress_learner_kafka_rebalances_total', 'counter', 'Partition assignments received.', [
+        [`topic=${t}`, this.#rebalances],
+      ]),
+      family(
+        'egress_learner_kafka_errors_total',
+        'counter',
+        'Errors by kind: kafka (client), store (SQLite), dead_letter (produce), conflict (partition moved).',
+        PIPELINE_ERRORS.map((k) => [`topic=${t},kind="${k}"`, this.#errors[k]]),
+      ),
+      family(
+        'egress_learner_kafka_lag',
+        'gauge',
+        'Messages behind the partition end at the last fetch.',
+        parts.map(([p, g]) => [`topic=${t},partition="${p}"`, g.lag]),
+      ),
+      family(
+        'egress_learner_kafka_next_offset',
+        'gauge',
+        'The next offset to read (stored with the data).',
+        parts.map(([p, g]) => [`topic=${t},partition="${p}"`, g.nextOffset]),
+      ),
+    ];
+  }
+}
+
+/** One metric: its name, type and help, and its samples as (label text, value). */
+export interface MetricFamily {
+  readonly name: string;
+  readonly type: 'counter' | 'gauge';
+  readonly help: string;
+  readonly samples: readonly (readonly [string, number])[];
+}
+
+function family(
+  name: string,
+  type: MetricFamily['type'],
+  help: string,
+  samples: readonly (readonly [string, number])[],
+): MetricFamily {
+  return { name, type, help, samples };
+}
+
+/**
+ * Several consumers on one page (both stages in one process): each family's HELP and TYPE once, then every
+ * consumer's samples, told apart by their `topic` label. The text format allows a family only once.
+ */
+export function renderMetrics(all: readonly PipelineMetrics[]): string {
+  const lines: string[] = [];
+  const byConsumer = all.map((m) => m.families());
+  const first = byConsumer[0] ?? [];
+  for (let i = 0; i < first.length; i++) {
+    const f = first[i]!;
+    lines.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`);
+    for (const families of byConsumer) {
+      for (const [labels, v] of families[i]!.samples) lines.push(`${f.name}{${labels}} ${v}`);
+    }
+  }
+  return `${lines.join('\n')}\n`;
 }
 
 /** Serves `/metrics`; port 0 picks a free one (the bound port is returned). */
 export async function serveMetrics(
-  metrics: PipelineMetrics,
+  metrics: PipelineMetrics | readonly PipelineMetrics[],
   port: number,
   host: string,
 ): Promise<{ server: Server; port: number }> {
+  const all = Array.isArray(metrics) ? (metrics as readonly PipelineMetrics[]) : [metrics as PipelineMetrics];
   const server = createServer((req, res) => {
     if (req.method === 'GET' && (req.url === '/metrics' || req.url === '/')) {
       res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' });
-      res.end(metrics.render());
+      res.end(renderMetrics(all));
     } else {
       res.writeHead(404, { 'content-type': 'text/plain' });
       res.end('not found\n');

@@ -27,6 +27,11 @@ export interface StageOptions {
   readonly signal: AbortSignal;
   /** Stop on its own once no message arrived for this long (a drain-and-exit run). */
   readonly idleExitMs?: number | undefined;
+  /**
+   * With `idleExitMs`: idle time counts only from when this settles. Stage 2 running in-process beside stage 1
+   * (./both-stages.ts) must not call the edges topic quiet while stage 1 may still produce to it.
+   */
+  readonly idleFrom?: Promise<unknown> | undefined;
   /** The group's wait for a silent member; heartbeats go at a third of it. */
   readonly sessionTimeoutMs?: number | undefined;
   /** Fetch size per partition; a batch of it is one commit (a SQLite transaction, or a Kafka one). */
@@ -182,9 +187,15 @@ export class ConsumerRun {
         eachBatch: c.eachBatch,
       });
       if (idleExitMs !== undefined) {
+        const { idleFrom } = this.#opts;
+        let idleSince = idleFrom === undefined ? -Infinity : Infinity;
+        const open = (): void => {
+          idleSince = performance.now();
+        };
+        idleFrom?.then(open, open);
         idleTimer = setInterval(
           () => {
-            if (performance.now() - this.lastMessageAt >= idleExitMs) this.stop();
+            if (performance.now() - Math.max(this.lastMessageAt, idleSince) >= idleExitMs) this.stop();
           },
           Math.min(250, idleExitMs),
         );

@@ -1,6 +1,7 @@
 import Database from 'better-sqlite3';
 import type { Checkpoint, Edge, IngestCounts, QuarantineRow } from '../model/edge.js';
 import { ConcurrentIngestError, UsageError } from '../model/errors.js';
+import { EdgeWriter } from './edge-writer.js';
 import { migrate } from './migrator.js';
 import { MIGRATIONS } from './migrations/index.js';
 import { registerFunctions } from './sql-functions.js';
@@ -35,6 +36,8 @@ export interface StoreOptions {
   readonly readonly?: boolean;
   /** Wall clock for bookkeeping columns (epoch seconds); tests pass a fixed one. */
   readonly now?: () => number;
+  /** SQLite page cache of this connection, in MB (default 32). */
+  readonly cacheMb?: number;
 }
 
 const DEFAULT_BUCKET_SECONDS = 3600;
@@ -47,7 +50,7 @@ export class Store {
   readonly db: Database.Database;
   readonly path: string;
   readonly #now: () => number;
-  readonly #upsertEdge: Database.Statement;
+  readonly #edges: EdgeWriter;
   readonly #insertQuarantine: Database.Statement;
   readonly #upsertSource: Database.Statement;
   readonly #getSource: Database.Statement;
@@ -75,7 +78,7 @@ export class Store {
         this.db.pragma('synchronous = NORMAL');
       }
       this.db.pragma('busy_timeout = 10000');
-      this.db.pragma('cache_size = -32768');
+      this.db.pragma(`cache_size = -${(opts.cacheMb ?? 32) * 1024}`);
       registerFunctions(this.db);
       if (!opts.readonly) migrate(this.db, MIGRATIONS, this.#now);
       else this.#assertSchema();
@@ -84,20 +87,7 @@ export class Store {
       throw knownSqliteError(err, path);
     }
 
-    this.#upsertEdge = this.db.prepare(`
-      INSERT INTO edges (bucket, src_addr, dst_addr, dst_host, dst_port, protocol, action, direction,
-                         flows, replies, packets_out, bytes_out, packets_in, bytes_in, first_seen, last_seen, sources)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT DO UPDATE SET
-        flows = flows + excluded.flows,
-        replies = replies + excluded.replies,
-        packets_out = packets_out + excluded.packets_out,
-        bytes_out = bytes_out + excluded.bytes_out,
-        packets_in = packets_in + excluded.packets_in,
-        bytes_in = bytes_in + excluded.bytes_in,
-        first_seen = MIN(first_seen, excluded.first_seen),
-        last_seen = MAX(last_seen, excluded.last_seen),
-        sources = sources | excluded.sources`);
+    this.#edges = new EdgeWriter(this.db);
     this.#insertQuarantine = this.db.prepare(`
       INSERT OR IGNORE INTO quarantine (source_id, line_no, source_name, kind, reason, raw, at)
       VALUES (?, ?, ?, ?, ?, ?, ?)`);
@@ -130,31 +120,7 @@ export class Store {
 
     this.#maxSpan = Number((this.#getMeta.get('max_span') as { value: string } | undefined)?.value ?? 0);
     this.#writeBatch = this.db.transaction((batch: Batch): number => {
-      let n = 0;
-      let span = 0;
-      for (const e of batch.edges) {
-        if (e.lastSeen - e.bucket > span) span = e.lastSeen - e.bucket;
-        this.#upsertEdge.run(
-          e.bucket,
-          e.srcAddr,
-          e.dstAddr,
-          e.dstHost,
-          e.dstPort,
-          e.protocol,
-          e.action,
-          e.direction,
-          e.flows,
-          e.replies,
-          e.packetsOut,
-          e.bytesOut,
-          e.packetsIn,
-          e.bytesIn,
-          e.firstSeen,
-          e.lastSeen,
-          e.sources,
-        );
-        n++;
-      }
+      const { rows: n, span } = this.#edges.write(batch.edges);
       if (span > this.#maxSpan) {
         this.#maxSpan = Math.ceil(span);
         this.#setMeta.run('max_span', String(this.#maxSpan));

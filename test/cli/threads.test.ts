@@ -1,34 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli.js';
+import { dumpIngest as dump } from '../helpers/db-dump.js';
 import { tempDir } from '../helpers/tmp.js';
 import { vpcFile } from '../helpers/vpc-lines.js';
-
-function dump(db: string): { edges: unknown[]; sources: unknown[]; quarantine: unknown[] } {
-  const d = new Database(db, { readonly: true });
-  try {
-    return {
-      edges: d
-        .prepare(
-          'SELECT * FROM edges ORDER BY bucket, src_addr, dst_addr, dst_host, dst_port, protocol, action, direction',
-        )
-        .all(),
-      sources: d
-        .prepare(
-          'SELECT source_id, line_no, byte_offset, done, records, stored, skipped, malformed FROM sources ORDER BY source_id',
-        )
-        .all(),
-      quarantine: d
-        .prepare('SELECT source_id, line_no, reason, raw FROM quarantine ORDER BY source_id, line_no')
-        .all(),
-    };
-  } finally {
-    d.close();
-  }
-}
 
 describe('collect with a reading worker thread', () => {
   it('stores exactly what one thread stores, counts a copy once, and reports a cut gzip', () => {

@@ -132,6 +132,61 @@ describe('EdgeAggregator', () => {
     );
   });
 
+  it('keeps one edge per address whether a flow came as numbers (addIpv4) or as text', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.ipV4(), fc.ipV4(), fc.boolean(), fc.boolean(), fc.nat({ max: 5 * 3600 })), {
+          maxLength: 200,
+        }),
+        (flows) => {
+          const numeric = new EdgeAggregator(3600);
+          const text = new EdgeAggregator(3600);
+          const value = (ip: string): number => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+          const start = 1_763_596_800;
+          flows.forEach(([src, dst, reply, asText, t], i) => {
+            const o = observation({
+              sourceKind: 'vpcflow',
+              start: start + t,
+              end: start + t + 60,
+              srcAddr: src,
+              dstAddr: dst,
+              dstPort: 443,
+              protocol: 6,
+              action: 'accept',
+              direction: 'egress',
+              reply,
+              packetsOut: reply ? 0 : 2,
+              bytesOut: reply ? 0 : i,
+              packetsIn: reply ? 2 : 0,
+              bytesIn: reply ? i : 0,
+            });
+            text.add(o);
+            // Half of them through the numeric path, into the aggregator that also sees text.
+            if (asText) numeric.add(o);
+            else
+              numeric.addIpv4(
+                value(src),
+                value(dst),
+                443,
+                6,
+                false,
+                false,
+                reply,
+                2,
+                i,
+                start + t,
+                start + t + 60,
+                1,
+              );
+          });
+          const drain = (a: EdgeAggregator): Edge[] => Array.from(a.drainInOrder(), (e) => ({ ...e }));
+          expect(drain(numeric)).toEqual(drain(text));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it('keeps every edge through growth past its initial capacity, and starts empty after a drain', () => {
     const agg = new EdgeAggregator(3600);
     const obs: Observation[] = [];

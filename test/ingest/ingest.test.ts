@@ -7,7 +7,9 @@ import { ingest } from '../../src/ingest/ingest.js';
 import { queryQuarantine } from '../../src/store/quarantine-query.js';
 import { edgeTotals } from '../../src/store/source-query.js';
 import { Store } from '../../src/store/store.js';
+import { dumpIngest } from '../helpers/db-dump.js';
 import { tempDir } from '../helpers/tmp.js';
+import { vpcFile } from '../helpers/vpc-lines.js';
 import { toyCollector } from '../helpers/toy-collector.js';
 
 const T0 = 1_763_596_800; // 2025-11-20T00:00:00Z
@@ -154,6 +156,49 @@ describe('ingest', () => {
 });
 
 describe('ingest with the vpc-flow collector', () => {
+  it('stores the same whether lines are read as bytes or as text', async () => {
+    const { vpcFlowCollector } = await import('../../collectors/vpcflow/index.js');
+    const dir = tempDir();
+    const odd = [
+      '2 123456789012 eni-1 - - - - - - - 1763596800 1763596860 - NODATA',
+      '2 123456789012 eni-1 2001:db8::5 2600:1f18::1 40000 443 6 3 300 1763596800 1763596860 ACCEPT OK',
+      '2 123456789012 eni-1 10.0.0.5 203.0.113.9 40000 443 6 3 300 1763596800 1763596860 ACCEPT OK\r',
+      '2 123456789012 eni-1 10.0.0.5  203.0.113.9 40000 443 6 3 300 1763596800 1763596860 ACCEPT OK',
+      '2 123456789012 eni-\u00e9 10.0.0.5 203.0.113.9 40000 443 6 3 300 1763596800 1763596860 ACCEPT OK',
+      '2 123456789012 eni-1 10.0.0.5 203.0.113.9 40000 443 6 3 300 1763596800 1763596860 MAYBE OK',
+      '',
+      `2 123456789012 eni-1 10.0.0.5 203.0.113.9 ${'9'.repeat(200)}`,
+      'start end srcaddr dstaddr srcport dstport protocol packets bytes action log-status tcp-flags',
+      '1763596900 1763596960 10.0.3.3 52.95.1.1 40001 443 6 2 99 ACCEPT OK 2',
+      '1763596900 1763596960 52.95.1.1 10.0.3.3 443 40001 6 2 77 ACCEPT OK 18',
+    ];
+    const body = vpcFile(30_000).split('\n');
+    // The header line changes the layout for the lines after it, so it and its records go last.
+    for (let i = 0; i < odd.length - 3; i++) body.splice(1 + i * 2_500, 0, odd[i]!);
+    body.push(...odd.slice(-3));
+    writeFileSync(join(dir, 'mixed.log'), body.join('\n'));
+    const dumps = [];
+    for (const byteParsing of [true, false]) {
+      const path = join(dir, `${byteParsing}.db`);
+      const store = new Store(path);
+      const r = await ingest(store, await expandPaths([join(dir, 'mixed.log')]), {
+        collector: vpcFlowCollector,
+        parserOptions: {},
+        flushLines: 4_000,
+        maxLineBytes: 150,
+        byteParsing,
+      });
+      expect(r.totals.records).toBe(30_001 + odd.length);
+      store.close();
+      dumps.push(dumpIngest(path));
+    }
+    expect(dumps[0]).toEqual(dumps[1]);
+    expect(dumps[0]!.quarantine.map((q) => (q as { reason: string }).reason).sort()).toEqual([
+      'bad_action',
+      'line_too_long',
+    ]);
+  });
+
   it('resumes a custom-format gzip file with the layout its header announced', async () => {
     const { vpcFlowCollector } = await import('../../collectors/vpcflow/index.js');
     const dir = tempDir();

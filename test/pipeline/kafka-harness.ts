@@ -4,7 +4,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
@@ -25,6 +25,51 @@ export function kafkaBootstrap(): string {
     );
   }
   return bootstrapOf(KAFKA_ENV_FILE);
+}
+
+/**
+ * The secured listeners of the same broker, from the env file `scripts/kafka.sh up` writes: addresses, the SASL
+ * user (known to PLAIN and both SCRAM mechanisms), the test CA, a CA that signed nothing, a client certificate.
+ */
+export interface SecuredBroker {
+  readonly sasl: string;
+  readonly ssl: string;
+  readonly saslSsl: string;
+  readonly mtls: string;
+  readonly username: string;
+  readonly password: string;
+  readonly ca: string;
+  readonly otherCa: string;
+  readonly clientCert: string;
+  readonly clientKey: string;
+}
+
+export function securedBroker(): SecuredBroker {
+  if (!existsSync(KAFKA_ENV_FILE)) kafkaBootstrap();
+  const vars = new Map<string, string>();
+  for (const m of readFileSync(KAFKA_ENV_FILE, 'utf8').matchAll(/^export (\w+)=(.*)$/gm))
+    vars.set(m[1]!, m[2]!);
+  const v = (name: string): string => {
+    const value = vars.get(name);
+    if (value === undefined) {
+      throw new Error(
+        `${KAFKA_ENV_FILE} names no ${name}: restart the broker (bash scripts/kafka.sh stop && … up)`,
+      );
+    }
+    return value;
+  };
+  return {
+    sasl: v('KAFKA_SASL_BOOTSTRAP'),
+    ssl: v('KAFKA_SSL_BOOTSTRAP'),
+    saslSsl: v('KAFKA_SASL_SSL_BOOTSTRAP'),
+    mtls: v('KAFKA_MTLS_BOOTSTRAP'),
+    username: v('KAFKA_SASL_USERNAME'),
+    password: v('KAFKA_SASL_PASSWORD'),
+    ca: v('KAFKA_TLS_CA'),
+    otherCa: v('KAFKA_TLS_OTHER_CA'),
+    clientCert: v('KAFKA_TLS_CLIENT_CERT'),
+    clientKey: v('KAFKA_TLS_CLIENT_KEY'),
+  };
 }
 
 export function kafka(): Kafka {
@@ -156,19 +201,22 @@ export async function waitFor<T>(
 export interface Running {
   readonly child: ChildProcess;
   readonly stderr: () => string;
+  readonly stdout: () => string;
   readonly exited: Promise<number | null>;
 }
 
-export function startCollect(args: readonly string[]): Running {
+export function startCollect(args: readonly string[], env: Record<string, string> = {}): Running {
   const child = spawn(process.execPath, [CLI, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, EGRESS_LEARNER_DB: '' },
+    env: { ...process.env, EGRESS_LEARNER_DB: '', ...env },
   });
   let err = '';
+  let out = '';
   child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-  child.stdout!.resume();
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, stderr: () => err, exited };
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  // 'close', not 'exit': by then stdout and stderr are read to their end.
+  const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  return { child, stderr: () => err, stdout: () => out, exited };
 }
 
 /** Restarts the broker keeping its data (scripts/kafka.sh restart): 5-10 s. */

@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { LineChunk } from '../../collectors/sources/line-chunk.js';
+import { lineText, type ByteChunk, type LineChunk } from '../../collectors/sources/line-chunk.js';
 import { splitLines, type SplitOptions } from '../../collectors/sources/split-lines.js';
 
 const opts = (o: Partial<SplitOptions> = {}): SplitOptions => ({
@@ -15,16 +16,29 @@ async function* buffers(...parts: (string | Buffer)[]): AsyncGenerator<Buffer> {
   for (const p of parts) yield typeof p === 'string' ? Buffer.from(p) : p;
 }
 
-async function collect(it: AsyncIterable<LineChunk>): Promise<LineChunk[]> {
-  const out: LineChunk[] = [];
+type Chunk = LineChunk | ByteChunk;
+
+async function collect(it: AsyncIterable<Chunk>): Promise<Chunk[]> {
+  const out: Chunk[] = [];
   for await (const c of it) out.push(c);
   return out;
 }
 
-function flat(chunks: LineChunk[]): { lineNo: number; text: string; long: boolean }[] {
-  return chunks.flatMap((c) =>
-    c.lines.map((text, i) => ({ lineNo: c.firstLineNo + i, text, long: c.tooLong.includes(i) })),
-  );
+/** Every line of the chunks with its number; byte chunks are read as the ingest loop reads them. */
+function flat(chunks: Chunk[], maxLineBytes = 1024): { lineNo: number; text: string; long: boolean }[] {
+  return chunks.flatMap((c) => {
+    if ('lines' in c)
+      return c.lines.map((text, i) => ({ lineNo: c.firstLineNo + i, text, long: c.tooLong.includes(i) }));
+    const out: { lineNo: number; text: string; long: boolean }[] = [];
+    let pos = 0;
+    for (let i = 0; i < c.lineCount; i++) {
+      let nl = c.bytes.indexOf(0x0a, pos);
+      if (nl === -1) nl = c.bytes.length;
+      out.push({ lineNo: c.firstLineNo + i, ...lineText(c.bytes, pos, nl, maxLineBytes) });
+      pos = nl + 1;
+    }
+    return out;
+  });
 }
 
 describe('splitLines', () => {
@@ -98,6 +112,39 @@ describe('splitLines', () => {
       [true, true],
       [false, false],
     ]);
+  });
+
+  it('hands out the same lines, numbers and offsets as bytes as it does as text', async () => {
+    const piece = fc.constantFrom('a', 'bc ', '\n', '\r\n', '\r', '€', '\xff', 'x'.repeat(40), '\n\n');
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(piece, { maxLength: 40 }),
+        fc.array(fc.nat(), { maxLength: 5 }),
+        fc.nat({ max: 4 }),
+        fc.boolean(),
+        async (pieces, cuts, skip, hold) => {
+          const input = Buffer.concat(
+            pieces.map((p) => (p === '\xff' ? Buffer.from([0xff]) : Buffer.from(p))),
+          );
+          const at = [...new Set(cuts.map((c) => c % (input.length + 1)))].sort((a, b) => a - b);
+          const parts = [0, ...at, input.length]
+            .slice(1)
+            .map((end, i, ends) => input.subarray(i === 0 ? 0 : ends[i - 1], end));
+          const o = { maxLineBytes: 30, skipThroughLine: skip, holdUnterminatedTail: hold };
+          const text = await collect(splitLines(buffers(...parts), opts(o)));
+          const bytes = await collect(splitLines(buffers(...parts), opts({ ...o, bytes: true })));
+          expect(flat(bytes, 30)).toEqual(flat(text, 30));
+          expect(bytes.at(-1)?.endOffset).toBe(text.at(-1)?.endOffset);
+          // Every chunk's offset is just past its last line: as many newlines before it as lines, or the end.
+          for (const c of bytes) {
+            const last = c.firstLineNo + ('lines' in c ? c.lines.length : c.lineCount) - 1;
+            const newlines = input.subarray(0, c.endOffset).filter((b) => b === 0x0a).length;
+            expect(newlines === last || (newlines === last - 1 && c.endOffset === input.length)).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 400 },
+    );
   });
 
   it('yields nothing for an empty stream', async () => {

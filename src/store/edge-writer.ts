@@ -1,0 +1,110 @@
+import type Database from 'better-sqlite3';
+import type { Edge } from '../model/edge.js';
+
+/** Rows per multi-row upsert: one call then costs about what binding one row's values costs. */
+const ROWS_PER_STATEMENT = 32;
+
+/**
+ * A kind of row: action, direction and whether there is a host. Its statements carry those as literals, because
+ * binding a string costs more than SQLite's own work on a small column, and these are constant over most rows.
+ */
+interface RowKind {
+  readonly action: string;
+  readonly direction: string;
+  readonly hasHost: boolean;
+  readonly width: number;
+  readonly params: (number | string)[];
+  filled: number;
+  many?: Database.Statement;
+  one?: Database.Statement;
+}
+
+function upsertSql(kind: RowKind, rows: number): string {
+  const host = kind.hasHost ? '?' : "''";
+  const row = `(?, ?, ?, ${host}, ?, ?, '${kind.action}', '${kind.direction}', ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  return `
+    INSERT INTO edges (bucket, src_addr, dst_addr, dst_host, dst_port, protocol, action, direction,
+                       flows, replies, packets_out, bytes_out, packets_in, bytes_in, first_seen, last_seen, sources)
+    VALUES ${new Array(rows).fill(row).join(', ')}
+    ON CONFLICT DO UPDATE SET
+      flows = flows + excluded.flows,
+      replies = replies + excluded.replies,
+      packets_out = packets_out + excluded.packets_out,
+      bytes_out = bytes_out + excluded.bytes_out,
+      packets_in = packets_in + excluded.packets_in,
+      bytes_in = bytes_in + excluded.bytes_in,
+      first_seen = MIN(first_seen, excluded.first_seen),
+      last_seen = MAX(last_seen, excluded.last_seen),
+      sources = sources | excluded.sources`;
+}
+
+/**
+ * Adds edge deltas to the `edges` table: a new key inserts, a known one adds its counters, widens first and last
+ * seen and ORs the source kinds. Call inside a transaction. Rows of one kind keep their order, so edges handed
+ * over in key order walk the B-tree forward.
+ */
+export class EdgeWriter {
+  readonly #db: Database.Database;
+  readonly #kinds: RowKind[] = [];
+
+  constructor(db: Database.Database) {
+    this.#db = db;
+    for (const action of ['accept', 'reject'])
+      for (const direction of ['egress', 'ingress'])
+        for (const hasHost of [false, true]) {
+          const width = hasHost ? 15 : 14;
+          this.#kinds.push({
+            action,
+            direction,
+            hasHost,
+            width,
+            params: new Array<number | string>(width * ROWS_PER_STATEMENT),
+            filled: 0,
+          });
+        }
+  }
+
+  /** Writes every edge; returns how many, and the longest span from a bucket's start to an edge's last sighting. */
+  write(edges: Iterable<Edge>): { readonly rows: number; readonly span: number } {
+    let rows = 0;
+    let span = 0;
+    for (const e of edges) {
+      if (e.lastSeen - e.bucket > span) span = e.lastSeen - e.bucket;
+      const kind =
+        this.#kinds[
+          (e.action === 'reject' ? 4 : 0) + (e.direction === 'ingress' ? 2 : 0) + (e.dstHost === '' ? 0 : 1)
+        ]!;
+      const p = kind.params;
+      let i = kind.filled;
+      p[i++] = e.bucket;
+      p[i++] = e.srcAddr;
+      p[i++] = e.dstAddr;
+      if (kind.hasHost) p[i++] = e.dstHost;
+      p[i++] = e.dstPort;
+      p[i++] = e.protocol;
+      p[i++] = e.flows;
+      p[i++] = e.replies;
+      p[i++] = e.packetsOut;
+      p[i++] = e.bytesOut;
+      p[i++] = e.packetsIn;
+      p[i++] = e.bytesIn;
+      p[i++] = e.firstSeen;
+      p[i++] = e.lastSeen;
+      p[i++] = e.sources;
+      rows++;
+      if (i === p.length) {
+        kind.many ??= this.#db.prepare(upsertSql(kind, ROWS_PER_STATEMENT));
+        kind.many.run(p);
+        i = 0;
+      }
+      kind.filled = i;
+    }
+    for (const kind of this.#kinds) {
+      if (kind.filled === 0) continue;
+      kind.one ??= this.#db.prepare(upsertSql(kind, 1));
+      for (let i = 0; i < kind.filled; i += kind.width) kind.one.run(kind.params.slice(i, i + kind.width));
+      kind.filled = 0;
+    }
+    return { rows, span };
+  }
+}
