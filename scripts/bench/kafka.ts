@@ -5,6 +5,8 @@
  *   file       collect vpc-flow <file>                          records/s (the foundation benchmark's path)
  *   backlog    collect kafka on a topic already holding them     records/s per consumer (one instance)
  *   live       producer at a fixed rate, consumer running        end-to-end lag: produce → committed in SQLite
+ *   stages     stage 1 (--emit-edges) then stage 2 (--format edges) on the same backlog: records/s summed into
+ *              edge deltas, and the deltas/s the one SQLite writer stores
  *
  * Options: --records N (default 500000), --partitions P (4), --lines-per-message L (100), --rate R records/s for
  * the live run (default 50000).
@@ -18,7 +20,14 @@ import Database from 'better-sqlite3';
 import { Command } from 'commander';
 import { Kafka, logLevel, type Message } from 'kafkajs';
 import { DEFAULT_SEED, generateFlowLogs } from '../gen-flowlogs.js';
-import { bootstrapOf, collectKafkaArgs, roundRobinMessages } from '../kafka-local.js';
+import { bootstrapOf, collectKafkaArgs, roundRobinMessages, type CollectKafka } from '../kafka-local.js';
+
+interface KafkaSummary {
+  readonly seconds: number;
+  readonly messages: number;
+  readonly edges: number;
+  readonly totals: { readonly records: number };
+}
 
 process.env.KAFKAJS_NO_PARTITIONER_WARNING = '1';
 const here = dirname(fileURLToPath(import.meta.url));
@@ -113,26 +122,49 @@ async function main(): Promise<void> {
       await producer.send({ topic, acks: -1, messages: msgs.slice(i, i + 200) });
     const produceRate = records / ((performance.now() - t) / 1000);
 
-    const db = join(work, 'kafka.db');
     const idle = 2;
-    const out = spawnSync(
-      process.execPath,
-      [
-        elMain,
-        ...collectKafkaArgs(
-          { quiet: true, db, brokers, topic },
-          '--from-beginning',
-          '--idle-exit',
-          `${idle}s`,
-          '-o',
-          'json',
-        ),
-      ],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+    /** Drains a topic with `collect kafka … --idle-exit`; the JSON summary, and its rate without the idle wait. */
+    const drainRun = (c: CollectKafka, ...extra: string[]): { summary: KafkaSummary; seconds: number } => {
+      const out = spawnSync(
+        process.execPath,
+        [
+          elMain,
+          ...collectKafkaArgs(c, '--from-beginning', '--idle-exit', `${idle}s`, '-o', 'json', ...extra),
+        ],
+        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] },
+      );
+      if (out.status !== 0) throw new Error(`collect kafka on ${c.topic} failed`);
+      const summary = JSON.parse(out.stdout) as KafkaSummary;
+      return { summary, seconds: summary.seconds - idle };
+    };
+    const backlog = drainRun({ quiet: true, db: join(work, 'kafka.db'), brokers, topic });
+    const consumeRate = backlog.summary.totals.records / backlog.seconds;
+
+    // 2b. The two stages on the same backlog, one after the other, so each is timed alone.
+    const edgesTopic = `${topic}-edges`;
+    const edgesAdmin = kafka.admin();
+    await edgesAdmin.connect();
+    await edgesAdmin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic: edgesTopic, numPartitions: partitions }],
+    });
+    await edgesAdmin.disconnect();
+    const stage1 = drainRun(
+      { quiet: true, db: join(work, 'stages.db'), brokers, topic, group: `${topic}-stage1` },
+      '--emit-edges',
+      edgesTopic,
     );
-    if (out.status !== 0) throw new Error('kafka ingest failed');
-    const summary = JSON.parse(out.stdout) as { seconds: number; totals: { records: number } };
-    const consumeRate = summary.totals.records / (summary.seconds - idle);
+    const stage2 = drainRun({
+      quiet: true,
+      db: join(work, 'stages.db'),
+      brokers,
+      topic: edgesTopic,
+      format: 'edges',
+    });
+    const stage1Rate = stage1.summary.totals.records / stage1.seconds;
+    const deltas = stage1.summary.edges;
+    const written = stage2.summary.edges;
+    const stage2Rate = written / stage2.seconds;
 
     // 3. Live: the consumer runs; records arrive at `rate`; lag = time from a record's send to its commit.
     const liveDb = join(work, 'live.db');
@@ -188,6 +220,10 @@ async function main(): Promise<void> {
         `file ingest (collect vpc-flow):            ${fmt(fileRate)} records/s`,
         `kafka produce (kafkajs, acks=all):         ${fmt(produceRate)} records/s`,
         `kafka consume, 1 consumer, backlog:        ${fmt(consumeRate)} records/s (group join included)`,
+        `stage 1 (--emit-edges), 1 instance:        ${fmt(stage1Rate)} records/s into ${fmt(deltas)} edge deltas ` +
+          `(${(records / Math.max(1, deltas)).toFixed(1)} records per delta)`,
+        `stage 2 (--format edges), the one writer:  ${fmt(stage2Rate)} edge rows/s upserted into SQLite ` +
+          `(${fmt(stage2.summary.totals.records / stage2.seconds)} raw records/s)`,
         `kafka live at ${fmt(rate)} records/s: end-to-end lag p50 ${fmt(pct(0.5))} ms, p99 ${fmt(pct(0.99))} ms, ` +
           `max ${fmt(pct(1))} ms; drained ${fmt(drain)} ms after the last send`,
       ].join('\n') + '\n',

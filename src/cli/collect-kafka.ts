@@ -239,6 +239,7 @@ function report(
     const summary = (x: KafkaIngestResult) => ({
       messages: x.messages,
       batches: x.batches,
+      edges: x.edges,
       conflicts: x.conflicts,
       totals: x.counts,
       reasons: Object.fromEntries(Object.entries(x.reasons).sort(([a], [b]) => (a < b ? -1 : 1))),

@@ -30,10 +30,9 @@ function formatCommand(c: CollectorDescriptor): Command {
     .addOption(
       new Option('-o, --output <format>', 'summary format').choices(['text', 'json']).default('text'),
     )
-    .addOption(new Option('--flush-lines <n>', 'lines per commit').default('1000000').hideHelp())
-    .addOption(
-      new Option('--max-edges <n>', 'distinct edges held before a commit').default('500000').hideHelp(),
-    )
+    // Tuning knobs for tests and benchmarks; ingest has the defaults.
+    .addOption(new Option('--flush-lines <n>', 'lines per commit').hideHelp())
+    .addOption(new Option('--max-edges <n>', 'distinct edges held before a commit').hideHelp())
     .addOption(
       new Option(
         '--threads <n>',
@@ -57,8 +56,9 @@ function formatCommand(c: CollectorDescriptor): Command {
     }
     // Build the parser once up front so a bad format option fails before any input is touched.
     c.createParser(parserOptions, null);
-    const flushLines = positiveInt(opts.flushLines!, '--flush-lines');
-    const maxEdges = positiveInt(opts.maxEdges!, '--max-edges');
+    const flushLines =
+      opts.flushLines === undefined ? undefined : positiveInt(opts.flushLines, '--flush-lines');
+    const maxEdges = opts.maxEdges === undefined ? undefined : positiveInt(opts.maxEdges, '--max-edges');
     const threads = opts.threads === undefined ? undefined : positiveInt(opts.threads, '--threads');
     await runCollect(
       g,

@@ -97,12 +97,12 @@ export interface IngestResult {
 }
 
 /**
- * Commit at least every 500 000 lines, every 250 000 distinct edges (the memory bound, ~25 MB) or every 30 seconds (so
- * queries see a long ingest progress), whichever comes first. Smaller commits split more edges across two (each
- * then costs a second upsert) but keep memory flat, and let a reading thread work while the writer commits.
+ * Commit at least every million lines, every 250 000 distinct edges (the memory bound, ~25 MB in the table and as
+ * much again in the batch being written) or every 30 seconds (so queries see a long ingest progress), whichever
+ * comes first. Smaller commits split more edges across two, each then costing a second upsert.
  */
 const DEFAULTS = {
-  flushLines: 500_000,
+  flushLines: 1_000_000,
   maxEdges: 250_000,
   flushMs: 30_000,
   maxLineBytes: 64 * 1024,

@@ -8,6 +8,12 @@ import { ingest, type IngestOptions, type IngestResult, type SourceResult } from
 import { errorData, knownError, type ToReader, type ToWriter, type WorkerJob } from './worker-protocol.js';
 
 /**
+ * Commit sizes when a reading thread hands batches to the writer: smaller than ingest's defaults, so the writer starts
+ * sooner, the two threads overlap more, and the batch being read plus the one being written stay small.
+ */
+const PARALLEL_BATCH = { flushLines: 250_000, maxEdges: 125_000 };
+
+/**
  * Ingest with reading and writing on two threads when that can help: more than one core, every input a file
  * (a worker cannot read this process's standard input), and a collector whose records are edges. Otherwise
  * the same loop runs in this thread. Results, checkpoints and exactness are the same either way: the writer
@@ -28,8 +34,8 @@ export async function ingestParallel(
     parserOptions: opts.parserOptions,
     refs: refs.map((r) => ({ name: r.name, path: r.path, failure: errorData(r.error) })),
     bucketSeconds: store.bucketSeconds(),
-    flushLines: opts.flushLines,
-    maxEdges: opts.maxEdges,
+    flushLines: opts.flushLines ?? PARALLEL_BATCH.flushLines,
+    maxEdges: opts.maxEdges ?? PARALLEL_BATCH.maxEdges,
     maxLineBytes: opts.maxLineBytes,
   };
   const worker = new Worker(new URL('./ingest-worker.js', import.meta.url), {

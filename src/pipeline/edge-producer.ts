@@ -23,8 +23,14 @@ export interface EmitEdgesOptions extends StageOptions {
   readonly bucketSeconds: number;
 }
 
-/** Edges per delta message: keeps a message well under the broker's 1 MB default. */
+/** Edges and quarantined lines per delta message: keeps a message well under the broker's 1 MB default. */
 const EDGES_PER_MESSAGE = 2000;
+const QUARANTINE_PER_MESSAGE = 500;
+/**
+ * Bytes of messages per send: the broker's `message.max.bytes` (1 MB by default) bounds a whole record batch, and
+ * one send puts a partition's messages (all of a delta's, which share a key) into one batch.
+ */
+const BYTES_PER_SEND = 512 * 1024;
 
 const FENCED = new Set([
   'PRODUCER_FENCED',
@@ -110,8 +116,15 @@ export async function emitEdges(opts: EmitEdgesOptions): Promise<KafkaIngestResu
     const out: Message[] = [];
     const edges = [...copyEdges(reader)];
     const key = `${topic}/${partition}`;
-    for (let i = 0; i === 0 || i < edges.length; i += EDGES_PER_MESSAGE) {
-      // Counters and quarantine ride on the first message only, so stage 2 adds them up once.
+    const messages = Math.max(
+      1,
+      Math.ceil(edges.length / EDGES_PER_MESSAGE),
+      Math.ceil(sums.quarantine.length / QUARANTINE_PER_MESSAGE),
+    );
+    for (let m = 0; m < messages; m++) {
+      const i = m * EDGES_PER_MESSAGE;
+      const q = m * QUARANTINE_PER_MESSAGE;
+      // Counters ride on the first message only, so stage 2 adds them up once; each quarantined line on one.
       out.push({
         key,
         value: encodeEdgeDelta({
@@ -119,18 +132,19 @@ export async function emitEdges(opts: EmitEdgesOptions): Promise<KafkaIngestResu
           source: key,
           offsets: [first, last],
           bucketSeconds: opts.bucketSeconds,
-          counts: i === 0 ? sums.counts : IngestCounts.zero(),
+          counts: m === 0 ? sums.counts : IngestCounts.zero(),
           firstTime: sums.firstTime,
           lastTime: sums.lastTime,
           edges: edges.slice(i, i + EDGES_PER_MESSAGE),
-          quarantine: i === 0 ? sums.quarantine : [],
+          quarantine: sums.quarantine.slice(q, q + QUARANTINE_PER_MESSAGE),
         }),
       });
     }
     const started = performance.now();
     const tx = await p.producer.transaction();
     try {
-      await tx.send({ topic: opts.edgesTopic, messages: out });
+      for (const part of bySize(out, BYTES_PER_SEND))
+        await tx.send({ topic: opts.edgesTopic, messages: part });
       if (opts.deadLetterTopic !== undefined && sums.deadLetters.length > 0) {
         await tx.send({
           topic: opts.deadLetterTopic,
@@ -162,6 +176,7 @@ export async function emitEdges(opts: EmitEdgesOptions): Promise<KafkaIngestResu
     run.committed(metrics, {
       partition,
       sums,
+      edges: edges.length,
       nextOffset: last + 1,
       highWatermark: high,
       commitSeconds: (performance.now() - started) / 1000,
@@ -186,6 +201,23 @@ export async function emitEdges(opts: EmitEdgesOptions): Promise<KafkaIngestResu
       await admin.disconnect().catch(() => undefined);
     },
   });
+}
+
+/** `messages` in runs of at most `bytes` of values (a longer message goes alone). */
+function* bySize(messages: readonly Message[], bytes: number): Generator<Message[]> {
+  let run: Message[] = [];
+  let size = 0;
+  for (const m of messages) {
+    const n = (m.value as Buffer | string | null)?.length ?? 0;
+    if (run.length > 0 && size + n > bytes) {
+      yield run;
+      run = [];
+      size = 0;
+    }
+    run.push(m);
+    size += n;
+  }
+  if (run.length > 0) yield run;
 }
 
 /** The summed edges as plain objects (`edgesOf` reuses one object per edge). */

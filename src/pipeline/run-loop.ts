@@ -43,6 +43,8 @@ export interface KafkaIngestResult {
   readonly reasons: Readonly<Record<string, number>>;
   readonly messages: number;
   readonly batches: number;
+  /** Edge rows written to the database, or edge deltas produced (stage 1). */
+  readonly edges: number;
   /** Batches dropped because another consumer had moved the partition. */
   readonly conflicts: number;
 }
@@ -108,6 +110,7 @@ export class ConsumerRun {
   readonly reasons: Record<string, number> = {};
   messages = 0;
   batches = 0;
+  edges = 0;
   conflicts = 0;
   /** The first error that ended the run; thrown by `consume` once everything is disconnected. */
   fatal: unknown = null;
@@ -149,6 +152,7 @@ export class ConsumerRun {
     b: {
       partition: number;
       sums: BatchSums;
+      edges: number;
       nextOffset: number;
       highWatermark: number;
       commitSeconds: number;
@@ -156,6 +160,7 @@ export class ConsumerRun {
   ): void {
     const { sums } = b;
     this.batches++;
+    this.edges += b.edges;
     this.messages += sums.messages;
     IngestCounts.add(this.counts, sums.counts);
     for (const [k, v] of Object.entries(sums.reasons)) this.reasons[k] = (this.reasons[k] ?? 0) + v;
@@ -233,7 +238,7 @@ export class ConsumerRun {
       await c.close();
     }
     if (this.fatal !== null) throw this.fatal;
-    const { counts, reasons, messages, batches, conflicts } = this;
-    return { counts, reasons, messages, batches, conflicts };
+    const { counts, reasons, messages, batches, edges, conflicts } = this;
+    return { counts, reasons, messages, batches, edges, conflicts };
   }
 }

@@ -93,8 +93,9 @@ export async function consumeIntoStore(store: Store, opts: KafkaIngestOptions): 
       throw err;
     }
     const started = performance.now();
+    let written = 0;
     try {
-      store.writeBatch({
+      written = store.writeBatch({
         edges: edgesOf(reader.edges.drainColumns()),
         quarantine: sums.quarantine,
         checkpoint: {
@@ -146,7 +147,14 @@ export async function consumeIntoStore(store: Store, opts: KafkaIngestOptions): 
     }
     const commitSeconds = (performance.now() - started) / 1000;
     resolveOffset(batch.lastOffset());
-    run.committed(metrics, { partition, sums, nextOffset: last + 1, highWatermark: high, commitSeconds });
+    run.committed(metrics, {
+      partition,
+      sums,
+      edges: written,
+      nextOffset: last + 1,
+      highWatermark: high,
+      commitSeconds,
+    });
     log.debug({ topic, partition, first, last, records: sums.counts.records }, 'batch committed');
     try {
       await consumer.commitOffsets([{ topic, partition, offset: String(last + 1) }]);

@@ -67,6 +67,34 @@ describe('both stages in one process', () => {
     expect(stored(db, edges)).toEqual(exact(6000));
   });
 
+  it('splits a large fetch into sends the broker accepts (its record batches stay under 1 MB)', async () => {
+    const db = join(tempDir(), 'large.db');
+    const raw = uniqueTopic('large');
+    const edges = `${raw}-edges`;
+    await createTopics(1, raw, edges);
+    // About 9,000 distinct edges and 3,000 quarantined lines in one fetch: megabytes of deltas for one partition.
+    const junk = Array.from({ length: 3000 }, (_, i) => `junk ${i} ${'x'.repeat(180)}`).join('\n');
+    // Sent in parts: one send to one partition is one record batch, which the 1 MB limit bounds for us too.
+    const messages = [...vpcMessages(0, 40_000, 100, 1, 'lines'), { value: Buffer.from(junk) }];
+    for (let i = 0; i < messages.length; i += 40) await produce(raw, messages.slice(i, i + 40));
+    const run = startCollect(
+      bothStages(
+        db,
+        raw,
+        edges,
+        '--quiet',
+        '--from-beginning',
+        '--max-bytes',
+        '16777216',
+        '--idle-exit',
+        '1.5s',
+      ),
+    );
+    expect(await run.exited).toBe(0);
+    expect(run.stderr()).toBe('');
+    expect(stored(db, edges)).toEqual({ ...exact(40_000), quarantined: 3000 });
+  });
+
   it('refuses --store-edges without --emit-edges in one line', () => {
     const r = cli([
       '--db',
