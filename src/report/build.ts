@@ -105,7 +105,7 @@ function present(c: CandidateRow): ReportCandidate {
     protocol: c.protocol,
     via: c.via,
     state: c.state,
-    firstSeen: e.evidence.firstSeen,
+    firstSeen: c.firstSeen,
     lastSeen: e.evidence.lastSeen,
     flows: e.evidence.flows,
     bytes: e.evidence.bytes,
@@ -133,7 +133,7 @@ export function buildReport(
     ids.flatMap((id) => (byId.has(id) ? [present(byId.get(id)!)] : []));
 
   const newEndpoints = latest
-    .filter((c) => c.endpoint.evidence.firstSeen >= opts.since)
+    .filter((c) => c.firstSeen >= opts.since)
     .map(present)
     .sort(
       (a, b) => a.sender.localeCompare(b.sender) || a.firstSeen - b.firstSeen || a.id.localeCompare(b.id),
@@ -157,7 +157,7 @@ export function buildReport(
   );
   const perDay = new Map<number, number>();
   for (const c of all) {
-    const day = Math.floor(c.endpoint.evidence.firstSeen / DAY) * DAY;
+    const day = Math.floor(c.firstSeen / DAY) * DAY;
     if (day >= Math.floor(opts.chartSince / DAY) * DAY && day <= opts.until)
       perDay.set(day, (perDay.get(day) ?? 0) + 1);
   }

@@ -33,6 +33,8 @@ export interface CandidateRow {
   readonly via: string;
   readonly firstRun: number;
   readonly lastRun: number;
+  /** The earliest first sighting over every run's window (the endpoint's evidence only covers the latest). */
+  readonly firstSeen: number;
   readonly state: ReviewState;
   readonly decision: DecisionRecord | null;
   readonly endpoint: Endpoint;
@@ -90,9 +92,12 @@ export class ReviewStore {
     const known = this.db.prepare('SELECT 1 FROM candidates WHERE id = ?').pluck();
     const member = this.db.prepare('INSERT INTO candidate_runs (run, id, rule_hash) VALUES (?, ?, ?)');
     const upsert = this.db.prepare(`
-      INSERT INTO candidates (id, sender, target, port, protocol, via, endpoint, first_run, last_run)
-      VALUES (@id, @sender, @target, @port, @protocol, @via, @endpoint, @run, @run)
-      ON CONFLICT (id) DO UPDATE SET endpoint = excluded.endpoint, last_run = excluded.last_run`);
+      INSERT INTO candidates (id, sender, target, port, protocol, via, endpoint, first_run, last_run, first_seen)
+      VALUES (@id, @sender, @target, @port, @protocol, @via, @endpoint, @run, @run, @firstSeen)
+      ON CONFLICT (id) DO UPDATE SET
+        endpoint = excluded.endpoint,
+        last_run = excluded.last_run,
+        first_seen = MIN(COALESCE(first_seen, excluded.first_seen), excluded.first_seen)`);
     return this.db.transaction(() => {
       const run = Number(
         this.db
@@ -112,6 +117,7 @@ export class ReviewStore {
           via: e.via,
           endpoint: JSON.stringify(e),
           run,
+          firstSeen: e.evidence.firstSeen,
         });
       }
       return { run, fresh };
@@ -148,7 +154,8 @@ export class ReviewStore {
     const where = latestOnly ? 'WHERE last_run = (SELECT MAX(run) FROM suggest_runs)' : '';
     const rows = this.db
       .prepare(
-        `SELECT id, sender, target, port, protocol, via, endpoint, first_run AS firstRun, last_run AS lastRun
+        `SELECT id, sender, target, port, protocol, via, endpoint, first_run AS firstRun, last_run AS lastRun,
+                first_seen AS firstSeen
          FROM candidates ${where} ORDER BY sender, target, port, protocol, via, id`,
       )
       .all() as (Omit<CandidateRow, 'state' | 'decision' | 'endpoint'> & { endpoint: string })[];

@@ -32,6 +32,17 @@ describe('review store', () => {
     ]);
   });
 
+  it('remembers the earliest first sighting over runs whose windows moved on', () => {
+    const r = open();
+    const at = (firstSeen: number) => ({ ...stripe, evidence: { ...stripe.evidence, firstSeen } });
+    r.recordRun([at(1000)], WINDOW, 10);
+    r.recordRun([at(1500)], { since: 1500, until: 2500 }, 20);
+    r.recordRun([at(1200)], WINDOW, 30);
+    expect(r.candidates(40).map((c) => [c.id, c.firstSeen, c.endpoint.evidence.firstSeen])).toEqual([
+      [stripe.id, 1000, 1200],
+    ]);
+  });
+
   it('keeps every decision and applies the latest; a snooze runs out', () => {
     const r = open();
     r.recordRun([stripe, github, slack], WINDOW, 10);
