@@ -11,21 +11,36 @@ import { parseEgressRuleSet, type EgressRuleSet } from './egressruleset.js';
 import { ManifestError } from './manifest-error.js';
 import { manifestFiles, parseManifestText } from './manifests.js';
 import { parseNetworkPolicy, type NetworkPolicy } from './networkpolicy.js';
-import { parseDescribeSecurityGroups, parseIpPermissions, type SecurityGroupRule } from './security-group.js';
+import type { Cidr } from '../model/cidr.js';
+import {
+  parseDescribeSecurityGroups,
+  parseIpPermissions,
+  parsePrefixListEntries,
+  type SecurityGroupRule,
+} from './security-group.js';
 
 export interface PolicySet {
   readonly networkPolicies: NetworkPolicy[];
   readonly egressRuleSets: EgressRuleSet[];
   readonly securityGroupRules: SecurityGroupRule[];
+  /** Managed prefix lists the rules may name, by id (from `<pl-id>.json`). */
+  readonly prefixLists: Map<string, Cidr[]>;
   /** Files read, for the report. */
   readonly files: string[];
 }
 
 export function emptyPolicySet(): PolicySet {
-  return { networkPolicies: [], egressRuleSets: [], securityGroupRules: [], files: [] };
+  return {
+    networkPolicies: [],
+    egressRuleSets: [],
+    securityGroupRules: [],
+    prefixLists: new Map(),
+    files: [],
+  };
 }
 
 const GROUP_FILE = /^(sg-[0-9a-f]{8,17})\.json$/;
+const PREFIX_LIST_FILE = /^(pl-[0-9a-f]{8,17})\.json$/;
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -50,6 +65,12 @@ function addFile(set: PolicySet, file: string): void {
       const group = GROUP_FILE.exec(basename(file));
       if (Array.isArray(doc) && group !== null) {
         set.securityGroupRules.push(...parseIpPermissions(group[1]!, doc, file));
+        set.files.push(file);
+        return;
+      }
+      const prefixList = PREFIX_LIST_FILE.exec(basename(file));
+      if (isRecord(doc) && prefixList !== null) {
+        set.prefixLists.set(prefixList[1]!, parsePrefixListEntries(doc, file));
         set.files.push(file);
         return;
       }

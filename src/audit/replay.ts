@@ -13,7 +13,7 @@ import { matchEgress } from './egressruleset.js';
 import { evaluateConnection, selectingPolicies, type PolicyRef, type RuleRef } from './networkpolicy.js';
 import type { Peer, PodPeer } from './peer.js';
 import type { PolicySet } from './policy-set.js';
-import { sgRuleAllows } from './security-group.js';
+import { sgRuleAllows, sgRulePortMatches } from './security-group.js';
 
 export const LAYERS = ['networkpolicy', 'egressruleset', 'security-group'] as const;
 export type Layer = (typeof LAYERS)[number];
@@ -264,8 +264,22 @@ export class Replayer {
     const rules = this.set.securityGroupRules.filter((r) => groups.includes(r.groupId));
     if (rules.length === 0 || e.dstAddr === '') return [];
     const dstGroups = JSON.parse(e.dstSecurityGroups) as string[];
-    const hits = rules.filter((r) => sgRuleAllows(r, e.protocol, e.port, e.dstAddr, dstGroups));
+    const hits = rules.filter((r) =>
+      sgRuleAllows(r, e.protocol, e.port, e.dstAddr, dstGroups, this.set.prefixLists),
+    );
     const inSet = [...new Set(rules.map((r) => r.groupId))].sort().join(', ');
+    // A prefix list whose entries were not given may be what allows it: say which, and how to supply it.
+    const unknown = [
+      ...new Set(
+        rules
+          .filter((r) => sgRulePortMatches(r, e.protocol, e.port))
+          .flatMap((r) => r.prefixLists.filter((id) => !this.set.prefixLists.has(id))),
+      ),
+    ].sort();
+    const missing =
+      unknown.length === 0
+        ? ''
+        : `; prefix list ${unknown.join(', ')} not given (save \`aws ec2 get-managed-prefix-list-entries --prefix-list-id <id>\` as <id>.json beside the groups)`;
     return [
       hits.length > 0
         ? {
@@ -278,7 +292,7 @@ export class Replayer {
             layer: 'security-group',
             allowed: false,
             allowedBy: [],
-            reason: `no egress rule of ${inSet} allows protocol ${e.protocol} port ${e.port} to ${e.dstAddr}`,
+            reason: `no egress rule of ${inSet} allows protocol ${e.protocol} port ${e.port} to ${e.dstAddr}${missing}`,
           },
     ];
   }

@@ -213,6 +213,63 @@ describe('policy layers', () => {
     expect(sgRuleAllows(all, 17, 53, '10.0.0.9', [])).toBe(false);
   });
 
+  it("reads a rule's managed prefix list from <pl-id>.json, and names one that was not given", () => {
+    const dir = tempDir();
+    const groups = (prefixList: string) =>
+      JSON.stringify({
+        SecurityGroups: [
+          {
+            GroupId: 'sg-0cccccccccccccccc',
+            IpPermissionsEgress: [
+              {
+                IpProtocol: 'tcp',
+                FromPort: 443,
+                ToPort: 443,
+                PrefixListIds: [{ PrefixListId: prefixList }],
+              },
+            ],
+          },
+        ],
+      });
+    writeFileSync(join(dir, 'groups.json'), groups('pl-63a5400a'));
+    writeFileSync(
+      join(dir, 'pl-63a5400a.json'),
+      JSON.stringify({ Entries: [{ Cidr: '52.216.0.0/15' }, { Cidr: '3.5.0.0/19' }] }),
+    );
+    const set = readPolicySet([dir]);
+    expect([...set.prefixLists.keys()]).toEqual(['pl-63a5400a']);
+    const [rule] = set.securityGroupRules;
+    expect(sgRuleAllows(rule!, 6, 443, '52.217.1.1', [], set.prefixLists)).toBe(true);
+    expect(sgRuleAllows(rule!, 6, 443, '52.217.1.1', [])).toBe(false);
+    expect(sgRuleAllows(rule!, 6, 80, '52.217.1.1', [], set.prefixLists)).toBe(false);
+
+    // An instance's flow to S3, replayed with and without the prefix list's entries.
+    const edge = {
+      ...{ bucket: T0, srcAddr: '10.0.3.7', dstAddr: '52.217.1.1', dstHost: '', port: 443, protocol: 6 },
+      ...{ flows: 3, packets: 9, bytes: 900, firstSeen: T0, lastSeen: T0 + 60, sources: 1, action: 'accept' },
+      ...{ srcKind: 'instance', srcWorkloadId: 'i-0123', srcCluster: '', srcNamespace: '', srcPod: '' },
+      ...{ srcWorkloadKind: '', srcWorkloadName: '', srcNode: '', srcCandidates: '[]', srcLabels: '{}' },
+      srcSecurityGroups: '["sg-0cccccccccccccccc"]',
+      ...{
+        dstKind: 'cloud-service',
+        dstCluster: '',
+        dstNamespace: '',
+        dstWorkloadKind: '',
+        dstWorkloadName: '',
+      },
+      ...{ dstClass: 'cloud-service', dstName: 'S3', dstLabels: '{}', dstSecurityGroups: '[]' },
+    };
+    const verdict = (s: ReturnType<typeof readPolicySet>) => replayEdges([edge], s, new Map(), new Map())[0]!;
+    expect(verdict(set).verdict).toBe('allowed');
+    const other = tempDir();
+    writeFileSync(join(other, 'groups.json'), groups('pl-02cd2c6b'));
+    const denied = verdict(readPolicySet([other]));
+    expect(denied.verdict).toBe('denied');
+    expect(denied.layers[0]!.reason).toMatch(
+      /prefix list pl-02cd2c6b not given \(save `aws ec2 get-managed-prefix-list-entries/,
+    );
+  });
+
   it('names the file of a malformed policy', () => {
     const dir = tempDir();
     writeFileSync(
