@@ -77,8 +77,23 @@ export async function* splitLines(
     return chunk;
   };
 
+  let first = true;
   for await (const buf of bytes) {
     let pos = 0;
+    // A UTF-8 byte order mark (Windows tools write one) is not part of the first line: a header line behind it
+    // must still read as a header. It counts in the offsets, which are the file's bytes.
+    if (
+      first &&
+      opts.startOffset === 0 &&
+      buf.length >= 3 &&
+      buf[0] === 0xef &&
+      buf[1] === 0xbb &&
+      buf[2] === 0xbf
+    ) {
+      pos = 3;
+      offset += 3;
+    }
+    first = false;
     while (pos < buf.length) {
       const nl = buf.indexOf(NEWLINE, pos);
       if (nl === -1) {

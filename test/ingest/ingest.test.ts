@@ -156,6 +156,26 @@ describe('ingest', () => {
 });
 
 describe('ingest with the vpc-flow collector', () => {
+  it('reads the header line behind a UTF-8 byte order mark as the header', async () => {
+    const { vpcFlowCollector } = await import('../../collectors/vpcflow/index.js');
+    const dir = tempDir();
+    const header = 'start end srcaddr dstaddr srcport dstport protocol packets bytes action log-status';
+    const rows = [`${T0} ${T0 + 60} 10.0.0.9 198.51.100.7 40000 443 6 2 500 ACCEPT OK`];
+    const text = `\ufeff${[header, ...rows].join('\r\n')}\r\n`;
+    writeFileSync(join(dir, 'bom.log'), text);
+    writeFileSync(join(dir, 'bom.log.gz'), gzipSync(`\ufeff${[header, ...rows, ''].join('\n')}`));
+    const store = new Store(join(dir, 'db.sqlite'));
+    for (const file of ['bom.log', 'bom.log.gz']) {
+      const r = await ingest(store, await expandPaths([join(dir, file)]), {
+        collector: vpcFlowCollector,
+        parserOptions: {},
+      });
+      expect(r.totals).toMatchObject({ records: 2, malformed: 0, skipped: 1 });
+    }
+    expect(edgeTotals(store.db).bytes).toBe(1000);
+    store.close();
+  });
+
   it('stores the same whether lines are read as bytes or as text', async () => {
     const { vpcFlowCollector } = await import('../../collectors/vpcflow/index.js');
     const dir = tempDir();

@@ -147,6 +147,18 @@ describe('splitLines', () => {
     );
   });
 
+  it('drops a byte order mark before the first line, in text and byte mode, and keeps exact offsets', async () => {
+    const input = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('head\nrow\n')]);
+    for (const bytes of [false, true]) {
+      const chunks = await collect(splitLines(buffers(input), opts({ bytes })));
+      expect(flat(chunks).map((l) => l.text)).toEqual(['head', 'row']);
+      expect(chunks.at(-1)!.endOffset).toBe(input.length);
+    }
+    // Resuming past the start: the bytes there are whatever the line holds.
+    const resumed = await collect(splitLines(buffers(input), opts({ startOffset: 100, firstLineNo: 7 })));
+    expect(flat(resumed)[0]!.text).toBe('\ufeffhead');
+  });
+
   it('yields nothing for an empty stream', async () => {
     expect(await collect(splitLines(buffers(), opts()))).toEqual([]);
   });
