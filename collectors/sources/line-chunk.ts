@@ -29,14 +29,15 @@ export interface ByteChunk {
   readonly sourceId: string;
   /** 1-based number of the first line. */
   readonly firstLineNo: number;
-  readonly lineCount: number;
+  /** Where each line ends in `bytes` (its newline, or `bytes.length` for the last): found once, read by the consumer. */
+  readonly ends: readonly number[];
   readonly bytes: Buffer;
   readonly endOffset: number;
 }
 
 /** The line a chunk ends on, i.e. the checkpoint a consumer may record once the chunk is stored. */
 export function lastLineNo(chunk: LineChunk | ByteChunk): number {
-  return chunk.firstLineNo + ('lines' in chunk ? chunk.lines.length : chunk.lineCount) - 1;
+  return chunk.firstLineNo + ('lines' in chunk ? chunk.lines.length : chunk.ends.length) - 1;
 }
 
 /**

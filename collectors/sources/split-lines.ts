@@ -127,14 +127,18 @@ export async function* splitLines(
         // The text chunk of a line carried in from the last buffer goes first, so chunks stay in line order.
         const before = takeChunk();
         if (before !== null) yield before;
-        let lineCount = 0;
-        for (let i = pos; i <= lastNl; i = buf.indexOf(NEWLINE, i) + 1) lineCount++;
+        const ends: number[] = [];
+        for (let i = pos; i <= lastNl;) {
+          const nl = buf.indexOf(NEWLINE, i);
+          ends.push(nl - pos);
+          i = nl + 1;
+        }
         offset += lastNl + 1 - pos;
-        lineNo += lineCount;
+        lineNo += ends.length;
         yield {
           sourceId: opts.sourceId,
-          firstLineNo: lineNo - lineCount,
-          lineCount,
+          firstLineNo: lineNo - ends.length,
+          ends,
           bytes: buf.subarray(pos, lastNl),
           endOffset: offset,
         };

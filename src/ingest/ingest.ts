@@ -241,8 +241,10 @@ async function ingestOne(
     'parseInto' in parser && parser.parseInto !== undefined
       ? (text: string) => parser.parseInto!(text, scratch)
       : (text: string) => parser.parse(text);
-  const byteParser =
-    opts.byteParsing !== false && 'parseBytes' in parser && parser.parseBytes !== undefined ? parser : null;
+  const parseBytes =
+    opts.byteParsing !== false && 'parseBytes' in parser && parser.parseBytes !== undefined
+      ? parser.parseBytes.bind(parser)
+      : null;
   const agg = new EdgeAggregator(bucketSeconds);
   const flushLines = opts.flushLines ?? DEFAULTS.flushLines;
   const maxEdges = opts.maxEdges ?? DEFAULTS.maxEdges;
@@ -301,6 +303,10 @@ async function ingestOne(
     });
   };
 
+  const spans = (start: number, end: number): void => {
+    if (firstTime === null || start < firstTime) firstTime = start;
+    if (lastTime === null || end > lastTime) lastTime = end;
+  };
   const handleLine = (n: number, text: string): void => {
     if (text.length === 0) {
       delta.skipped++;
@@ -312,12 +318,10 @@ async function ingestOne(
       const o = out.value;
       agg.add(o);
       delta.stored++;
-      if (firstTime === null || o.start < firstTime) firstTime = o.start;
-      if (lastTime === null || o.end > lastTime) lastTime = o.end;
+      spans(o.start, o.end);
     } else if (out.kind === 'records') {
       delta.stored++;
-      if (firstTime === null || out.start < firstTime) firstTime = out.start;
-      if (lastTime === null || out.end > lastTime) lastTime = out.end;
+      spans(out.start, out.end);
     } else if (out.kind === 'skip') {
       delta.skipped++;
       reasons[out.reason] = (reasons[out.reason] ?? 0) + 1;
@@ -330,8 +334,7 @@ async function ingestOne(
     ipv4Flow(src, dst, dstPort, protocol, reject, ingress, reply, packets, bytes, start, end) {
       agg.addIpv4(src, dst, dstPort, protocol, reject, ingress, reply, packets, bytes, start, end, bit);
       delta.stored++;
-      if (firstTime === null || start < firstTime) firstTime = start;
-      if (lastTime === null || end > lastTime) lastTime = end;
+      spans(start, end);
     },
   };
   const maxLineBytes = opts.maxLineBytes ?? DEFAULTS.maxLineBytes;
@@ -348,20 +351,19 @@ async function ingestOne(
       // A plain file written to moments ago may end mid-line: its writer has not finished the record.
       holdUnterminatedTail:
         !opened.gzip && opened.mtimeMs !== null && Date.now() - opened.mtimeMs < DEFAULTS.settledMs,
-      bytes: byteParser !== null,
+      bytes: parseBytes !== null,
     });
     for await (const chunk of chunks) {
       let count: number;
       if ('bytes' in chunk) {
         // Lines the byte parser reads go straight to the aggregator; the others are decoded and parsed as text.
-        const buf = chunk.bytes;
-        count = chunk.lineCount;
+        const { bytes: buf, ends } = chunk;
+        count = ends.length;
         delta.records += count;
         let pos = 0;
         for (let i = 0; i < count; i++) {
-          let nl = buf.indexOf(0x0a, pos);
-          if (nl === -1) nl = buf.length;
-          if (nl - pos > maxLineBytes || !byteParser!.parseBytes!(buf, pos, nl, flows)) {
+          const nl = ends[i]!;
+          if (nl - pos > maxLineBytes || !parseBytes!(buf, pos, nl, flows)) {
             const line = lineText(buf, pos, nl, maxLineBytes);
             if (line.long) quarantineLine(chunk.firstLineNo + i, 'line_too_long', line.text);
             else handleLine(chunk.firstLineNo + i, line.text);

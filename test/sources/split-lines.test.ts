@@ -31,9 +31,8 @@ function flat(chunks: Chunk[], maxLineBytes = 1024): { lineNo: number; text: str
       return c.lines.map((text, i) => ({ lineNo: c.firstLineNo + i, text, long: c.tooLong.includes(i) }));
     const out: { lineNo: number; text: string; long: boolean }[] = [];
     let pos = 0;
-    for (let i = 0; i < c.lineCount; i++) {
-      let nl = c.bytes.indexOf(0x0a, pos);
-      if (nl === -1) nl = c.bytes.length;
+    for (let i = 0; i < c.ends.length; i++) {
+      const nl = c.ends[i]!;
       out.push({ lineNo: c.firstLineNo + i, ...lineText(c.bytes, pos, nl, maxLineBytes) });
       pos = nl + 1;
     }
@@ -137,7 +136,11 @@ describe('splitLines', () => {
           expect(bytes.at(-1)?.endOffset).toBe(text.at(-1)?.endOffset);
           // Every chunk's offset is just past its last line: as many newlines before it as lines, or the end.
           for (const c of bytes) {
-            const last = c.firstLineNo + ('lines' in c ? c.lines.length : c.lineCount) - 1;
+            if ('ends' in c) {
+              const newlines = [...c.bytes.keys()].filter((k) => c.bytes[k] === 0x0a);
+              expect(c.ends).toEqual([...newlines, c.bytes.length]);
+            }
+            const last = c.firstLineNo + ('lines' in c ? c.lines.length : c.ends.length) - 1;
             const newlines = input.subarray(0, c.endOffset).filter((b) => b === 0x0a).length;
             expect(newlines === last || (newlines === last - 1 && c.endOffset === input.length)).toBe(true);
           }
