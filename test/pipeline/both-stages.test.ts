@@ -4,6 +4,7 @@
  * record produced is stored once, after an idle exit and after a SIGKILL mid-stream and a restart.
  */
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { collectKafkaArgs } from '../../scripts/kafka-local.js';
 import { cli } from '../helpers/cli.js';
@@ -39,8 +40,9 @@ const exact = (n: number) => ({ records: n, bytes: vpcBytes(n), quarantined: 0 }
 
 interface Summary {
   messages: number;
+  edges: number;
   totals: { records: number; stored: number };
-  store: { topic: string; group: string; totals: { records: number; stored: number } };
+  store: { topic: string; group: string; edges: number; totals: { records: number; stored: number } };
 }
 
 describe('both stages in one process', () => {
@@ -65,6 +67,13 @@ describe('both stages in one process', () => {
       totals: { records: 6000, stored: 6000 },
     });
     expect(stored(db, edges)).toEqual(exact(6000));
+    // Stage 2 writes each delta once (or fewer, summed within a fetch), and at least one row per stored edge.
+    const d = new Database(db, { readonly: true });
+    const rows = d.prepare('SELECT COUNT(*) AS n FROM edges').get() as { n: number };
+    d.close();
+    expect(summary.store.edges).toBeLessThanOrEqual(summary.edges);
+    expect(summary.store.edges).toBeGreaterThanOrEqual(rows.n);
+    expect(rows.n).toBeGreaterThan(0);
   });
 
   it('splits a large fetch into sends the broker accepts (its record batches stay under 1 MB)', async () => {
