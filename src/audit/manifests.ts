@@ -1,6 +1,6 @@
 import { readdirSync, readFileSync, statSync, type Dirent, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
+import { yaml } from '../util/lazy.js';
 import { InputError } from '../model/errors.js';
 import { isProtocol } from './connection-set.js';
 import { parseLabels, type Labels } from './label-selector.js';
@@ -134,7 +134,7 @@ export function parseManifestText(text: string, file: string): Record<string, un
     }
   } else {
     // Duplicate keys are accepted, the last one winning, like the non-strict Go decoding netpol-analyzer uses.
-    for (const doc of parseAllDocuments(body, { uniqueKeys: false })) {
+    for (const doc of yaml().parseAllDocuments(body, { uniqueKeys: false })) {
       const problem = doc.errors[0];
       if (problem !== undefined) {
         throw new InputError(file, `invalid YAML: ${firstLine(problem.message)}`, 'bad_manifest');

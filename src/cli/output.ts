@@ -1,4 +1,4 @@
-import { stringify as yamlStringify } from 'yaml';
+import { yaml } from '../util/lazy.js';
 import { UsageError } from '../model/errors.js';
 
 export const OUTPUT_FORMATS = ['table', 'json', 'csv', 'yaml'] as const;
@@ -68,7 +68,7 @@ export function writeRows(
       let any = false;
       for (const r of rows) {
         any = true;
-        if (!emit(yamlStringify([pick(r, columns)]))) return;
+        if (!emit(yaml().stringify([pick(r, columns)]))) return;
       }
       if (!any) emit('[]\n');
       break;

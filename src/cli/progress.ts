@@ -1,15 +1,16 @@
-import cliProgress from 'cli-progress';
+import type { SingleBar } from 'cli-progress';
+import { cliProgress } from '../util/lazy.js';
 import type { IngestProgress } from '../ingest/ingest.js';
 
 /** A live records/s line on a terminal; nothing at all when stderr is not a TTY or --quiet is set. */
 export class ProgressLine {
-  readonly #bar: cliProgress.SingleBar | null;
+  readonly #bar: SingleBar | null;
   readonly #started = Date.now();
   #last = 0;
 
   constructor(enabled: boolean) {
     this.#bar = enabled
-      ? new cliProgress.SingleBar(
+      ? new (cliProgress().SingleBar)(
           {
             format: '{source} | {value} records | {rate} records/s',
             stream: process.stderr,
@@ -17,7 +18,7 @@ export class ProgressLine {
             clearOnComplete: true,
             fps: 5,
           },
-          cliProgress.Presets.shades_classic,
+          cliProgress().Presets.shades_classic,
         )
       : null;
     this.#bar?.start(0, 0, { source: '', rate: 0 });

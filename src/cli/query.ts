@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { Command, Option } from 'commander';
-import { stringify as yamlStringify } from 'yaml';
+import { yaml } from '../util/lazy.js';
 import {
   attributionStale,
   attributionUsesCache,
@@ -397,7 +397,7 @@ Examples:
             reasons: r.reasons,
           }));
           process.stdout.write(
-            format === 'json' ? `${JSON.stringify(docs, null, 2)}\n` : yamlStringify(docs),
+            format === 'json' ? `${JSON.stringify(docs, null, 2)}\n` : yaml().stringify(docs),
           );
           return;
         }

@@ -1,6 +1,6 @@
 import { userInfo } from 'node:os';
 import { Command, Option } from 'commander';
-import { stringify as yamlStringify } from 'yaml';
+import { yaml } from '../util/lazy.js';
 import { destinationLabel } from '../model/endpoint.js';
 import { UsageError } from '../model/errors.js';
 import { REVIEW_STATES, ReviewStore, type CandidateRow, type Decision } from '../store/review-store.js';
@@ -163,7 +163,7 @@ export function reviewCommand(now: () => number): Command {
             })),
           };
           process.stdout.write(
-            opts.output === 'json' ? `${JSON.stringify(doc, null, 2)}\n` : yamlStringify(doc),
+            opts.output === 'json' ? `${JSON.stringify(doc, null, 2)}\n` : yaml().stringify(doc),
           );
         } finally {
           store.close();

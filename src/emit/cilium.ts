@@ -5,7 +5,8 @@
  * L7 `dns` rule (https://docs.cilium.io/en/stable/security/policy/language/#dns-based); without it the names
  * never resolve to allowed addresses, and once a policy selects a pod its other egress is denied.
  */
-import { Document, type YAMLSeq } from 'yaml';
+import type { YAMLSeq } from 'yaml';
+import { yaml } from '../util/lazy.js';
 import type { Endpoint, InferenceResult, RuleProtocol, Sender } from '../model/endpoint.js';
 import type { EmitOptions, EmittedFile, Generator } from './document.js';
 import { foldText, headerLines, suspicionText } from './evidence.js';
@@ -308,11 +309,11 @@ function policyFile(
     // become a whole commented-out rule of their own, never an empty live one.
     if (off.length > 0) {
       for (const i of off) commentedOut.push(...itemLines(i, options.accepted, true));
-      const text = new Document([ruleOf(g, off)]).toString().trimEnd();
+      const text = new (yaml().Document)([ruleOf(g, off)]).toString().trimEnd();
       commentedOut.push(...text.split('\n'));
     }
   }
-  const doc = new Document({
+  const doc = new (yaml().Document)({
     apiVersion: 'cilium.io/v2',
     kind: 'CiliumNetworkPolicy',
     metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'egress-learner' } },

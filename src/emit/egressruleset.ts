@@ -7,8 +7,8 @@
  * Also home of what the name-based generators share: target collection, evidence lines, file stems.
  */
 import { createHash } from 'node:crypto';
-import { getPublicSuffix } from 'tldts';
-import { Document, type YAMLSeq } from 'yaml';
+import type { YAMLSeq } from 'yaml';
+import { tldts, yaml } from '../util/lazy.js';
 import type { Endpoint, InferenceResult, Sender } from '../model/endpoint.js';
 import type { EmitOptions, EmittedFile, Generator } from './document.js';
 import { evidenceText, headerLines, suspicionText } from './evidence.js';
@@ -50,7 +50,7 @@ export function checkTargetHost(host: string): { host: string } | { reason: stri
   if (safe === null) return { reason: 'host is not a valid DNS name or *.domain' };
   if (safe.startsWith('*.')) {
     const domain = safe.slice(2);
-    if (getPublicSuffix(domain, { allowPrivateDomains: true }) === domain) {
+    if (tldts().getPublicSuffix(domain, { allowPrivateDomains: true }) === domain) {
       return { reason: 'wildcard over a public suffix would open every domain below it' };
     }
   }
@@ -279,7 +279,7 @@ const LABEL_PATTERN = '[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?';
 export const TARGET_PATTERN = `^(\\*|(\\*\\.)?(${LABEL_PATTERN}\\.)+${LABEL_PATTERN}):${PORT_PATTERN}$`;
 
 function crdFile(result: InferenceResult): EmittedFile {
-  const doc = new Document({
+  const doc = new (yaml().Document)({
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
     metadata: { name: 'egressrulesets.zalando.org' },
@@ -339,7 +339,7 @@ function ruleSetFile(
 ): EmittedFile {
   const enabled = collection.targets.filter((t) => t.enabled.length > 0);
   const suspicious = collection.targets.filter((t) => t.enabled.length === 0 && t.suspicious.length > 0);
-  const doc = new Document({
+  const doc = new (yaml().Document)({
     apiVersion: 'zalando.org/v1',
     kind: 'EgressRuleSet',
     metadata: { name, namespace, labels: { 'app.kubernetes.io/managed-by': 'egress-learner' } },

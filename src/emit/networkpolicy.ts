@@ -9,7 +9,8 @@
  * addresses they were seen on, with a note where those addresses rotate.
  */
 import { createHash } from 'node:crypto';
-import { Document, type YAMLSeq } from 'yaml';
+import type { Document, YAMLSeq } from 'yaml';
+import { yaml } from '../util/lazy.js';
 import type { Destination, Endpoint, InferenceResult, Sender } from '../model/endpoint.js';
 import { destinationKey } from '../model/endpoint.js';
 import type { Workload } from '../model/workload.js';
@@ -159,7 +160,7 @@ export function commentBlock(lines: readonly string[]): string {
 /** YAML 1.1 quoting, so label values like `yes` or `on` stay strings for kubectl's YAML 1.1 parser. */
 export function yamlDocument(value: unknown): Document {
   // No anchors: a reviewer reads each rule where it stands, and some tools reject aliases.
-  return new Document(value, { version: '1.1', aliasDuplicateObjects: false });
+  return new (yaml().Document)(value, { version: '1.1', aliasDuplicateObjects: false });
 }
 
 function yamlLines(value: unknown): string[] {

@@ -4,7 +4,7 @@
  * from the public suffix list including its private section, so `bucket.s3.amazonaws.com` is its own domain:
  * folding buckets into `*.s3.amazonaws.com` would open every attacker's bucket too.
  */
-import { getDomain } from 'tldts';
+import { tldts } from '../util/lazy.js';
 
 export interface FoldedName {
   /** The exact name, or `*.domain`. */
@@ -15,7 +15,7 @@ export interface FoldedName {
 
 /** The registrable domain of `name`, or null for a bare public suffix or an unknown shape. */
 export function registrableDomain(name: string): string | null {
-  return getDomain(name, { allowPrivateDomains: true }) ?? null;
+  return tldts().getDomain(name, { allowPrivateDomains: true }) ?? null;
 }
 
 /**

@@ -1,12 +1,21 @@
 import type { Edge } from '../model/edge.js';
-import { ipv4Text } from '../model/ip.js';
 import {
-  SOURCE_KINDS,
-  type Action,
-  type Direction,
-  type Observation,
-  type SourceKind,
-} from '../model/observation.js';
+  COUNTERS,
+  C_BYTES_IN,
+  C_BYTES_OUT,
+  C_FIRST,
+  C_FLOWS,
+  C_LAST,
+  C_PACKETS_IN,
+  C_PACKETS_OUT,
+  C_REPLIES,
+  edgesOf,
+  newColumns,
+  packKey,
+  type EdgeColumns,
+} from '../model/edge-columns.js';
+import { ipv4Text } from '../model/ip.js';
+import { SOURCE_KINDS, type Observation, type SourceKind } from '../model/observation.js';
 
 const SOURCE_BITS: Readonly<Record<SourceKind, number>> = Object.fromEntries(
   SOURCE_KINDS.map((k, i) => [k, 1 << i]),
@@ -14,13 +23,6 @@ const SOURCE_BITS: Readonly<Record<SourceKind, number>> = Object.fromEntries(
 
 export function sourceBit(kind: SourceKind): number {
   return SOURCE_BITS[kind];
-}
-
-/** Port, protocol, action and direction in one number: ((port × 256 + protocol) × 2 + reject) × 2 + ingress. */
-function packKey(port: number, protocol: number, action: Action, direction: Direction): number {
-  return (
-    ((port * 256 + protocol) * 2 + (action === 'reject' ? 1 : 0)) * 2 + (direction === 'ingress' ? 1 : 0)
-  );
 }
 
 function keyHash(src: number, dst: number, host: number, bucket: number, packed: number): number {
@@ -34,7 +36,8 @@ function keyHash(src: number, dst: number, host: number, bucket: number, packed:
 /**
  * The indices 0..n-1 in the order of their digits, most significant first, each digit an integer below its
  * range: a least-significant-digit radix sort of stable counting sorts, linear in n and the ranges. A comparison
- * sort of each commit's edges cost more than summing them.
+ * sort of each commit's edges cost more than summing them. A digit with one value over all n orders nothing and
+ * is passed over (a flow log has no host names; a commit often spans one bucket).
  */
 function radixOrder(n: number, digits: readonly (readonly [Int32Array, number])[]): Int32Array {
   let order = new Int32Array(n);
@@ -44,6 +47,7 @@ function radixOrder(n: number, digits: readonly (readonly [Int32Array, number])[
     const [key, range] = digits[d]!;
     const start = new Int32Array(range + 1);
     for (let i = 0; i < n; i++) start[key[i]! + 1]!++;
+    if (n > 0 && start[key[0]! + 1] === n) continue;
     for (let v = 0; v < range; v++) start[v + 1]! += start[v]!;
     for (let i = 0; i < n; i++) {
       const e = order[i]!;
@@ -52,6 +56,23 @@ function radixOrder(n: number, digits: readonly (readonly [Int32Array, number])[
     [order, next] = [next, order];
   }
   return order;
+}
+
+/**
+ * Sorts each run of `order` whose `same` holds between neighbours by `key`, in place: an insertion sort, for
+ * runs that are short (the ports one source used towards one destination in one bucket).
+ */
+function sortRuns(order: Int32Array, same: (a: number, b: number) => boolean, key: Int32Array): void {
+  for (let i = 1; i < order.length; i++) {
+    const e = order[i]!;
+    if (!same(order[i - 1]!, e)) continue;
+    let j = i - 1;
+    while (j >= 0 && key[order[j]!]! > key[e]! && same(order[j]!, e)) {
+      order[j + 1] = order[j]!;
+      j--;
+    }
+    order[j + 1] = e;
+  }
 }
 
 const INITIAL_CAPACITY = 1 << 14;
@@ -67,17 +88,6 @@ const K_BUCKET = 3;
 const K_PACKED = 4;
 const K_SOURCES = 5;
 const KEY_INTS = 6;
-
-/** Counter columns, in the order `#counters` stores them per edge. */
-const C_FLOWS = 0;
-const C_REPLIES = 1;
-const C_PACKETS_OUT = 2;
-const C_BYTES_OUT = 3;
-const C_PACKETS_IN = 4;
-const C_BYTES_IN = 5;
-const C_FIRST = 6;
-const C_LAST = 7;
-const COUNTERS = 8;
 
 /**
  * Sums observations into edges between two commits, so memory follows the number of distinct edges, not lines.
@@ -379,11 +389,7 @@ export class EdgeAggregator {
     return edgesOf(this.drainColumns());
   }
 
-  /**
-   * The summed edges as columns in primary-key order, then starts empty. Columns are typed arrays plus one
-   * table of distinct strings, so a worker thread can hand half a million edges to the writer without a
-   * structured clone of per-edge objects (the buffers are transferred).
-   */
+  /** The summed edges as columns (see `EdgeColumns`) in primary-key order, then starts empty. */
   drainColumns(): EdgeColumns {
     const n = this.#size;
     const keys = this.#keys;
@@ -394,38 +400,30 @@ export class EdgeAggregator {
     );
     const rank = new Int32Array(strings.length);
     for (let r = 0; r < byText.length; r++) rank[byText[r]!] = r;
-    const seen = new Set<number>();
-    for (let e = 0; e < n; e++) seen.add(keys[e * KEY_INTS + K_BUCKET]!);
-    // Buckets compare unsigned; the table holds their int32 bit patterns.
-    const buckets = [...seen].sort((a, b) => (a >>> 0) - (b >>> 0));
-    const bucketRank = new Map(buckets.map((b, r) => [b, r]));
-    const digit = (of: (k: number) => number): Int32Array => {
+    const column = (of: (k: number) => number): Int32Array => {
       const out = new Int32Array(n);
       for (let e = 0; e < n; e++) out[e] = of(e * KEY_INTS);
       return out;
     };
-    // `packed` orders as (port, protocol, action, direction) with accept < reject and egress < ingress, as the
-    // key's columns compare in SQLite; it is below 2^26, so two 13-bit digits.
+    const [bucketDigit, bucketRange] = bucketDigits(n, keys);
+    const src = column((k) => rank[keys[k + K_SRC]!]!);
+    const dst = column((k) => rank[keys[k + K_DST]!]!);
+    const host = column((k) => rank[keys[k + K_HOST]!]!);
     const order = radixOrder(n, [
-      [digit((k) => bucketRank.get(keys[k + K_BUCKET]!)!), buckets.length],
-      [digit((k) => rank[keys[k + K_SRC]!]!), strings.length],
-      [digit((k) => rank[keys[k + K_DST]!]!), strings.length],
-      [digit((k) => rank[keys[k + K_HOST]!]!), strings.length],
-      [digit((k) => keys[k + K_PACKED]! >>> 13), 1 << 13],
-      [digit((k) => keys[k + K_PACKED]! & 8191), 1 << 13],
+      [bucketDigit, bucketRange],
+      [src, strings.length],
+      [dst, strings.length],
+      [host, strings.length],
     ]);
-    const cols: EdgeColumns = {
-      size: n,
-      bucketSeconds: this.#bucketSeconds,
-      strings,
-      bucket: new Float64Array(n),
-      src: new Int32Array(n),
-      dst: new Int32Array(n),
-      host: new Int32Array(n),
-      packed: new Int32Array(n),
-      sources: new Int32Array(n),
-      counters: new Float64Array(n * COUNTERS),
-    };
+    // `packed` orders as (port, protocol, action, direction) with accept < reject and egress < ingress, as the
+    // key's columns compare in SQLite. Edges that share the rest of the key are few, so they sort among themselves.
+    sortRuns(
+      order,
+      (a, b) =>
+        bucketDigit[a] === bucketDigit[b] && src[a] === src[b] && dst[a] === dst[b] && host[a] === host[b],
+      column((k) => keys[k + K_PACKED]!),
+    );
+    const cols = newColumns(n, this.#bucketSeconds, strings);
     for (let i = 0; i < n; i++) {
       const e = order[i]!;
       const k = e * KEY_INTS;
@@ -448,72 +446,28 @@ export class EdgeAggregator {
   }
 }
 
-/** Drained edges, column-wise: see `EdgeAggregator.drainColumns`. Indices into `strings` name addresses. */
-export interface EdgeColumns {
-  readonly size: number;
-  readonly bucketSeconds: number;
-  readonly strings: readonly string[];
-  /** Bucket index (bucket start / bucketSeconds). */
-  readonly bucket: Float64Array;
-  readonly src: Int32Array;
-  readonly dst: Int32Array;
-  readonly host: Int32Array;
-  /** See packKey. */
-  readonly packed: Int32Array;
-  readonly sources: Int32Array;
-  /** COUNTERS numbers per edge: flows, replies, packets and bytes out and in, first and last seen. */
-  readonly counters: Float64Array;
-}
-
-/** The typed-array buffers of `cols`, for `postMessage`'s transfer list. */
-export function transferablesOf(cols: EdgeColumns): ArrayBuffer[] {
-  return [cols.bucket, cols.src, cols.dst, cols.host, cols.packed, cols.sources, cols.counters].map(
-    (a) => a.buffer as ArrayBuffer,
-  );
-}
-
-/** Walks columns as edges. The yielded object is reused: nothing per edge is allocated. */
-export function* edgesOf(cols: EdgeColumns): Generator<Edge> {
-  const out = {
-    bucket: 0,
-    srcAddr: '',
-    dstAddr: '',
-    dstHost: '',
-    dstPort: 0,
-    protocol: 0,
-    action: 'accept' as Action,
-    direction: 'egress' as Direction,
-    flows: 0,
-    replies: 0,
-    packetsOut: 0,
-    bytesOut: 0,
-    packetsIn: 0,
-    bytesIn: 0,
-    firstSeen: 0,
-    lastSeen: 0,
-    sources: 0,
-  };
-  const { strings, counters: k } = cols;
-  for (let i = 0; i < cols.size; i++) {
-    const p = cols.packed[i]!;
-    const c = i * COUNTERS;
-    out.bucket = cols.bucket[i]! * cols.bucketSeconds;
-    out.srcAddr = strings[cols.src[i]!]!;
-    out.dstAddr = strings[cols.dst[i]!]!;
-    out.dstHost = strings[cols.host[i]!]!;
-    out.dstPort = Math.floor(p / 1024);
-    out.protocol = (p >> 2) & 255;
-    out.action = p & 2 ? 'reject' : 'accept';
-    out.direction = p & 1 ? 'ingress' : 'egress';
-    out.flows = k[c + C_FLOWS]!;
-    out.replies = k[c + C_REPLIES]!;
-    out.packetsOut = k[c + C_PACKETS_OUT]!;
-    out.bytesOut = k[c + C_BYTES_OUT]!;
-    out.packetsIn = k[c + C_PACKETS_IN]!;
-    out.bytesIn = k[c + C_BYTES_IN]!;
-    out.firstSeen = k[c + C_FIRST]!;
-    out.lastSeen = k[c + C_LAST]!;
-    out.sources = cols.sources[i]!;
-    yield out;
+/**
+ * Each edge's bucket as a sort digit: its offset from the earliest bucket when the commit spans under 2^20 of
+ * them (always, for hour buckets), else its rank among the distinct buckets. Buckets compare unsigned; the key
+ * table holds their int32 bit patterns.
+ */
+function bucketDigits(n: number, keys: Int32Array): [Int32Array, number] {
+  const out = new Int32Array(n);
+  let min = Infinity;
+  let max = -Infinity;
+  for (let e = 0; e < n; e++) {
+    const b = keys[e * KEY_INTS + K_BUCKET]! >>> 0;
+    if (b < min) min = b;
+    if (b > max) max = b;
   }
+  if (n === 0) return [out, 1];
+  if (max - min < 1 << 20) {
+    for (let e = 0; e < n; e++) out[e] = (keys[e * KEY_INTS + K_BUCKET]! >>> 0) - min;
+    return [out, max - min + 1];
+  }
+  const distinct = [...new Set(Array.from({ length: n }, (_, e) => keys[e * KEY_INTS + K_BUCKET]! >>> 0))];
+  distinct.sort((a, b) => a - b);
+  const rank = new Map(distinct.map((b, r) => [b, r]));
+  for (let e = 0; e < n; e++) out[e] = rank.get(keys[e * KEY_INTS + K_BUCKET]! >>> 0)!;
+  return [out, distinct.length];
 }

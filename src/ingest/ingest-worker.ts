@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { collectorNamed } from '../../collectors/index.js';
 import type { InputError } from '../model/errors.js';
 import { Store } from '../store/store.js';
-import { transferablesOf } from './aggregate.js';
+import { transferablesOf } from '../model/edge-columns.js';
 import { ingestInto, type BatchSink } from './ingest.js';
 import { errorData, knownError, type ToReader, type ToWriter, type WorkerJob } from './worker-protocol.js';
 

@@ -17,7 +17,8 @@ import { IngestCounts, QUARANTINE_RAW_CHARS, type Checkpoint, type QuarantineRow
 import { ConcurrentIngestError, KnownError } from '../model/errors.js';
 import { observation } from '../model/observation.js';
 import type { SourceState, Store } from '../store/store.js';
-import { EdgeAggregator, edgesOf, sourceBit, type EdgeColumns } from './aggregate.js';
+import type { EdgeColumns } from '../model/edge-columns.js';
+import { EdgeAggregator, sourceBit } from './aggregate.js';
 
 export interface IngestOptions {
   /** The format: its kind names checkpoints and fingerprints; its parser reads the lines unless `records` is given. */
@@ -138,7 +139,7 @@ export function storeSink(store: Store): BatchSink {
     shortFingerprintLengths: (kind, full) => store.shortFingerprintLengths(kind, full),
     write: (b) => {
       store.writeBatch({
-        edges: edgesOf(b.edges),
+        edges: b.edges,
         quarantine: b.quarantine,
         checkpoint: b.checkpoint,
         extra: b.extra,

@@ -3,7 +3,6 @@ import { Worker } from 'node:worker_threads';
 import type { SourceRef } from '../../collectors/sources/open.js';
 import { IngestCounts } from '../model/edge.js';
 import type { Store } from '../store/store.js';
-import { edgesOf } from './aggregate.js';
 import { ingest, type IngestOptions, type IngestResult, type SourceResult } from './ingest.js';
 import { errorData, knownError, type ToReader, type ToWriter, type WorkerJob } from './worker-protocol.js';
 
@@ -53,7 +52,7 @@ export async function ingestParallel(
           switch (m.type) {
             case 'batch':
               store.writeBatch({
-                edges: edgesOf(m.edges),
+                edges: m.edges,
                 quarantine: m.quarantine,
                 checkpoint: m.checkpoint,
               });

@@ -1,6 +1,6 @@
 import { InputError, KnownError, UsageError } from '../model/errors.js';
 import type { Checkpoint, IngestCounts, QuarantineRow } from '../model/edge.js';
-import type { EdgeColumns } from './aggregate.js';
+import type { EdgeColumns } from '../model/edge-columns.js';
 import type { SourceStatus } from './ingest.js';
 
 /** What the writing thread tells the reading worker it is to do. */

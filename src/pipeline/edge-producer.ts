@@ -9,8 +9,9 @@
  * previous owner's producer and completes or aborts its open transaction, and only then reads the group's
  * committed offset and seeks to it. So a batch the old owner already committed is never produced twice.
  */
-import { Kafka, type EachBatchPayload, type Message, type Producer } from 'kafkajs';
-import { edgesOf } from '../ingest/aggregate.js';
+import type { EachBatchPayload, Message, Producer } from 'kafkajs';
+import { kafkajs } from '../util/lazy.js';
+import { edgesOf } from '../model/edge-columns.js';
 import { IngestCounts, type Edge } from '../model/edge.js';
 import { BatchReader } from './batch-reader.js';
 import { encodeEdgeDelta } from './edge-delta.js';
@@ -40,7 +41,7 @@ const FENCED = new Set([
 
 export async function emitEdges(opts: EmitEdgesOptions): Promise<KafkaIngestResult> {
   const { topic, groupId, log, metrics } = opts;
-  const kafka = new Kafka(opts.kafka);
+  const kafka = new (kafkajs().Kafka)(opts.kafka);
   const admin = kafka.admin();
   const reader = new BatchReader(opts.format, opts.parserOptions, opts.bucketSeconds, null);
   const consumer = kafka.consumer({

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
-import { logLevel, type KafkaConfig, type logCreator, type SASLOptions } from 'kafkajs';
+import type { KafkaConfig, logCreator, SASLOptions } from 'kafkajs';
+import { kafkajs } from '../util/lazy.js';
 import { UsageError } from '../model/errors.js';
 import type { Logger } from '../util/log.js';
 
@@ -81,7 +82,7 @@ export function kafkaConfig(
     ...(sasl !== undefined ? { sasl } : {}),
     // A broker restart takes 5-10 s; ride it out rather than crash the consumer after kafkajs' default ~9 s.
     retry: { initialRetryTime: 300, retries: 12, maxRetryTime: 5_000 },
-    logLevel: logLevel.WARN,
+    logLevel: kafkajs().logLevel.WARN,
     logCreator: kafkaLogCreator(log),
   };
 }
@@ -96,7 +97,7 @@ function kafkaLogCreator(log: Logger): logCreator {
     ({ level, log: entry }) => {
       const { message, ...rest } = entry;
       const fields = { kafka: true, ...rest };
-      if (level <= logLevel.ERROR && message.startsWith('Crash')) log.warn(fields, message);
+      if (level <= kafkajs().logLevel.ERROR && message.startsWith('Crash')) log.warn(fields, message);
       else log.debug(fields, message);
     };
 }

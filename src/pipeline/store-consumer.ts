@@ -11,8 +11,8 @@
  * Kafka's group offsets are committed too, after SQLite, only so that lag tooling (kafka-consumer-groups.sh,
  * Burrow) sees the group; nothing here reads them back except for a partition the database has never seen.
  */
-import { Kafka, type Consumer, type EachBatchPayload, type KafkaConfig, type Producer } from 'kafkajs';
-import { edgesOf } from '../ingest/aggregate.js';
+import type { Consumer, EachBatchPayload, KafkaConfig, Producer } from 'kafkajs';
+import { kafkajs } from '../util/lazy.js';
 import { ConcurrentIngestError, KnownError } from '../model/errors.js';
 import { KafkaOffsetStore } from '../store/kafka-offsets.js';
 import type { Store } from '../store/store.js';
@@ -32,7 +32,7 @@ export async function consumeIntoStore(store: Store, opts: KafkaIngestOptions): 
   const offsets = new KafkaOffsetStore(store);
   const reader = new BatchReader(opts.format, opts.parserOptions, bucketSeconds, store);
   const kind = sourceKindOf(opts.format);
-  const kafka = new Kafka(opts.kafka);
+  const kafka = new (kafkajs().Kafka)(opts.kafka);
   const consumer: Consumer = kafka.consumer({
     groupId,
     ...groupTiming(opts),
@@ -96,7 +96,7 @@ export async function consumeIntoStore(store: Store, opts: KafkaIngestOptions): 
     let written = 0;
     try {
       written = store.writeBatch({
-        edges: edgesOf(reader.edges.drainColumns()),
+        edges: reader.edges.drainColumns(),
         quarantine: sums.quarantine,
         checkpoint: {
           sourceId,

@@ -1,5 +1,18 @@
 import type Database from 'better-sqlite3';
-import type { Edge } from '../model/edge.js';
+import {
+  COUNTERS,
+  C_BYTES_IN,
+  C_BYTES_OUT,
+  C_FIRST,
+  C_FLOWS,
+  C_LAST,
+  C_PACKETS_IN,
+  C_PACKETS_OUT,
+  C_REPLIES,
+  packedPort,
+  packedProtocol,
+  type EdgeColumns,
+} from '../model/edge-columns.js';
 
 /** Rows per multi-row upsert: one call then costs about what binding one row's values costs. */
 const ROWS_PER_STATEMENT = 32;
@@ -65,39 +78,43 @@ export class EdgeWriter {
   }
 
   /** Writes every edge; returns how many, and the longest span from a bucket's start to an edge's last sighting. */
-  write(edges: Iterable<Edge>): { readonly rows: number; readonly span: number } {
-    let rows = 0;
+  write(cols: EdgeColumns): { readonly rows: number; readonly span: number } {
+    const { size, strings, bucketSeconds, counters: k } = cols;
     let span = 0;
-    for (const e of edges) {
-      if (e.lastSeen - e.bucket > span) span = e.lastSeen - e.bucket;
-      const kind =
-        this.#kinds[
-          (e.action === 'reject' ? 4 : 0) + (e.direction === 'ingress' ? 2 : 0) + (e.dstHost === '' ? 0 : 1)
-        ]!;
+    // A write that threw (its transaction rolled back) may have left rows half gathered.
+    for (const kind of this.#kinds) kind.filled = 0;
+    for (let i = 0; i < size; i++) {
+      const bucket = cols.bucket[i]! * bucketSeconds;
+      const c = i * COUNTERS;
+      const lastSeen = k[c + C_LAST]!;
+      if (lastSeen - bucket > span) span = lastSeen - bucket;
+      const packed = cols.packed[i]!;
+      const host = cols.host[i]!;
+      // packed's low bits are reject and ingress (see packKey); host 0 is the empty string.
+      const kind = this.#kinds[((packed & 3) << 1) | (host === 0 ? 0 : 1)]!;
       const p = kind.params;
-      let i = kind.filled;
-      p[i++] = e.bucket;
-      p[i++] = e.srcAddr;
-      p[i++] = e.dstAddr;
-      if (kind.hasHost) p[i++] = e.dstHost;
-      p[i++] = e.dstPort;
-      p[i++] = e.protocol;
-      p[i++] = e.flows;
-      p[i++] = e.replies;
-      p[i++] = e.packetsOut;
-      p[i++] = e.bytesOut;
-      p[i++] = e.packetsIn;
-      p[i++] = e.bytesIn;
-      p[i++] = e.firstSeen;
-      p[i++] = e.lastSeen;
-      p[i++] = e.sources;
-      rows++;
-      if (i === p.length) {
+      let j = kind.filled;
+      p[j++] = bucket;
+      p[j++] = strings[cols.src[i]!]!;
+      p[j++] = strings[cols.dst[i]!]!;
+      if (kind.hasHost) p[j++] = strings[host]!;
+      p[j++] = packedPort(packed);
+      p[j++] = packedProtocol(packed);
+      p[j++] = k[c + C_FLOWS]!;
+      p[j++] = k[c + C_REPLIES]!;
+      p[j++] = k[c + C_PACKETS_OUT]!;
+      p[j++] = k[c + C_BYTES_OUT]!;
+      p[j++] = k[c + C_PACKETS_IN]!;
+      p[j++] = k[c + C_BYTES_IN]!;
+      p[j++] = k[c + C_FIRST]!;
+      p[j++] = lastSeen;
+      p[j++] = cols.sources[i]!;
+      if (j === p.length) {
         kind.many ??= this.#db.prepare(upsertSql(kind, ROWS_PER_STATEMENT));
         kind.many.run(p);
-        i = 0;
+        j = 0;
       }
-      kind.filled = i;
+      kind.filled = j;
     }
     for (const kind of this.#kinds) {
       if (kind.filled === 0) continue;
@@ -105,6 +122,6 @@ export class EdgeWriter {
       for (let i = 0; i < kind.filled; i += kind.width) kind.one.run(kind.params.slice(i, i + kind.width));
       kind.filled = 0;
     }
-    return { rows, span };
+    return { rows: size, span };
   }
 }

@@ -1,5 +1,6 @@
 import Database from 'better-sqlite3';
 import type { Checkpoint, Edge, IngestCounts, QuarantineRow } from '../model/edge.js';
+import { columnsOf, type EdgeColumns } from '../model/edge-columns.js';
 import { ConcurrentIngestError, UsageError } from '../model/errors.js';
 import { EdgeWriter } from './edge-writer.js';
 import { migrate } from './migrator.js';
@@ -8,7 +9,8 @@ import { registerFunctions } from './sql-functions.js';
 
 /** What one transaction writes: edge deltas, quarantined lines and the checkpoint that covers them. */
 export interface Batch {
-  readonly edges: Iterable<Edge>;
+  /** Columns as the aggregator drains them, or edges one by one. */
+  readonly edges: EdgeColumns | Iterable<Edge>;
   readonly quarantine: readonly QuarantineRow[];
   readonly checkpoint: Checkpoint;
   /** Writes of another record path (DNS answers), run inside this transaction before the checkpoint. */
@@ -120,7 +122,9 @@ export class Store {
 
     this.#maxSpan = Number((this.#getMeta.get('max_span') as { value: string } | undefined)?.value ?? 0);
     this.#writeBatch = this.db.transaction((batch: Batch): number => {
-      const { rows: n, span } = this.#edges.write(batch.edges);
+      const { rows: n, span } = this.#edges.write(
+        'counters' in batch.edges ? batch.edges : columnsOf(batch.edges),
+      );
       if (span > this.#maxSpan) {
         this.#maxSpan = Math.ceil(span);
         this.#setMeta.run('max_span', String(this.#maxSpan));

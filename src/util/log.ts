@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
+import { pino } from './lazy.js';
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -26,7 +27,7 @@ export function createLogger(
   format: LogFormat,
   stream: NodeJS.WritableStream = process.stderr,
 ): Logger {
-  if (format === 'json') return pino({ level, base: null }, stream);
+  if (format === 'json') return pino().pino({ level, base: null }, stream);
   const text = new Writable({
     write(chunk: Buffer, _enc, done) {
       for (const line of chunk.toString('utf8').split('\n')) {
@@ -43,5 +44,5 @@ export function createLogger(
       done();
     },
   });
-  return pino({ level, base: null }, text);
+  return pino().pino({ level, base: null }, text);
 }

@@ -120,12 +120,16 @@ describe('Store', () => {
   it('writes nothing of a batch that fails midway', () => {
     const dir = tempDir();
     const store = new Store(join(dir, 'x.db'));
-    const bad = { ...edge({ srcAddr: '10.9.9.9' }), protocol: 'not-a-number' as unknown as number };
+    // SQLite stores NaN as NULL, which the NOT NULL column refuses.
+    const bad = { ...edge({ srcAddr: '10.9.9.9' }), firstSeen: Number.NaN };
     expect(() =>
       store.writeBatch({ edges: [edge(), bad], quarantine: [], checkpoint: checkpoint() }),
     ).toThrow();
     expect(edgeTotals(store.db).edges).toBe(0);
     expect(store.checkpointOf('src-1')).toBeNull();
+    // Nothing of the failed batch comes back with the next one.
+    store.writeBatch({ edges: [edge({ srcAddr: '10.7.7.7' })], quarantine: [], checkpoint: checkpoint() });
+    expect(edgeTotals(store.db)).toMatchObject({ edges: 1, flows: 1 });
     store.close();
   });
 
