@@ -62,13 +62,19 @@ export async function expandPaths(paths: readonly string[]): Promise<SourceRef[]
       out.push({ name: p, path: p, error: new InputError(p, describeFsError(err), 'unreadable') });
       continue;
     }
-    if (st.isDirectory()) await walk(p, out);
+    if (st.isDirectory()) await walk(p, out, new Set([dirKey(st)]));
     else out.push({ name: p, path: p });
   }
   return out;
 }
 
-async function walk(dir: string, out: SourceRef[]): Promise<void> {
+/** A directory's identity, whatever path reaches it: symbolic links can lead back into a tree being walked. */
+function dirKey(st: { dev: number; ino: number }): string {
+  return `${st.dev}:${st.ino}`;
+}
+
+/** `visited` holds the directories on the way down to `dir` (by dirKey), so a link to one of them is a loop. */
+async function walk(dir: string, out: SourceRef[], visited: ReadonlySet<string>): Promise<void> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -80,11 +86,12 @@ async function walk(dir: string, out: SourceRef[]): Promise<void> {
   for (const e of entries) {
     if (e.name.startsWith('.')) continue;
     const full = join(dir, e.name);
-    // A symbolic link is followed to what it names.
-    const isDir =
-      e.isDirectory() || (e.isSymbolicLink() && (await stat(full).catch(() => null))?.isDirectory() === true);
-    if (isDir) await walk(full, out);
-    else if (e.isFile() || e.isSymbolicLink()) out.push({ name: full, path: full });
+    // A symbolic link is followed to what it names, unless that is a directory above it (a loop).
+    const st = e.isDirectory() || e.isSymbolicLink() ? await stat(full).catch(() => null) : null;
+    if (st?.isDirectory() === true) {
+      const key = dirKey(st);
+      if (!visited.has(key)) await walk(full, out, new Set(visited).add(key));
+    } else if (e.isFile() || e.isSymbolicLink()) out.push({ name: full, path: full });
   }
 }
 

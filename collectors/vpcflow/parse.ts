@@ -201,15 +201,15 @@ export function parseVpcFlowLineInto(
   into: ObservationScratch | null,
 ): VpcFlowOutcome {
   if (layout.missing.length !== 0) return rejectUnlessHeader(text, 'layout_missing_field');
-  // Fast path: exactly one space between fields. Anything else (CRLF, tabs, doubled spaces) is tidied first.
+  // Fast path: exactly one space between fields. Anything else (CRLF, tabs, doubled spaces) is tidied first; a
+  // line split on spaces alone into the wrong number of fields may be separated by tabs.
   const count = scanFields(text);
-  if (count === -1 || isSpace(text.charCodeAt(text.length - 1))) {
+  if (count === -1 || count !== layout.fieldCount || isSpace(text.charCodeAt(text.length - 1))) {
     const tidy = tokenize(text);
     if (tidy.length === 0) return SKIP.blank;
     if (tidy.length !== layout.fieldCount) return rejectUnlessHeader(text, 'field_count');
     return parseTidyLine(tidy.join(' '), layout, text, into);
   }
-  if (count !== layout.fieldCount) return rejectUnlessHeader(text, 'field_count');
   return parseTidyLine(text, layout, text, into);
 }
 

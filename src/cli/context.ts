@@ -34,6 +34,9 @@ export function positiveInt(text: string, flag: string): number {
   if (!/^\d+$/.test(text) || Number(text) < 1) {
     throw new UsageError(`${flag} ${JSON.stringify(text)}: expected a positive integer`);
   }
+  if (Number(text) > Number.MAX_SAFE_INTEGER) {
+    throw new UsageError(`${flag} ${text}: too large (at most ${Number.MAX_SAFE_INTEGER})`);
+  }
   return Number(text);
 }
 

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { yaml } from '../util/lazy.js';
 import {
   attributionStale,
@@ -37,7 +37,7 @@ import { queryDnsCommand } from './collect-dns.js';
 import { queryQuarantine } from '../store/quarantine-query.js';
 import { listKafkaPartitions } from '../store/kafka-offsets.js';
 import { listSources } from '../store/source-query.js';
-import { dbPath, oneOf, openForRead, openForWrite, type GlobalOptions } from './context.js';
+import { dbPath, oneOf, openForRead, openForWrite, positiveInt, type GlobalOptions } from './context.js';
 import { OUTPUT_FORMATS, parseOutputFormat, render, writeRows, type OutputRow } from './output.js';
 import { isoTime as isoTimeUnguarded, parseInstant } from './time-window.js';
 
@@ -61,10 +61,26 @@ const PROTOCOL_NAMES: Record<number, string> = Object.fromEntries(
   Object.entries(PROTOCOL).map(([k, v]) => [v, k]),
 );
 
-export const collect = (v: string, prev: string[] = []): string[] =>
-  prev.concat(v.split(',').filter((x) => x !== ''));
+/**
+ * A repeatable, comma-separated option. An empty value is refused rather than dropped: `--namespace "$NS"` with
+ * NS unset must not quietly widen the query to every namespace.
+ */
+export const collect = (v: string, prev: string[] = []): string[] => {
+  const items = v.split(',');
+  if (items.some((x) => x.trim() === '')) throw new InvalidArgumentError('empty value');
+  return prev.concat(items);
+};
 /** Repeatable without comma splitting (a label value may not hold a comma, but the message should say so). */
-const collectOne = (v: string, prev: string[] = []): string[] => prev.concat(v);
+const collectOne = (v: string, prev: string[] = []): string[] => {
+  if (v.trim() === '') throw new InvalidArgumentError('empty value');
+  return prev.concat(v);
+};
+
+/** A host name, or `*.` and the suffix every matching name ends in; a trailing dot is allowed. */
+const HOST_PATTERN =
+  /^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.?$/i;
+/** A Kubernetes namespace name (a DNS label). */
+const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
 /** Kubernetes label syntax: optional DNS-subdomain prefix and `/`, then a name of up to 63 characters. */
 const LABEL_KEY =
@@ -505,10 +521,15 @@ export function parseFilter(opts: Record<string, unknown>, now: number): FlowFil
   for (const d of dst ?? []) {
     // Anything with a '/' or shaped like an address (digits and dots, or a ':') must parse as one: a typo such as
     // 10.0.0.1/8 (host bits set) or 10.0.0.300 would otherwise become a host name that matches nothing.
-    if (/[/:]|^[\d.]+$/.test(d) && parseCidr(d) === null)
+    const address = /[/:]|^[\d.]+$/.test(d);
+    if (address ? parseCidr(d) === null : !HOST_PATTERN.test(d))
       throw new UsageError(
         `--dst ${JSON.stringify(d)}: expected an IP address, CIDR (without host bits), host name or *.suffix`,
       );
+  }
+  for (const ns of list('namespace') ?? []) {
+    if (!NAMESPACE.test(ns))
+      throw new UsageError(`--namespace ${JSON.stringify(ns)}: expected a Kubernetes namespace name`);
   }
   const port = list('port')?.map((p) => {
     const n = Number(p);
@@ -576,10 +597,7 @@ function parseGroupBy(text: string | undefined): GroupField[] | null {
 }
 
 function parsePositiveInt(text: string | undefined, flag: string): number | null {
-  if (text === undefined) return null;
-  if (!/^\d+$/.test(text) || Number(text) < 1)
-    throw new UsageError(`${flag} ${JSON.stringify(text)}: expected a positive integer`);
-  return Number(text);
+  return text === undefined ? null : positiveInt(text, flag);
 }
 
 function quarantineCommand(): Command {

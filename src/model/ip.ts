@@ -5,19 +5,29 @@
  */
 
 /**
- * Returns the canonical IPv4 text, or null. Hand-rolled because it runs once or twice per input line. Octets with
- * leading zeros are refused, not normalized: some resolvers read `010` as octal 8, so the text is ambiguous.
+ * Returns the canonical IPv4 text, or null. Octets with leading zeros are refused, not normalized: some resolvers
+ * read `010` as octal 8, so the text is ambiguous.
  */
 export function canonicalIpv4(text: string): string | null {
+  return ipv4Number(text) === null ? null : text;
+}
+
+/**
+ * The unsigned 32-bit number of a canonical dotted-quad IPv4 address (see `canonicalIpv4`), or null for any other
+ * text. Hand-rolled because it runs once or twice per input line.
+ */
+export function ipv4Number(text: string): number | null {
   const n = text.length;
   if (n < 7 || n > 15) return null;
   let octets = 0;
+  let address = 0;
   let value = 0;
   let digits = 0;
   for (let i = 0; i <= n; i++) {
     const c = i === n ? 46 : text.charCodeAt(i);
     if (c === 46) {
       if (digits === 0 || value > 255) return null;
+      address = address * 256 + value;
       octets++;
       value = 0;
       digits = 0;
@@ -29,8 +39,7 @@ export function canonicalIpv4(text: string): string | null {
     digits++;
     if (digits > 3) return null;
   }
-  if (octets !== 4) return null;
-  return text;
+  return octets === 4 ? address : null;
 }
 
 /** Dotted-quad text of an IPv4 address given as an unsigned 32-bit number. */
@@ -151,9 +160,15 @@ export function canonicalIpv6(text: string): string | null {
   return canonical;
 }
 
-/** Canonical text of an IPv4 or IPv6 address, or null when `text` is not one. */
+/**
+ * Canonical text of an IPv4 or IPv6 address, or null when `text` is not one. An IPv4-mapped address
+ * (`::ffff:a.b.c.d`, how a dual-stack proxy logs an IPv4 client) is that IPv4 host, and is written as one: it
+ * must match the pod that held the IPv4 address, and `--src` filters on it.
+ */
 export function canonicalIp(text: string): string | null {
-  return text.indexOf(':') === -1 ? canonicalIpv4(text) : canonicalIpv6(text);
+  if (text.indexOf(':') === -1) return canonicalIpv4(text);
+  const v6 = canonicalIpv6(text);
+  return v6 !== null && v6.startsWith('::ffff:') && v6.indexOf('.') !== -1 ? v6.slice(7) : v6;
 }
 
 export function ipFamily(canonical: string): 4 | 6 {

@@ -12,6 +12,46 @@ export interface MigrationResult {
   readonly current: number;
 }
 
+function schemaVersion(db: Database.Database): number {
+  const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
+  return row.v ?? 0;
+}
+
+function latestVersion(migrations: readonly Migration[]): number {
+  return migrations.reduce((m, x) => Math.max(m, x.version), 0);
+}
+
+/** A database written by a newer program may mean something else by the same tables: refuse it. */
+function refuseNewer(current: number, migrations: readonly Migration[]): void {
+  const latest = latestVersion(migrations);
+  if (current > latest) {
+    throw new UsageError(
+      `database schema version ${current} is newer than this program knows (${latest}): upgrade egress-learner`,
+      'db_schema',
+    );
+  }
+}
+
+/**
+ * For a connection that only reads (and so cannot migrate): the schema must be exactly this program's. Assumes
+ * `schema_migrations` exists.
+ */
+export function assertCurrentSchema(
+  db: Database.Database,
+  migrations: readonly Migration[],
+  path: string,
+): void {
+  const current = schemaVersion(db);
+  refuseNewer(current, migrations);
+  const latest = latestVersion(migrations);
+  if (current < latest) {
+    throw new UsageError(
+      `database ${path} has schema version ${current}, older than this program's (${latest}): run a collect command on it once (it upgrades the schema), then read it`,
+      'db_schema',
+    );
+  }
+}
+
 /**
  * Applies pending migrations in order, each in its own transaction together with its record in
  * `schema_migrations`, so a crash leaves the schema at a known version. A database newer than this program
@@ -27,15 +67,8 @@ export function migrate(
     name       TEXT NOT NULL,
     applied_at REAL NOT NULL
   ) STRICT`);
-  const row = db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as { v: number | null };
-  const current = row.v ?? 0;
-  const latest = migrations.reduce((m, x) => Math.max(m, x.version), 0);
-  if (current > latest) {
-    throw new UsageError(
-      `database schema version ${current} is newer than this program knows (${latest}): upgrade egress-learner`,
-      'db_schema',
-    );
-  }
+  const current = schemaVersion(db);
+  refuseNewer(current, migrations);
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
   const applied: number[] = [];
   for (const m of [...migrations].sort((a, b) => a.version - b.version)) {

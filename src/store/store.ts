@@ -1,9 +1,10 @@
+import { basename } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Checkpoint, Edge, IngestCounts, QuarantineRow } from '../model/edge.js';
 import { columnsOf, type EdgeColumns } from '../model/edge-columns.js';
 import { ConcurrentIngestError, UsageError } from '../model/errors.js';
 import { EdgeWriter } from './edge-writer.js';
-import { migrate } from './migrator.js';
+import { assertCurrentSchema, migrate } from './migrator.js';
 import { MIGRATIONS } from './migrations/index.js';
 import { registerFunctions } from './sql-functions.js';
 
@@ -164,6 +165,7 @@ export class Store {
       .get();
     if (row === undefined)
       throw new UsageError(`${this.path} is not an egress-learner database`, 'db_schema');
+    assertCurrentSchema(this.db, MIGRATIONS, this.path);
   }
 
   /**
@@ -229,7 +231,16 @@ export class Store {
  */
 export function knownSqliteError(err: unknown, path: string): unknown {
   const code = (err as { code?: unknown } | null)?.code;
-  switch (code) {
+  if (typeof code !== 'string') return err;
+  if (code === 'SQLITE_READONLY_DIRECTORY') {
+    // A WAL database needs its -shm file beside it, even to be read.
+    return new UsageError(
+      `cannot use database ${path}: its folder is read-only, and SQLite must create ${basename(path)}-shm beside it (make the folder writable, or copy the database elsewhere)`,
+      'db_readonly',
+    );
+  }
+  // Extended result codes (SQLITE_READONLY_DBMOVED, SQLITE_CANTOPEN_ISDIR, …) are cases of their primary code.
+  switch (/^SQLITE_[A-Z]+/.exec(code)?.[0]) {
     case 'SQLITE_NOTADB':
     case 'SQLITE_CORRUPT':
       return new UsageError(

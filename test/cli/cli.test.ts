@@ -46,6 +46,33 @@ describe('cli errors', () => {
     expect(r.stderr).toMatch(/--since "yesterday"/);
   });
 
+  it('refuses empty, impossible and out-of-range filter values with one line, before reading', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'f.log'), vpcFile(10));
+    const db = join(dir, 'x.db');
+    expect(cli(['collect', 'vpc-flow', '-q', '--db', db, join(dir, 'f.log')]).code).toBe(0);
+    // An unset shell variable must not widen a query to everything.
+    for (const args of [
+      ['--src', ''],
+      ['--namespace', ''],
+      ['--port', '443,,'],
+      ['--label', ''],
+      ['--dst', '*'],
+      ['--dst', '*.*.com'],
+      ['--dst', 'exa mple.com'],
+      ['--namespace', 'a b'],
+      ['--top', '9223372036854775807'],
+    ]) {
+      const r = cli(['query', 'flows', '--db', db, ...args]);
+      expect(r.code, args.join(' ')).toBe(1);
+      noStack(r.stderr);
+      expect(r.stdout).toBe('');
+    }
+    expect(
+      cli(['query', 'flows', '--db', db, '--dst', '*.example.com', '--namespace', 'kube-system']).code,
+    ).toBe(0);
+  });
+
   it('exits 1 on an unknown command or option', () => {
     expect(cli(['frobnicate']).code).toBe(1);
     expect(cli(['query', 'flows', '--no-such-flag']).code).toBe(1);

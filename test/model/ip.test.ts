@@ -1,14 +1,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { addressBytes, cidrContains, parseCidr } from '../../src/model/cidr.js';
-import { canonicalIp, isPrivateIp } from '../../src/model/ip.js';
+import { canonicalIp, ipv4Number, ipv4Text, isPrivateIp } from '../../src/model/ip.js';
 
 describe('canonicalIp', () => {
   it.each([
     ['10.0.0.1', '10.0.0.1'],
     ['2001:DB8:0:0:0:0:0:1', '2001:db8::1'],
     ['2001:db8:0:0:1:0:0:1', '2001:db8::1:0:0:1'],
-    ['::ffff:192.0.2.1', '::ffff:192.0.2.1'],
+    ['::ffff:192.0.2.1', '192.0.2.1'],
+    ['::FFFF:c000:0201', '192.0.2.1'],
+    ['0:0:0:0:0:ffff:10.0.0.1', '10.0.0.1'],
+    ['::fffe:c000:201', '::fffe:c000:201'],
     ['::', '::'],
     ['fe80::1', 'fe80::1'],
   ])('writes %s as %s', (input, want) => expect(canonicalIp(input)).toBe(want));
@@ -34,6 +37,17 @@ describe('canonicalIp', () => {
       ),
     );
   });
+});
+
+describe('ipv4Number', () => {
+  it('is the number ipv4Text writes back, for any address', () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 32 - 1 }), (n) => ipv4Number(ipv4Text(n)) === n));
+  });
+
+  it.each(['010.0.0.1', '1.2.3', '1.2.3.4.5', '256.0.0.1', '1.2.3.4 ', '', '::1', '1.2.3.-4'])(
+    'refuses %j',
+    (input) => expect(ipv4Number(input)).toBeNull(),
+  );
 });
 
 describe('isPrivateIp', () => {

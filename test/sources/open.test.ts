@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
@@ -29,6 +29,23 @@ describe('expandPaths', () => {
       'AWSLogs/123456789012/vpcflowlogs/eu-west-1/2026/11/20/b.log.gz',
       'AWSLogs/123456789012/vpcflowlogs/eu-west-1/2026/11/21/b.log.gz',
     ]);
+  });
+
+  it('follows a link to another directory once, and a link back up the tree not at all', async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, 'tree/a/b'), { recursive: true });
+    mkdirSync(join(dir, 'other'));
+    writeFileSync(join(dir, 'tree/a/b/f.log'), 'x\n');
+    writeFileSync(join(dir, 'other/g.log'), 'y\n');
+    symlinkSync('..', join(dir, 'tree/a/b/up')); // a loop: b/up/b/up/...
+    symlinkSync(join(dir, 'tree'), join(dir, 'tree/a/root')); // a loop through the top
+    symlinkSync(join(dir, 'other'), join(dir, 'tree/a/elsewhere'));
+    const refs = await expandPaths([join(dir, 'tree')]);
+    expect(refs.map((r) => r.name.slice(dir.length + 1))).toEqual([
+      'tree/a/b/f.log',
+      'tree/a/elsewhere/g.log',
+    ]);
+    expect(refs.every((r) => r.error === undefined)).toBe(true);
   });
 
   it('marks a missing path with an InputError naming it, so it fails alone', async () => {

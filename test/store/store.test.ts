@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import type { Checkpoint, Edge } from '../../src/model/edge.js';
 import { queryFlows } from '../../src/store/flow-query.js';
 import { edgeTotals } from '../../src/store/source-query.js';
-import { Store } from '../../src/store/store.js';
+import { knownSqliteError, Store } from '../../src/store/store.js';
+import { UsageError } from '../../src/model/errors.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const edge = (o: Partial<Edge> = {}): Edge => ({
@@ -156,5 +157,59 @@ describe('Store', () => {
     writer.db.prepare('COMMIT').run();
     reader.close();
     writer.close();
+  });
+});
+
+describe('reading a database of another schema version', () => {
+  const withVersions = (edit: (db: Database.Database) => void): string => {
+    const path = join(tempDir(), 'x.db');
+    new Store(path).close();
+    const db = new Database(path);
+    edit(db);
+    db.close();
+    return path;
+  };
+
+  it('refuses a newer one, as writing does', () => {
+    const path = withVersions((db) =>
+      db.prepare("INSERT INTO schema_migrations VALUES (99, 'future', 0)").run(),
+    );
+    expect(() => new Store(path, { readonly: true })).toThrow(/schema version 99 is newer/);
+    expect(() => new Store(path)).toThrow(/schema version 99 is newer/);
+  });
+
+  it('refuses an older one, which only a writer can upgrade', () => {
+    const path = withVersions((db) =>
+      db
+        .prepare('DELETE FROM schema_migrations WHERE version = (SELECT MAX(version) FROM schema_migrations)')
+        .run(),
+    );
+    expect(() => new Store(path, { readonly: true })).toThrow(UsageError);
+    expect(() => new Store(path, { readonly: true })).toThrow(/older than this program's/);
+  });
+});
+
+describe('knownSqliteError', () => {
+  const sqlite = (code: string): Error => Object.assign(new Error('sqlite says no'), { code });
+
+  it('turns extended result codes into the message of their primary code', () => {
+    for (const code of ['SQLITE_READONLY', 'SQLITE_READONLY_DBMOVED', 'SQLITE_CANTOPEN_ISDIR']) {
+      const e = knownSqliteError(sqlite(code), '/data/x.db');
+      expect(e).toBeInstanceOf(UsageError);
+      expect((e as Error).message).toBe('cannot write to database /data/x.db (read-only file or folder)');
+    }
+    expect((knownSqliteError(sqlite('SQLITE_BUSY_SNAPSHOT'), 'x.db') as Error).message).toMatch(/locked/);
+  });
+
+  it('says why a database in a read-only folder cannot even be read', () => {
+    const e = knownSqliteError(sqlite('SQLITE_READONLY_DIRECTORY'), '/ro/x.db');
+    expect(e).toBeInstanceOf(UsageError);
+    expect((e as Error).message).toMatch(/folder is read-only.*x\.db-shm/);
+  });
+
+  it('leaves other errors alone', () => {
+    const e = sqlite('SQLITE_ERROR');
+    expect(knownSqliteError(e, 'x.db')).toBe(e);
+    expect(knownSqliteError(new TypeError('bug'), 'x.db')).toBeInstanceOf(TypeError);
   });
 });

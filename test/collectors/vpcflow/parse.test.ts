@@ -164,6 +164,8 @@ describe('parseVpcFlowLine, default format (AWS flow log record examples)', () =
     expect(tidy.kind).toBe('observation');
     expect(parseVpcFlowLine(`${SSH_ACCEPT}\r`, DEFAULT_LAYOUT)).toEqual(tidy);
     expect(parseVpcFlowLine(`  ${SSH_ACCEPT.replaceAll(' ', ' \t ')}  `, DEFAULT_LAYOUT)).toEqual(tidy);
+    // Tab-separated (a TSV export), with no space at all and nothing at either end.
+    expect(parseVpcFlowLine(SSH_ACCEPT.replaceAll(' ', '\t'), DEFAULT_LAYOUT)).toEqual(tidy);
   });
 
   it('skips blank lines', () => {
