@@ -442,12 +442,35 @@ describe('orientation', () => {
     });
   });
 
-  it('keeps a record as logged when both ports are ephemeral', () => {
-    expect(parsed(line('10.0.0.5', '10.0.0.9', 50000, 40000))).toMatchObject({
+  it('keeps a record as logged when both ports are equal', () => {
+    expect(parsed(line('10.0.0.5', '10.0.0.9', 50000, 50000))).toMatchObject({
       srcAddr: '10.0.0.5',
       orientation: 'as-logged',
       reply: false,
     });
+  });
+
+  it('folds both halves of a conversation between two ports of one class into one edge', () => {
+    for (const [client, server] of [
+      [41000, 50051],
+      [12345, 8080],
+      [40000, 35000],
+    ] as const) {
+      const request = parsed(line('10.0.1.7', '10.0.2.9', client, server));
+      const reply = parsed(line('10.0.2.9', '10.0.1.7', server, client));
+      expect(request).toMatchObject({
+        srcAddr: '10.0.1.7',
+        dstPort: server,
+        reply: false,
+        orientation: 'ports',
+      });
+      expect(reply).toMatchObject({
+        srcAddr: '10.0.1.7',
+        dstPort: server,
+        reply: true,
+        orientation: 'ports',
+      });
+    }
   });
 
   it('calls a public opener to a private side ingress', () => {
@@ -479,6 +502,15 @@ describe('orientation', () => {
     expect(openerByPorts(22, 443)).toBeNull();
     expect(openerByPorts(40000, 443)).toBe('src');
     expect(openerByPorts(443, 40000)).toBe('dst');
+    // One class on both sides: a known service port answers, else the lower port does; equal ports say nothing.
+    expect(openerByPorts(12345, 8080)).toBe('src');
+    expect(openerByPorts(8080, 12345)).toBe('dst');
+    expect(openerByPorts(41000, 50051)).toBe('src');
+    expect(openerByPorts(50051, 41000)).toBe('dst');
+    expect(openerByPorts(2000, 9092)).toBe('src');
+    expect(openerByPorts(40000, 35000)).toBe('src');
+    expect(openerByPorts(35000, 40000)).toBe('dst');
+    expect(openerByPorts(5000, 5000)).toBeNull();
   });
 
   it('takes flow-direction over address privacy for the local side', () => {
