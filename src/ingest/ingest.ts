@@ -194,6 +194,10 @@ async function ingestOne(
   const counts = IngestCounts.zero();
   const reasons: Record<string, number> = {};
   let checkpoint: SourceState | null = null;
+  // A source read before without storing a record, but with lines rejected, was most likely read with the wrong
+  // layout (a headerless custom format without --fields): it is read again from its start, and that commit
+  // replaces its counters and quarantined lines. Nothing it stored can be counted twice: it stored nothing.
+  let readAgain: SourceState | null = null;
   let opened: OpenedSource;
   try {
     opened = await openSource(ref, {
@@ -203,6 +207,10 @@ async function ingestOne(
         // The full-length fingerprint first; then the shorter ones a once-small file was first seen with.
         for (const c of candidates) {
           const found = sink.checkpointOf(c.sourceId);
+          if (found !== null && found.counts.stored === 0 && found.counts.malformed > 0) {
+            readAgain = found;
+            return { sourceId: c.sourceId, fingerprintLength: found.fingerprintLength, resumeOffset: 0 };
+          }
           if (found !== null) {
             checkpoint = found;
             return {
@@ -256,7 +264,8 @@ async function ingestOne(
   let lineNo = cp?.lineNo ?? 0;
   // The line the stored checkpoint is at, as this run last saw it: a commit that finds another there lost a
   // race with a second collector reading the same source, and must not count its lines again.
-  let committedLineNo: number | null = cp?.lineNo ?? null;
+  let committedLineNo: number | null = cp?.lineNo ?? (readAgain as SourceState | null)?.lineNo ?? null;
+  let restart = readAgain !== null;
   let byteOffset = cp?.byteOffset ?? 0;
   let sinceFlush = 0;
   let lastFlushAt = performance.now();
@@ -279,10 +288,12 @@ async function ingestOne(
         delta,
         firstTime,
         lastTime,
+        restart,
       },
       extra: records !== undefined ? () => records.flush() : undefined,
     });
     committedLineNo = lineNo;
+    restart = false;
     IngestCounts.add(counts, delta);
     quarantine = [];
     delta = IngestCounts.zero();

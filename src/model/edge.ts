@@ -76,4 +76,9 @@ export interface Checkpoint {
   readonly delta: IngestCounts;
   readonly firstTime: number | null;
   readonly lastTime: number | null;
+  /**
+   * The source is read again from its start: this commit replaces its counters and its quarantined lines instead
+   * of adding to them (see `ingest`: a source that stored nothing).
+   */
+  readonly restart?: boolean;
 }

@@ -57,6 +57,8 @@ export class Store {
   readonly #insertQuarantine: Database.Statement;
   readonly #upsertSource: Database.Statement;
   readonly #getSource: Database.Statement;
+  readonly #forgetQuarantine: Database.Statement;
+  readonly #resetCounts: Database.Statement;
   readonly #shortLengths: Database.Statement;
   readonly #getMeta: Database.Statement;
   readonly #setMeta: Database.Statement;
@@ -113,6 +115,10 @@ export class Store {
         last_time = MAX(COALESCE(last_time, excluded.last_time), COALESCE(excluded.last_time, last_time)),
         updated_at = excluded.updated_at`);
     this.#getSource = this.db.prepare('SELECT * FROM sources WHERE source_id = ?');
+    this.#forgetQuarantine = this.db.prepare('DELETE FROM quarantine WHERE source_id = ?');
+    this.#resetCounts = this.db.prepare(`
+      UPDATE sources SET records = 0, stored = 0, skipped = 0, malformed = 0, first_time = NULL, last_time = NULL
+      WHERE source_id = ?`);
     this.#shortLengths = this.db.prepare(
       'SELECT DISTINCT fingerprint_len AS n FROM sources WHERE kind = ? AND fingerprint_len < ? ORDER BY n DESC',
     );
@@ -123,6 +129,13 @@ export class Store {
 
     this.#maxSpan = Number((this.#getMeta.get('max_span') as { value: string } | undefined)?.value ?? 0);
     this.#writeBatch = this.db.transaction((batch: Batch): number => {
+      const c = batch.checkpoint;
+      const stored = this.#getSource.get(c.sourceId) as SourceRow | undefined;
+      if ((stored?.line_no ?? null) !== c.previousLineNo) throw new ConcurrentIngestError(c.name);
+      if (c.restart === true) {
+        this.#forgetQuarantine.run(c.sourceId);
+        this.#resetCounts.run(c.sourceId);
+      }
       const { rows: n, span } = this.#edges.write(
         'counters' in batch.edges ? batch.edges : columnsOf(batch.edges),
       );
@@ -135,9 +148,6 @@ export class Store {
         this.#insertQuarantine.run(q.sourceId, q.lineNo, q.sourceName, q.kind, q.reason, q.raw, now);
       }
       batch.extra?.();
-      const c = batch.checkpoint;
-      const stored = this.#getSource.get(c.sourceId) as SourceRow | undefined;
-      if ((stored?.line_no ?? null) !== c.previousLineNo) throw new ConcurrentIngestError(c.name);
       this.#upsertSource.run({
         sourceId: c.sourceId,
         fingerprintLength: c.fingerprintLength,

@@ -145,6 +145,37 @@ describe('collect and query', () => {
     expect(tot!.bytesOut + tot!.bytesIn).toBe(vpcBytes(1000));
   });
 
+  it('reads an input again when its first read stored nothing (wrong layout), replacing what it quarantined', () => {
+    const dir = tempDir();
+    const db = join(dir, 'x.db');
+    const file = join(dir, 'custom.log');
+    // A headerless custom format: only --fields says how to read it.
+    writeFileSync(
+      file,
+      '10.0.0.5 93.184.216.34 40000 443 6 10 1000 1700000000 1700000060 ACCEPT OK\n' +
+        '93.184.216.34 10.0.0.5 443 40000 6 8 5000 1700000000 1700000060 ACCEPT OK\n',
+    );
+    const fields = 'srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status';
+    expect(cli(['collect', 'vpc-flow', '-q', '--db', db, file]).code).toBe(0);
+    expect(JSON.parse(cli(['query', 'quarantine', '--db', db, '-o', 'json']).stdout)).toHaveLength(2);
+    expect(cli(['collect', 'vpc-flow', '-q', '--db', db, '--fields', fields, file]).code).toBe(0);
+    expect(JSON.parse(cli(['query', 'quarantine', '--db', db, '-o', 'json']).stdout)).toEqual([]);
+    const flows = JSON.parse(cli(['query', 'flows', '--db', db, '-o', 'json']).stdout) as Record<
+      string,
+      unknown
+    >[];
+    expect(flows).toHaveLength(1);
+    expect(flows[0]).toMatchObject({ flows: 1, replies: 1, bytesOut: 1000, bytesIn: 5000 });
+    const [source] = JSON.parse(cli(['query', 'sources', '--db', db, '-o', 'json']).stdout) as Record<
+      string,
+      unknown
+    >[];
+    expect(source).toMatchObject({ records: 2, stored: 2, malformed: 0 });
+    // Once something is stored, the input is read once only, as ever.
+    expect(cli(['collect', 'vpc-flow', '-q', '--db', db, '--fields', fields, file]).code).toBe(0);
+    expect(JSON.parse(cli(['query', 'flows', '--db', db, '-o', 'json']).stdout)).toEqual(flows);
+  });
+
   it('reads only the new lines when a stream it has read grows and is piped in again', () => {
     const dir = tempDir();
     const db = join(dir, 'x.db');
