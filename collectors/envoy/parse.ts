@@ -84,6 +84,12 @@ interface Fields {
 function parseText(line: string): Outcome {
   const m = TEXT_HEAD_RE.exec(line);
   if (m === null) return ParseOutcome.reject('field_count');
+  // Five quoted fields follow the numbers, four `" "` between them. More means a format with fields added at the
+  // end (an upstream cluster, say), which would shift the fields read from the end and store the line under the
+  // wrong host, or client text holding `" "`: neither reads safely, so the line goes to quarantine.
+  let separators = 0;
+  for (let i = line.indexOf('" "', m[0].length - 1); i !== -1; i = line.indexOf('" "', i + 2)) separators++;
+  if (separators !== 4) return ParseOutcome.reject('field_count');
   // From the end: `"%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%"`, which hold no quotes.
   let end = line.length;
   const tail: string[] = [];

@@ -353,6 +353,20 @@ describe('parseEnvoyLine, JSON format', () => {
 describe('parseEnvoyLine, broken lines', () => {
   const cases: [string, ParseOutcome][] = [
     ['[2026-11-23T02:38:55.567Z] "GET /x HTTP/1.1" 200 - 0 6 1 1 "-" "curl/7.88.1"', reject('field_count')],
+    // The default format with a field added at the end: read from the end, it would lose or misplace the host.
+    [
+      '[2023-11-14T22:13:24.000Z] "GET / HTTP/1.1" 200 - 0 19 1 - "10.0.1.5" "curl/8.0" "x" "j.example.com" "1.2.3.4:80" "outbound|80||j.example.com"',
+      reject('field_count'),
+    ],
+    [
+      '[2023-11-14T22:13:24.000Z] "GET / HTTP/1.1" 200 - 0 19 1 - "10.0.1.5" "curl/8.0" "x" "k.example.com" "1.2.3.5:80" "-"',
+      reject('field_count'),
+    ],
+    // Client text that could pass for fields (a user agent holding `" "`) is not trusted either.
+    [
+      '[2023-11-14T22:13:24.000Z] "GET / HTTP/1.1" 200 - 0 19 1 - "-" "ua" "r" "fake.example.com" "-" "x" "real.example.com" "1.2.3.4:80"',
+      reject('field_count'),
+    ],
     [
       '[2026-11-23 02:38:55.567] "GET /x HTTP/1.1" 200 - 0 6 1 1 "-" "-" "-" "origin.test" "127.0.0.1:18080"',
       reject('bad_time'),
