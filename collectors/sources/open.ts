@@ -192,6 +192,8 @@ export async function openSource(ref: SourceRef, opts: OpenOptions): Promise<Ope
   const head: Buffer[] = [];
   let headLen = 0;
   let ended = false;
+  // A gzip stream cut short within its first 4 KiB: the lines before the cut are still read (then the error).
+  let headError: InputError | null = null;
   try {
     while (headLen < FINGERPRINT_BYTES) {
       const r = await decoded.next();
@@ -204,7 +206,9 @@ export async function openSource(ref: SourceRef, opts: OpenOptions): Promise<Ope
     }
   } catch (err) {
     await decoded.return(undefined);
-    throw err;
+    if (!(gzip && err instanceof InputError && err.code === 'gzip')) throw err;
+    headError = err;
+    ended = true;
   }
   const headBuf = Buffer.concat(head);
   const span = headBuf.subarray(0, FINGERPRINT_BYTES);
@@ -247,6 +251,7 @@ export async function openSource(ref: SourceRef, opts: OpenOptions): Promise<Ope
   }
   async function* all(): AsyncGenerator<Buffer> {
     if (headBuf.length > 0) yield headBuf;
+    if (headError !== null) throw headError;
     if (!ended) yield* decoded;
   }
   return { ...base, bytes: all(), startOffset: 0 };

@@ -91,6 +91,27 @@ describe('openSource', () => {
     await expect(readAll(src.bytes)).rejects.toThrow(/cut\.gz: truncated gzip stream/);
   });
 
+  it('gives the text before the cut of a gzip stream cut within its first 4 KiB, then the error', async () => {
+    const dir = tempDir();
+    const text = Array.from({ length: 600 }, (_, i) => `record ${i} ${(i * 7919) % 10007}`).join('\n');
+    const gz = gzipSync(text);
+    writeFileSync(join(dir, 'small-cut.gz'), gz.subarray(0, Math.floor(gz.length / 3)));
+    const src = await openSource({ name: 'small-cut.gz', path: join(dir, 'small-cut.gz') }, { kind: 'k' });
+    const parts: Buffer[] = [];
+    let error: unknown = null;
+    try {
+      for await (const b of src.bytes) parts.push(b);
+    } catch (err) {
+      error = err;
+    }
+    const got = Buffer.concat(parts).toString('utf8');
+    expect(got.length).toBeGreaterThan(0);
+    expect(got.length).toBeLessThan(4096);
+    expect(text.startsWith(got)).toBe(true);
+    expect(error).toBeInstanceOf(InputError);
+    expect(String(error)).toMatch(/small-cut\.gz: truncated gzip stream/);
+  });
+
   it('refuses binary data that is not gzip', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'blob.bin'), Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 0, 1, 2, 3]));
