@@ -156,6 +156,7 @@ function flowsCommand(now: () => number): Command {
         groupBy === null || groupBy.some((f) => ATTRIBUTION_FIELDS.has(f)) || usesAttribution(filter);
       const { store, cache } = await openAttributed(g, opts, now, needed);
       try {
+        refuseFinerThanBuckets(groupBy, store.bucketSeconds());
         const q = {
           filter,
           groupBy,
@@ -594,6 +595,19 @@ function parseGroupBy(text: string | undefined): GroupField[] | null {
     if (!out.includes(g)) out.push(g);
   }
   return out;
+}
+
+/** An hour or day grouping finer than the database's buckets would label whole buckets as hours. */
+function refuseFinerThanBuckets(groupBy: readonly GroupField[] | null, bucketSeconds: number): void {
+  for (const [field, seconds] of [
+    ['hour', 3600],
+    ['day', 86_400],
+  ] as const) {
+    if (groupBy?.includes(field) === true && bucketSeconds > seconds)
+      throw new UsageError(
+        `--group-by ${field}: this database sums edges over ${bucketSeconds} s buckets, longer than ${field === 'hour' ? 'an hour' : 'a day'} (group by day, or collect into a database with --bucket 1h)`,
+      );
+  }
 }
 
 function parsePositiveInt(text: string | undefined, flag: string): number | null {

@@ -52,6 +52,8 @@ export function isPrivateIpv4(value: number): boolean {
   const a = value >>> 24;
   const b = (value >>> 16) & 255;
   return (
+    a === 0 ||
+    a >= 224 || // multicast (224/4, mDNS, SSDP), reserved 240/4 and the broadcast address
     a === 10 ||
     a === 127 ||
     (a === 172 && b >= 16 && b <= 31) ||
@@ -176,8 +178,9 @@ export function ipFamily(canonical: string): 4 | 6 {
 }
 
 /**
- * True for addresses that never route on the internet (RFC 1918, CGNAT, loopback, link-local, ULA). Used
- * as the last hint for which side of a flow is local when a format does not say.
+ * True for addresses that never route on the internet (RFC 1918, CGNAT, loopback, link-local, ULA, multicast,
+ * broadcast): such a destination is never classed `internet`. Used as the last hint for which side of a flow is
+ * local when a format does not say.
  */
 export function isPrivateIp(canonical: string): boolean {
   if (canonical.indexOf(':') === -1) {
@@ -191,11 +194,11 @@ export function isPrivateIp(canonical: string): boolean {
       b = b * 10 + c - 48;
     return isPrivateIpv4(((a << 24) | (b << 16)) >>> 0);
   }
-  // ::1, unique local fc00::/7 and link-local fe80::/10, read from the first hextet (canonical text drops its
-  // leading zeros, so `fc::1` is 00fc:: and not unique local).
+  // ::1, unique local fc00::/7, link-local fe80::/10 and multicast ff00::/8, read from the first hextet (canonical
+  // text drops its leading zeros, so `fc::1` is 00fc:: and not unique local).
   if (canonical === '::1') return true;
   const colon = canonical.indexOf(':');
   if (colon !== 4) return false;
   const first = parseInt(canonical.slice(0, 4), 16);
-  return (first & 0xfe00) === 0xfc00 || (first & 0xffc0) === 0xfe80;
+  return (first & 0xfe00) === 0xfc00 || (first & 0xffc0) === 0xfe80 || (first & 0xff00) === 0xff00;
 }

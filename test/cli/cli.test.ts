@@ -73,6 +73,18 @@ describe('cli errors', () => {
     ).toBe(0);
   });
 
+  it('refuses to group by hour a database of day buckets', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'f.log'), vpcFile(10));
+    const db = join(dir, 'x.db');
+    expect(cli(['collect', 'vpc-flow', '-q', '--bucket', '1d', '--db', db, join(dir, 'f.log')]).code).toBe(0);
+    const r = cli(['query', 'flows', '--db', db, '--group-by', 'src,hour']);
+    expect(r.code).toBe(1);
+    noStack(r.stderr);
+    expect(r.stderr).toMatch(/--group-by hour: .*86400 s buckets/);
+    expect(cli(['query', 'flows', '--db', db, '--group-by', 'src,day']).code).toBe(0);
+  });
+
   it('exits 1 on an unknown command or option', () => {
     expect(cli(['frobnicate']).code).toBe(1);
     expect(cli(['query', 'flows', '--no-such-flag']).code).toBe(1);

@@ -69,6 +69,14 @@ describe('isPrivateIp', () => {
     ['fec0::1', false],
     ['::1', true],
     ['2001:db8::1', false],
+    // Multicast and broadcast never route on the internet either (mDNS, SSDP, DHCP).
+    ['224.0.0.251', true],
+    ['239.255.255.250', true],
+    ['255.255.255.255', true],
+    ['223.255.255.255', false],
+    ['0.0.0.0', true],
+    ['ff02::fb', true],
+    ['fe00::1', false],
   ])('%s is private: %s', (ip, want) => expect(isPrivateIp(ip)).toBe(want));
 });
 
