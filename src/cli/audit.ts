@@ -7,7 +7,7 @@ import { replayEdges, type ReplayRow } from '../audit/replay.js';
 import { KnownError, UsageError } from '../model/errors.js';
 import type { FlowFilter } from '../store/flow-query.js';
 import { attributedEdges, namespaceLabels, podLabels } from '../store/infer-query.js';
-import type { GlobalOptions } from './context.js';
+import { say, type GlobalOptions } from './context.js';
 import { OUTPUT_FORMATS, parseOutputFormat, writeRows } from './output.js';
 import { collect, openAttributed, parseFilter, withFilterOptions } from './query.js';
 import { isoTime } from './time-window.js';
@@ -160,9 +160,7 @@ Examples:
         );
       }
       if (g.quiet !== true)
-        process.stderr.write(
-          `audit: nothing observed would be denied (${rows.length} conversations replayed)\n`,
-        );
+        say(g, `audit: nothing observed would be denied (${rows.length} conversations replayed)\n`);
     });
 }
 

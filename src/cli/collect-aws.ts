@@ -10,7 +10,7 @@ import type {
 import { InputError } from '../model/errors.js';
 import { CloudInventoryStore, type CloudImportCounts } from '../store/attribution-cloud.js';
 import type { Store } from '../store/store.js';
-import { openForWrite, type GlobalOptions } from './context.js';
+import { openForWrite, say, type GlobalOptions } from './context.js';
 
 /** One input file of `collect aws-inventory`: what it was and what it held. */
 export interface AwsFileSummary {
@@ -130,7 +130,8 @@ Examples:
       else if (!g.quiet) {
         const s = summary.stored;
         const rejected = summary.files.reduce((n, f) => n + f.rejected, 0);
-        process.stderr.write(
+        say(
+          g,
           `aws-inventory: ${s.networkInterfaces} network interfaces (${s.addresses} addresses), ` +
             `${s.securityGroups} security groups, ${s.vpcCidrs} VPC CIDRs, ${s.cloudPrefixes} service prefixes` +
             (rejected > 0 ? `; ${rejected} malformed item${rejected === 1 ? '' : 's'} skipped` : '') +

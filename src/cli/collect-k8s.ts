@@ -7,7 +7,7 @@ import { InputError, UsageError } from '../model/errors.js';
 import type { InventoryChange } from '../model/workload.js';
 import { InventoryStore } from '../store/inventory-store.js';
 import type { Logger } from '../util/log.js';
-import { logger, openForWrite, type GlobalOptions } from './context.js';
+import { logger, openForWrite, say, type GlobalOptions } from './context.js';
 import { isoTime, parseInstant } from './time-window.js';
 
 interface K8sOptions {
@@ -69,7 +69,7 @@ Examples:
           ? await importSnapshot(g, opts.snapshot, opts.at, now)
           : await watchCluster(g, opts, log, now);
       if (opts.output === 'json') process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-      else if (!g.quiet) process.stderr.write(`${summaryLine(summary)}\n`);
+      else if (!g.quiet) say(g, summaryLine(summary));
     });
 }
 

@@ -7,7 +7,7 @@ import { consumeIntoStore, type KafkaIngestResult } from '../pipeline/store-cons
 import { runBothStages } from '../pipeline/both-stages.js';
 import { emitEdges } from '../pipeline/edge-producer.js';
 import { checkTls } from '../pipeline/tls-check.js';
-import { logger, openForWrite, type GlobalOptions } from './context.js';
+import { logger, openForWrite, say, type GlobalOptions } from './context.js';
 import { parseDuration } from './time-window.js';
 
 interface CollectKafkaOptions {
@@ -156,7 +156,7 @@ Examples:
           );
           server = s.server;
           log.info({ url: `http://${opts.metricsHost}:${s.port}/metrics` }, 'metrics');
-          if (!g.quiet) process.stderr.write(`metrics: http://${opts.metricsHost}:${s.port}/metrics\n`);
+          if (!g.quiet) say(g, `metrics: http://${opts.metricsHost}:${s.port}/metrics`);
         }
         const common = {
           kafka: config,
@@ -265,7 +265,7 @@ function report(
         '\n'
       );
     };
-    process.stderr.write(line(opts.topic, r) + (stored !== null ? line(opts.emitEdges!, stored) : ''));
+    say(g, line(opts.topic, r) + (stored !== null ? line(opts.emitEdges!, stored) : ''));
   }
 }
 

@@ -2,7 +2,7 @@ import { expandPaths, type SourceRef } from '../../collectors/sources/open.js';
 import type { IngestProgress, IngestResult } from '../ingest/ingest.js';
 import { UsageError, type KnownError } from '../model/errors.js';
 import type { Store } from '../store/store.js';
-import { logger, openForWrite, type GlobalOptions } from './context.js';
+import { logger, openForWrite, say, type GlobalOptions } from './context.js';
 import { ProgressLine } from './progress.js';
 import { parseDuration } from './time-window.js';
 
@@ -72,18 +72,16 @@ export async function runCollect(
   if (run.output === 'json') {
     process.stdout.write(`${JSON.stringify(summaryJson(run.name, result, seconds), null, 2)}\n`);
   } else if (!g.quiet) {
-    process.stderr.write(`${summaryLine(run.name, result, seconds)}\n`);
+    say(g, summaryLine(run.name, result, seconds));
   }
   if (process.env.EGRESS_LEARNER_REPORT_RSS === '1') {
     process.stderr.write(`maxrss_kb=${process.resourceUsage().maxRSS}\n`);
   }
   const failed = result.sources.filter((s) => s.error !== null);
-  for (const s of failed.slice(0, -1)) process.stderr.write(`egress-learner: ${s.error!.message}\n`);
+  for (const s of failed.slice(0, -1)) say(g, `egress-learner: ${s.error!.message}`, 'error');
   if (failed.length > 0) throw failed[failed.length - 1]!.error as KnownError;
   if (abort.signal.aborted) {
-    process.stderr.write(
-      'egress-learner: interrupted; progress is saved, run the same command to continue\n',
-    );
+    say(g, 'egress-learner: interrupted; progress is saved, run the same command to continue\n');
     process.exitCode = 130;
   }
 }

@@ -20,6 +20,31 @@ export interface GlobalOptions {
 
 export const DEFAULT_DB = './egress-learner.db';
 
+/** pino's level numbers, which `--log-format json` lines carry. */
+const LEVEL_NUMBERS = { info: 30, warn: 40, error: 50 } as const;
+
+/**
+ * A message for the person running the command (a summary, a warning, an error), on stderr: as text, or with
+ * `--log-format json` one JSON line per line of text, in the shape the logger writes, so that whatever ships
+ * stderr to a log system reads JSON only.
+ */
+export function say(
+  g: Pick<GlobalOptions, 'logFormat'>,
+  text: string,
+  level: keyof typeof LEVEL_NUMBERS = 'info',
+): void {
+  if (g.logFormat !== 'json') {
+    process.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+    return;
+  }
+  for (const line of text.split('\n')) {
+    if (line !== '')
+      process.stderr.write(
+        `${JSON.stringify({ level: LEVEL_NUMBERS[level], time: Date.now(), msg: line })}\n`,
+      );
+  }
+}
+
 export function dbPath(g: GlobalOptions): string {
   return g.db ?? (process.env.EGRESS_LEARNER_DB || DEFAULT_DB);
 }

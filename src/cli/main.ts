@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { CommanderError } from 'commander';
 import { KnownError } from '../model/errors.js';
+import { say, type GlobalOptions } from './context.js';
 import { buildProgram } from './program.js';
 
 /**
@@ -22,13 +23,16 @@ export async function main(argv: readonly string[]): Promise<number> {
       return err.exitCode === 0 ? 0 : 1;
     }
     if (isEpipe(err)) return 0; // see the stdout handler below
+    const g = program.opts<GlobalOptions>();
     if (err instanceof KnownError) {
-      process.stderr.write(`egress-learner: ${err.message}\n`);
+      say(g, `egress-learner: ${err.message}`, 'error');
       return err.exitCode;
     }
-    process.stderr.write(
-      `egress-learner: internal error (a bug, please report it):\n${(err as Error).stack ?? String(err)}\n`,
-    );
+    const stack = (err as Error).stack ?? String(err);
+    // A stack is one message: as JSON it stays one line.
+    if (g.logFormat === 'json')
+      say(g, `egress-learner: internal error (a bug, please report it): ${JSON.stringify(stack)}`, 'error');
+    else say(g, `egress-learner: internal error (a bug, please report it):\n${stack}`, 'error');
     return 1;
   }
 }

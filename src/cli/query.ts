@@ -37,7 +37,7 @@ import { queryDnsCommand } from './collect-dns.js';
 import { queryQuarantine } from '../store/quarantine-query.js';
 import { listKafkaPartitions } from '../store/kafka-offsets.js';
 import { listSources } from '../store/source-query.js';
-import { dbPath, oneOf, openForRead, openForWrite, positiveInt, type GlobalOptions } from './context.js';
+import { dbPath, oneOf, openForRead, openForWrite, positiveInt, say, type GlobalOptions } from './context.js';
 import { OUTPUT_FORMATS, parseOutputFormat, render, writeRows, type OutputRow } from './output.js';
 import { isoTime as isoTimeUnguarded, parseInstant } from './time-window.js';
 
@@ -237,8 +237,10 @@ export async function openAttributed(
         writable?.close();
         if (!cannotWrite(err)) throw err;
       }
-      process.stderr.write(
-        `egress-learner: warning: cannot write ${path}: attribution is computed for this query without caching\n`,
+      say(
+        g,
+        `egress-learner: warning: cannot write ${path}: attribution is computed for this query without caching`,
+        'warn',
       );
       shadowAttributionCache(store.db);
     }

@@ -7,7 +7,7 @@ import { buildReport } from '../report/build.js';
 import { renderHtml } from '../report/html.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { lastReport, recordReport } from '../store/report-query.js';
-import { openForRead, openForWrite, type GlobalOptions } from './context.js';
+import { openForRead, openForWrite, say, type GlobalOptions } from './context.js';
 import { loadPolicyLayers, replayStore, withPolicyOptions } from './audit.js';
 import { collect } from './query.js';
 import { parseInstant } from './time-window.js';
@@ -105,7 +105,8 @@ export function reportCommand(now: () => number): Command {
         }
         recordReport(store.db, { at: t, since, until, run: data.runs.current });
         if (g.quiet !== true)
-          process.stderr.write(
+          say(
+            g,
             `report: ${data.newEndpoints.length} new endpoints, ${data.undecided.length} undecided, ${data.flagged.length} flagged; written to ${out}\n`,
           );
       } finally {

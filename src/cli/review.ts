@@ -4,7 +4,7 @@ import { yaml } from '../util/lazy.js';
 import { destinationLabel } from '../model/endpoint.js';
 import { UsageError } from '../model/errors.js';
 import { REVIEW_STATES, ReviewStore, type CandidateRow, type Decision } from '../store/review-store.js';
-import { openForRead, openForWrite, type GlobalOptions } from './context.js';
+import { openForRead, openForWrite, say, type GlobalOptions } from './context.js';
 import { OUTPUT_FORMATS, parseOutputFormat, writeRows, type OutputRow } from './output.js';
 import { collect } from './query.js';
 import { isoTime, parseDuration, parseInstant } from './time-window.js';
@@ -90,7 +90,7 @@ function decideCommand(name: Decision, what: string, now: () => number): Command
           reason: String(opts.reason ?? ''),
           until,
         });
-        if (g.quiet !== true) process.stderr.write(`review: ${name} recorded for ${resolved.join(', ')}\n`);
+        if (g.quiet !== true) say(g, `review: ${name} recorded for ${resolved.join(', ')}`);
       } finally {
         store.close();
       }

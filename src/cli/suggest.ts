@@ -9,7 +9,7 @@ import type { PublishedPrefix } from '../infer/fold-addresses.js';
 import { InputError, UsageError } from '../model/errors.js';
 import type { InferenceResult } from '../model/endpoint.js';
 import { ReviewStore, reviewSets } from '../store/review-store.js';
-import { oneOf, openForWrite, type GlobalOptions } from './context.js';
+import { oneOf, openForWrite, say, type GlobalOptions } from './context.js';
 import { collect, openAttributed, parseFilter, withFilterOptions } from './query.js';
 import { parseDuration } from './time-window.js';
 
@@ -171,7 +171,8 @@ export function suggestCommand(now: () => number): Command {
         const rare = result.endpoints.filter((e) => e.rare).length;
         const share = stats.flows === 0 ? 0 : (100 * stats.unattributedFlows) / stats.flows;
         const rejected = result.endpoints.filter((e) => review.rejected.has(e.id)).length;
-        process.stderr.write(
+        say(
+          g,
           `suggest: ${result.senders.length} senders, ${result.endpoints.length} endpoints (${enabled} enabled, ${flagged} flagged, ${rare} rare, ` +
             `${review.fresh.size} new since the last run, ${rejected} rejected in review); ` +
             `${files} files in ${out}; ${stats.unattributedFlows} of ${stats.flows} flows (${share.toFixed(1)}%) had no sender and taught nothing\n`,

@@ -85,6 +85,31 @@ describe('cli errors', () => {
     expect(cli(['query', 'flows', '--db', db, '--group-by', 'src,day']).code).toBe(0);
   });
 
+  it('writes only JSON lines on stderr with --log-format json: summary, warnings and errors too', () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'f.log'), vpcFile(10));
+    const r = cli([
+      '--log-format',
+      'json',
+      'collect',
+      'vpc-flow',
+      '--db',
+      join(dir, 'x.db'),
+      join(dir, 'f.log'),
+      join(dir, 'missing.log'),
+    ]);
+    expect(r.code).toBe(2);
+    const lines = r.stderr.trim().split('\n');
+    const records = lines.map((l) => JSON.parse(l) as { level: number; msg: string });
+    expect(
+      records.some((x) => x.level === 30 && /^vpc-flow: read \d+ records from 2 sources/.test(x.msg)),
+    ).toBe(true);
+    expect(records.at(-1)).toMatchObject({
+      level: 50,
+      msg: `egress-learner: ${join(dir, 'missing.log')}: no such file or directory`,
+    });
+  });
+
   it('exits 1 on an unknown command or option', () => {
     expect(cli(['frobnicate']).code).toBe(1);
     expect(cli(['query', 'flows', '--no-such-flag']).code).toBe(1);
