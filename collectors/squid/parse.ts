@@ -46,6 +46,11 @@ export const SQUID_SKIP_REASONS = [
   'error_url',
   /** `/path`: an intercepted or origin-form request without a Host squid could use. */
   'relative_url',
+  /**
+   * `TCP_DENIED/407`: squid asked the client to authenticate, and the client asks again with credentials. Not a
+   * policy decision: counted as a reject, every host would show up rejected once behind an authenticating proxy.
+   */
+  'auth_challenge',
 ] as const;
 export type SquidSkipReason = (typeof SQUID_SKIP_REASONS)[number];
 
@@ -106,6 +111,7 @@ function parseNative(line: string): Outcome {
   const slash = codeStatus.indexOf('/');
   if (slash <= 0 || !DIGITS_RE.test(codeStatus.slice(slash + 1))) return ParseOutcome.reject('bad_status');
   const code = codeStatus.slice(0, slash);
+  const status = codeStatus.slice(slash + 1);
   const bytesText = f[4]!;
   if (!DIGITS_RE.test(bytesText)) return ParseOutcome.reject('bad_bytes');
   const hierPeer = f[8]!;
@@ -120,6 +126,7 @@ function parseNative(line: string): Outcome {
     (endMs - elapsed) / 1000,
     endMs / 1000,
     code,
+    status,
     Number(bytesText),
     DIRECT_HIERARCHIES.has(hierarchy) ? peer : null,
   );
@@ -144,7 +151,7 @@ function parseCommon(line: string): Outcome {
   const colon = codeHier.indexOf(':');
   if (colon <= 0) return ParseOutcome.reject('bad_hierarchy');
   // `%Ss:%Sh` carries no peer address, so only an IP-literal URL gives a dstAddr.
-  return build(m[5]!, m[6]!, src, time, time, codeHier.slice(0, colon), Number(bytesText), null);
+  return build(m[5]!, m[6]!, src, time, time, codeHier.slice(0, colon), m[7]!, Number(bytesText), null);
 }
 
 /** Squid 2 prefixed the hierarchy code with `TIMEOUT_` when a peer selection timed out. */
@@ -160,10 +167,12 @@ function build(
   start: number,
   end: number,
   code: string,
+  status: string,
   bytes: number,
   directPeer: string | null,
 ): Outcome {
   if (url === '-') return ParseOutcome.skip('no_url');
+  if (status === '407' && isDenied(code)) return ParseOutcome.skip('auth_challenge');
   if (url.startsWith('error:')) return ParseOutcome.skip('error_url');
   if (url.startsWith('/')) return ParseOutcome.skip('relative_url');
   if (method.length === 0 || method === '-') return ParseOutcome.reject('bad_request');

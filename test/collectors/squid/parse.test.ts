@@ -184,6 +184,24 @@ describe('parseSquidLine, native squid format', () => {
     }
   });
 
+  it('counts a proxy-auth challenge (TCP_DENIED/407) as a skip, not a reject, in both formats', () => {
+    expect(
+      parseSquidLine(
+        '1795401424.342      0 127.0.0.1 TCP_DENIED/407 3900 CONNECT x.test:443 - HIER_NONE/- text/html',
+      ),
+    ).toEqual(skip('auth_challenge'));
+    expect(
+      parseSquidLine(
+        '127.0.0.1 - - [23/Nov/2026:02:37:04 +0000] "CONNECT x.test:443 HTTP/1.1" 407 3900 TCP_DENIED:HIER_NONE',
+      ),
+    ).toEqual(skip('auth_challenge'));
+    // Proxy-Authorization accepted, then refused by an ACL: a reject.
+    const denied = parseSquidLine(
+      '1795401424.342      0 127.0.0.1 TCP_DENIED/403 3900 CONNECT x.test:443 alice HIER_NONE/- text/html',
+    );
+    expect(denied.kind === 'observation' && denied.value.action).toBe('reject');
+  });
+
   it('skips lines that are squid lines but name no destination', () => {
     expect(parseSquidLine('1795401424.342      0 127.0.0.1 NONE_NONE/400 0 NONE - - HIER_NONE/- -')).toEqual(
       skip('no_url'),
