@@ -14,7 +14,7 @@ import {
   packKey,
   type EdgeColumns,
 } from '../model/edge-columns.js';
-import { ipv4Text } from '../model/ip.js';
+import { ipv4Number, ipv4Text } from '../model/ip.js';
 import { SOURCE_KINDS, type Observation, type SourceKind } from '../model/observation.js';
 
 const SOURCE_BITS: Readonly<Record<SourceKind, number>> = Object.fromEntries(
@@ -395,20 +395,27 @@ export class EdgeAggregator {
     const keys = this.#keys;
     const counters = this.#counters;
     const strings = this.#strings;
-    const byText = Array.from(strings.keys()).sort((a, b) =>
-      strings[a]! < strings[b]! ? -1 : strings[a]! > strings[b]! ? 1 : 0,
-    );
-    const rank = new Int32Array(strings.length);
-    for (let r = 0; r < byText.length; r++) rank[byText[r]!] = r;
+    const byText = (a: number, b: number): number =>
+      strings[a]! < strings[b]! ? -1 : strings[a]! > strings[b]! ? 1 : 0;
+    const text = ranks(strings, byText);
+    // Address columns hold an IPv4 address as its number (migration 0009), and SQLite puts integers before text.
+    const v4 = strings.map((s) => ipv4Number(s) ?? -1);
+    const address = ranks(strings, (a, b) => {
+      const x = v4[a]!;
+      const y = v4[b]!;
+      if (x >= 0 && y >= 0) return x - y;
+      if (x >= 0 || y >= 0) return x >= 0 ? -1 : 1;
+      return byText(a, b);
+    });
     const column = (of: (k: number) => number): Int32Array => {
       const out = new Int32Array(n);
       for (let e = 0; e < n; e++) out[e] = of(e * KEY_INTS);
       return out;
     };
     const [bucketDigit, bucketRange] = bucketDigits(n, keys);
-    const src = column((k) => rank[keys[k + K_SRC]!]!);
-    const dst = column((k) => rank[keys[k + K_DST]!]!);
-    const host = column((k) => rank[keys[k + K_HOST]!]!);
+    const src = column((k) => address[keys[k + K_SRC]!]!);
+    const dst = column((k) => address[keys[k + K_DST]!]!);
+    const host = column((k) => text[keys[k + K_HOST]!]!);
     const order = radixOrder(n, [
       [bucketDigit, bucketRange],
       [src, strings.length],
@@ -444,6 +451,14 @@ export class EdgeAggregator {
     this.#v4Count = 0;
     return cols;
   }
+}
+
+/** Each string's rank in the order `compare` puts their ids in. */
+function ranks(strings: readonly string[], compare: (a: number, b: number) => number): Int32Array {
+  const order = Array.from(strings.keys()).sort(compare);
+  const rank = new Int32Array(strings.length);
+  for (let r = 0; r < order.length; r++) rank[order[r]!] = r;
+  return rank;
 }
 
 /**

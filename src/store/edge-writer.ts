@@ -13,6 +13,7 @@ import {
   packedProtocol,
   type EdgeColumns,
 } from '../model/edge-columns.js';
+import { ipv4Number } from '../model/ip.js';
 
 /** Rows per multi-row upsert: one call then costs about what binding one row's values costs. */
 const ROWS_PER_STATEMENT = 32;
@@ -26,7 +27,7 @@ interface RowKind {
   readonly direction: string;
   readonly hasHost: boolean;
   readonly width: number;
-  readonly params: (number | string)[];
+  readonly params: (number | bigint | string)[];
   filled: number;
   many?: Database.Statement;
   one?: Database.Statement;
@@ -36,7 +37,7 @@ function upsertSql(kind: RowKind, rows: number): string {
   const host = kind.hasHost ? '?' : "''";
   const row = `(?, ?, ?, ${host}, ?, ?, '${kind.action}', '${kind.direction}', ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
   return `
-    INSERT INTO edges (bucket, src_addr, dst_addr, dst_host, dst_port, protocol, action, direction,
+    INSERT INTO edge_rows (bucket, src_addr, dst_addr, dst_host, dst_port, protocol, action, direction,
                        flows, replies, packets_out, bytes_out, packets_in, bytes_in, first_seen, last_seen, sources)
     VALUES ${new Array(rows).fill(row).join(', ')}
     ON CONFLICT DO UPDATE SET
@@ -49,6 +50,14 @@ function upsertSql(kind: RowKind, rows: number): string {
       first_seen = MIN(first_seen, excluded.first_seen),
       last_seen = MAX(last_seen, excluded.last_seen),
       sources = sources | excluded.sources`;
+}
+
+/** Each string as an address column of `edge_rows` holds it: an IPv4 address as its number (migration 0009). */
+function storedAddresses(strings: readonly string[]): (number | string)[] {
+  return strings.map((s) => {
+    const n = ipv4Number(s);
+    return n === null ? s : n;
+  });
 }
 
 /**
@@ -71,7 +80,7 @@ export class EdgeWriter {
             direction,
             hasHost,
             width,
-            params: new Array<number | string>(width * ROWS_PER_STATEMENT),
+            params: new Array<number | bigint | string>(width * ROWS_PER_STATEMENT),
             filled: 0,
           });
         }
@@ -80,6 +89,7 @@ export class EdgeWriter {
   /** Writes every edge; returns how many, and the longest span from a bucket's start to an edge's last sighting. */
   write(cols: EdgeColumns): { readonly rows: number; readonly span: number } {
     const { size, strings, bucketSeconds, counters: k } = cols;
+    const addresses = storedAddresses(strings);
     let span = 0;
     // A write that threw (its transaction rolled back) may have left rows half gathered.
     for (const kind of this.#kinds) kind.filled = 0;
@@ -95,8 +105,8 @@ export class EdgeWriter {
       const p = kind.params;
       let j = kind.filled;
       p[j++] = bucket;
-      p[j++] = strings[cols.src[i]!]!;
-      p[j++] = strings[cols.dst[i]!]!;
+      p[j++] = addresses[cols.src[i]!]!;
+      p[j++] = addresses[cols.dst[i]!]!;
       if (kind.hasHost) p[j++] = strings[host]!;
       p[j++] = packedPort(packed);
       p[j++] = packedProtocol(packed);

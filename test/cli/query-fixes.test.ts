@@ -104,7 +104,8 @@ describe('--dst', () => {
 describe('absurd stored times', () => {
   it('print as null instead of failing the listing', () => {
     const db = flowsDb(20);
-    sql(db, "UPDATE edges SET last_seen = 1e15 WHERE src_addr = '10.0.0.10'", true);
+    // edge_rows keeps 10.0.0.10 as its number.
+    sql(db, 'UPDATE edge_rows SET last_seen = 1e15 WHERE src_addr = (10 << 24) + 10', true);
     for (const extra of [[], ['--group-by', 'src'], ['--group-by', 'day,hour']]) {
       const r = cli(['query', 'flows', '--db', db, '-o', 'json', ...extra]);
       expect(r.stderr).toBe('');

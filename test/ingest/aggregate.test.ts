@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { ipv4Number } from '../../src/model/ip.js';
 import { describe, expect, it } from 'vitest';
 import { EdgeAggregator } from '../../src/ingest/aggregate.js';
 import type { Edge } from '../../src/model/edge.js';
@@ -69,8 +70,9 @@ const obsArb = fc.record({
     { weight: 1, arbitrary: fc.integer({ min: 0, max: 2_000_000_000 }) },
   ),
   dur: fc.integer({ min: 0, max: 600 }),
-  src: fc.constantFrom('10.0.0.1', '10.0.0.2', '2001:db8::1', null),
-  dst: fc.constantFrom('192.0.2.1', '192.0.2.200', '', null),
+  // Text order and number order disagree on 10.0.0.9 / 10.0.0.10 and on 9.9.9.9 / 192.0.2.1.
+  src: fc.constantFrom('10.0.0.9', '10.0.0.10', '2001:db8::1', null),
+  dst: fc.constantFrom('192.0.2.1', '192.0.2.200', '9.9.9.9', '', null),
   host: fc.constantFrom(null, 'api.example.com', 'a.b.example.org'),
   port: fc.constantFrom(null, 0, 53, 443, 65535),
   protocol: fc.constantFrom(null, 1, 6, 17, 255),
@@ -113,11 +115,16 @@ describe('EdgeAggregator', () => {
           for (const o of obs) agg.add(o);
           const inOrder = Array.from(agg.drainInOrder(), (e) => ({ ...e }));
           expect(sortEdges([...inOrder])).toEqual(reference(obs, bucketSeconds));
-          // Drained in the store's primary-key order, as SQLite compares the columns.
+          // Drained in the store's primary-key order, as SQLite compares the columns: an IPv4 address is stored as
+          // its number, and numbers sort before text.
+          const stored = (addr: string): string => {
+            const n = ipv4Number(addr);
+            return n === null ? `1${addr}` : `0${String(n).padStart(10, '0')}`;
+          };
           const tuple = (e: Edge): (string | number)[] => [
             e.bucket,
-            e.srcAddr,
-            e.dstAddr,
+            stored(e.srcAddr),
+            stored(e.dstAddr),
             e.dstHost,
             e.dstPort,
             e.protocol,
@@ -225,7 +232,7 @@ describe('EdgeAggregator', () => {
       sourceKind: 'squid',
       start: 1_763_596_800,
       dur: 5,
-      src: '10.0.0.1',
+      src: '10.0.0.9',
       dst: '192.0.2.1',
       host: 'api.example.com',
       port: 443,
