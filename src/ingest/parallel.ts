@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import type { SourceRef } from '../../collectors/sources/open.js';
 import { IngestCounts } from '../model/edge.js';
 import type { Store } from '../store/store.js';
+import { transferablesOf } from '../model/edge-columns.js';
 import { ingest, type IngestOptions, type IngestResult, type SourceResult } from './ingest.js';
 import { errorData, knownError, type ToReader, type ToWriter, type WorkerJob } from './worker-protocol.js';
 
@@ -41,7 +42,7 @@ export async function ingestParallel(
     workerData: job,
     resourceLimits: { maxYoungGenerationSizeMb: 8 },
   });
-  const send = (m: ToReader): void => worker.postMessage(m);
+  const send = (m: ToReader, transfer: ArrayBuffer[] = []): void => worker.postMessage(m, transfer);
   const onAbort = (): void => send({ type: 'abort' });
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
@@ -56,7 +57,8 @@ export async function ingestParallel(
                 quarantine: m.quarantine,
                 checkpoint: m.checkpoint,
               });
-              send({ type: 'ack', seq: m.seq });
+              const buffers = transferablesOf(m.edges);
+              send({ type: 'ack', seq: m.seq, buffers }, buffers);
               break;
             case 'progress':
               opts.onProgress?.({ source: m.source, records: m.records });

@@ -49,7 +49,18 @@ export type ToWriter =
   | { readonly type: 'done'; readonly sources: readonly SourceResultData[] }
   | { readonly type: 'failed'; readonly error: ErrorData | null; readonly stack: string };
 
-export type ToReader = { readonly type: 'ack'; readonly seq: number } | { readonly type: 'abort' };
+export type ToReader =
+  | {
+      readonly type: 'ack';
+      readonly seq: number;
+      /**
+       * The committed batch's buffers, handed back: the writer allocates almost nothing, so it would seldom collect
+       * them, and a few batches' worth of dead buffers stayed in its memory. The reader drops them among its own
+       * garbage, which it collects all the time.
+       */
+      readonly buffers: readonly ArrayBuffer[];
+    }
+  | { readonly type: 'abort' };
 
 export function errorData(err: unknown): ErrorData | null {
   if (!(err instanceof KnownError)) return null;
