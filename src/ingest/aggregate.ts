@@ -395,27 +395,18 @@ export class EdgeAggregator {
     const keys = this.#keys;
     const counters = this.#counters;
     const strings = this.#strings;
-    const byText = (a: number, b: number): number =>
-      strings[a]! < strings[b]! ? -1 : strings[a]! > strings[b]! ? 1 : 0;
-    const text = ranks(strings, byText);
-    // Address columns hold an IPv4 address as its number (migration 0009), and SQLite puts integers before text.
-    const v4 = strings.map((s) => ipv4Number(s) ?? -1);
-    const address = ranks(strings, (a, b) => {
-      const x = v4[a]!;
-      const y = v4[b]!;
-      if (x >= 0 && y >= 0) return x - y;
-      if (x >= 0 || y >= 0) return x >= 0 ? -1 : 1;
-      return byText(a, b);
-    });
     const column = (of: (k: number) => number): Int32Array => {
       const out = new Int32Array(n);
       for (let e = 0; e < n; e++) out[e] = of(e * KEY_INTS);
       return out;
     };
+    const address = addressRanks(strings);
+    const host = column((k) => keys[k + K_HOST]!);
+    const hostRank = textRanks(strings, host);
+    for (let e = 0; e < n; e++) host[e] = hostRank[host[e]!]!;
     const [bucketDigit, bucketRange] = bucketDigits(n, keys);
     const src = column((k) => address[keys[k + K_SRC]!]!);
     const dst = column((k) => address[keys[k + K_DST]!]!);
-    const host = column((k) => text[keys[k + K_HOST]!]!);
     const order = radixOrder(n, [
       [bucketDigit, bucketRange],
       [src, strings.length],
@@ -453,11 +444,48 @@ export class EdgeAggregator {
   }
 }
 
-/** Each string's rank in the order `compare` puts their ids in. */
-function ranks(strings: readonly string[], compare: (a: number, b: number) => number): Int32Array {
-  const order = Array.from(strings.keys()).sort(compare);
+const byText =
+  (strings: readonly string[]) =>
+  (a: number, b: number): number =>
+    strings[a]! < strings[b]! ? -1 : strings[a]! > strings[b]! ? 1 : 0;
+
+/** The text order of the strings `ids` names (host names: few distinct ones, often only ''), by id. */
+function textRanks(strings: readonly string[], ids: Int32Array): Int32Array {
+  const distinct = [...new Set(ids)].sort(byText(strings));
   const rank = new Int32Array(strings.length);
-  for (let r = 0; r < order.length; r++) rank[order[r]!] = r;
+  for (let r = 0; r < distinct.length; r++) rank[distinct[r]!] = r;
+  return rank;
+}
+
+/** Room for a string id below an IPv4 number in one exact float64 (2^32 × 2^21 ≤ 2^53). */
+const ID_SPAN = 2 ** 21;
+
+/**
+ * Every string's rank as an address column compares it: an IPv4 address as its number (migration 0009), before any
+ * text, and text in byte order. The numbers sort natively, each packed with its id into one float64.
+ */
+export function addressRanks(strings: readonly string[], span = ID_SPAN): Int32Array {
+  const numbers: number[] = [];
+  const texts: number[] = [];
+  for (let id = 0; id < strings.length; id++) {
+    const v4 = ipv4Number(strings[id]!);
+    if (v4 === null || strings.length > span) texts.push(id);
+    else numbers.push(v4 * span + id);
+  }
+  const packed = Float64Array.from(numbers).sort();
+  const text = byText(strings);
+  // Only when there are too many strings to pack do addresses come here too.
+  texts.sort((a, b) => {
+    const x = ipv4Number(strings[a]!);
+    const y = ipv4Number(strings[b]!);
+    if (x !== null && y !== null) return x - y;
+    if (x !== null || y !== null) return x !== null ? -1 : 1;
+    return text(a, b);
+  });
+  const rank = new Int32Array(strings.length);
+  let r = 0;
+  for (const p of packed) rank[p % span] = r++;
+  for (const id of texts) rank[id] = r++;
   return rank;
 }
 

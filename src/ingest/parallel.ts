@@ -51,7 +51,7 @@ export async function ingestParallel(
       worker.on('message', (m: ToWriter) => {
         try {
           switch (m.type) {
-            case 'batch':
+            case 'batch': {
               store.writeBatch({
                 edges: m.edges,
                 quarantine: m.quarantine,
@@ -60,6 +60,7 @@ export async function ingestParallel(
               const buffers = transferablesOf(m.edges);
               send({ type: 'ack', seq: m.seq, buffers }, buffers);
               break;
+            }
             case 'progress':
               opts.onProgress?.({ source: m.source, records: m.records });
               break;

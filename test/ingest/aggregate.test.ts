@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { ipv4Number } from '../../src/model/ip.js';
 import { describe, expect, it } from 'vitest';
-import { EdgeAggregator } from '../../src/ingest/aggregate.js';
+import { addressRanks, EdgeAggregator } from '../../src/ingest/aggregate.js';
 import type { Edge } from '../../src/model/edge.js';
 import { observation, type Observation } from '../../src/model/observation.js';
 
@@ -102,6 +102,24 @@ const toObs = (r: ObsRow): Observation =>
     packetsIn: r.n % 5,
     bytesIn: r.n * 2,
   });
+
+describe('addressRanks', () => {
+  it('orders IPv4 addresses by number before any text, whether or not they fit the packed sort', () => {
+    const address = fc.oneof(fc.ipV4(), fc.ipV6(), fc.constant(''));
+    fc.assert(
+      fc.property(fc.uniqueArray(address, { maxLength: 60 }), (strings) => {
+        const packed = addressRanks(strings);
+        expect(addressRanks(strings, 1)).toEqual(packed); // too many strings to pack: the comparison sort
+        const byRank = [...strings].sort((a, b) => packed[strings.indexOf(a)]! - packed[strings.indexOf(b)]!);
+        const v4 = byRank.filter((x) => ipv4Number(x) !== null);
+        expect(byRank.slice(0, v4.length)).toEqual(v4);
+        expect(v4.map((x) => ipv4Number(x)!)).toEqual(v4.map((x) => ipv4Number(x)!).sort((a, b) => a - b));
+        const rest = byRank.slice(v4.length);
+        expect(rest).toEqual([...rest].sort());
+      }),
+    );
+  });
+});
 
 describe('EdgeAggregator', () => {
   it('sums exactly as the obvious map does, for any observations', () => {
