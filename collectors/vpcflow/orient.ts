@@ -62,14 +62,19 @@ export function serverLikeness(port: number): number {
 
 /**
  * Ports from 1024 up that clients commonly call (databases, brokers, caches, gRPC, the Kubernetes API and kubelet,
- * telemetry collectors, the usual HTTP alternatives). A client's source port seldom lands on one of them, so on a
- * tie of port classes the side holding one is the server.
+ * telemetry collectors, the usual HTTP alternatives), besides Kubernetes NodePorts (30000–32767), which load
+ * balancers call from ports below them. A client's source port seldom lands on one of them, so on a tie of port
+ * classes the side holding one is the server.
  */
 const SERVICE_PORTS: ReadonlySet<number> = new Set([
   1433, 1521, 2049, 2181, 2379, 2380, 3000, 3306, 3389, 4222, 4317, 4318, 5000, 5044, 5432, 5601, 5672, 6379,
   6443, 7000, 7001, 8000, 8080, 8081, 8088, 8125, 8200, 8443, 8500, 8888, 9000, 9042, 9090, 9092, 9093, 9094,
   9200, 9300, 9411, 9443, 10250, 11211, 14250, 15672, 27017, 33060, 50000, 50051,
 ]);
+
+function isServicePort(port: number): boolean {
+  return SERVICE_PORTS.has(port) || (port >= 30000 && port <= 32767);
+}
 
 /**
  * The opener by ports: the more server-like port is the responder. Two ports of one class (a load balancer's
@@ -84,8 +89,8 @@ export function openerByPorts(srcPort: number | null, dstPort: number | null): L
   const dst = serverLikeness(dstPort);
   if (src !== dst) return dst > src ? 'src' : 'dst';
   if (src === 3 || srcPort === dstPort) return null;
-  const srcService = SERVICE_PORTS.has(srcPort);
-  if (srcService !== SERVICE_PORTS.has(dstPort)) return srcService ? 'dst' : 'src';
+  const srcService = isServicePort(srcPort);
+  if (srcService !== isServicePort(dstPort)) return srcService ? 'dst' : 'src';
   return dstPort < srcPort ? 'src' : 'dst';
 }
 

@@ -10,10 +10,17 @@ import { buildProgram } from './program.js';
  */
 export async function main(argv: readonly string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
-  for (const sub of program.commands) {
-    sub.exitOverride();
-    for (const leaf of sub.commands) leaf.exitOverride();
+  // commander's own usage errors follow --log-format too (its parse has read the option by then).
+  const output = {
+    outputError(text: string, write: (s: string) => void): void {
+      const g = program.opts<GlobalOptions>();
+      if (g.logFormat === 'json') say(g, text, 'error');
+      else write(text);
+    },
+  };
+  for (const cmd of [program, ...program.commands, ...program.commands.flatMap((c) => c.commands)]) {
+    cmd.exitOverride();
+    cmd.configureOutput(output);
   }
   try {
     await program.parseAsync(argv as string[]);

@@ -59,19 +59,28 @@ function radixOrder(n: number, digits: readonly (readonly [Int32Array, number])[
 }
 
 /**
- * Sorts each run of `order` whose `same` holds between neighbours by `key`, in place: an insertion sort, for
- * runs that are short (the ports one source used towards one destination in one bucket).
+ * Sorts each run of `order` whose `same` holds between neighbours by `key`, in place. Runs are mostly short (the
+ * ports one source used towards one destination in one bucket): an insertion sort. A long one (a port scan) is
+ * sorted as a whole, in n log n.
  */
 function sortRuns(order: Int32Array, same: (a: number, b: number) => boolean, key: Int32Array): void {
-  for (let i = 1; i < order.length; i++) {
-    const e = order[i]!;
-    if (!same(order[i - 1]!, e)) continue;
-    let j = i - 1;
-    while (j >= 0 && key[order[j]!]! > key[e]! && same(order[j]!, e)) {
-      order[j + 1] = order[j]!;
-      j--;
+  for (let start = 0; start < order.length;) {
+    let end = start + 1;
+    while (end < order.length && same(order[end - 1]!, order[end]!)) end++;
+    if (end - start > 16) {
+      order.subarray(start, end).sort((a, b) => key[a]! - key[b]!);
+    } else {
+      for (let i = start + 1; i < end; i++) {
+        const e = order[i]!;
+        let j = i - 1;
+        while (j >= start && key[order[j]!]! > key[e]!) {
+          order[j + 1] = order[j]!;
+          j--;
+        }
+        order[j + 1] = e;
+      }
     }
-    order[j + 1] = e;
+    start = end;
   }
 }
 

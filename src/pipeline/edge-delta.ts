@@ -11,6 +11,7 @@
  *
  * Edges are arrays, not objects: a delta of thousands of edges is a third of the size.
  */
+import { canonicalIp } from '../model/ip.js';
 import { ACTIONS, DIRECTIONS, type Action, type Direction } from '../model/observation.js';
 import type { Edge, IngestCounts, QuarantineRow } from '../model/edge.js';
 
@@ -59,6 +60,7 @@ export function encodeEdgeDelta(d: EdgeDelta): string {
 
 const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
 const isStr = (x: unknown): x is string => typeof x === 'string';
+const isAddress = (x: string): boolean => x === '' || canonicalIp(x) === x;
 
 /**
  * Parses and checks a delta; a value that is not one (another producer on the topic, a newer version) is a
@@ -90,6 +92,8 @@ export function decodeEdgeDelta(
     const [bucket, src, dst, host, port, protocol, action, direction, ...n] = x as unknown[];
     if (!isNum(bucket) || !isStr(src) || !isStr(dst) || !isStr(host) || !isNum(port) || !isNum(protocol))
       return bad;
+    // Addresses are keys: only the canonical text a parser writes ('' for none) may reach the store.
+    if (!isAddress(src) || !isAddress(dst)) return bad;
     if (!ACTIONS.includes(action as Action) || !DIRECTIONS.includes(direction as Direction)) return bad;
     if (!n.every(isNum)) return bad;
     const k = n as number[];

@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import { addressBytes, cidrContains, parseCidr, type Cidr } from '../model/cidr.js';
-import { ipv4Number } from '../model/ip.js';
+import { canonicalIp, ipv4Number } from '../model/ip.js';
 
 /**
  * SQL functions the queries use. `in_cidr(addr, cidr)` keeps CIDR filtering inside SQLite so that grouping
@@ -19,9 +19,10 @@ export function registerFunctions(db: Database.Database): void {
     const bytes = addressBytes(addr);
     return bytes !== null && cidrContains(block, bytes) ? 1 : 0;
   });
-  // An address as `edge_rows` keeps it (migration 0009): an IPv4 address as its number, anything else as is.
+  // An address as `edge_rows` keeps it (migration 0009): an IPv4 address (or an IPv4-mapped one) as its number,
+  // anything else as is.
   db.function('el_ipv4_number', { deterministic: true }, (addr: unknown) =>
-    typeof addr === 'string' ? (ipv4Number(addr) ?? addr) : addr,
+    typeof addr === 'string' ? (ipv4Number(canonicalIp(addr) ?? addr) ?? addr) : addr,
   );
   // SQLite has no bitwise-OR aggregate; edge `sources` masks need one when grouped.
   db.aggregate('bit_or', {

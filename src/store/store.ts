@@ -132,6 +132,9 @@ export class Store {
       const c = batch.checkpoint;
       const stored = this.#getSource.get(c.sourceId) as SourceRow | undefined;
       if ((stored?.line_no ?? null) !== c.previousLineNo) throw new ConcurrentIngestError(c.name);
+      // A re-read ends where the first read did: only the stored count tells whether another re-read got there first.
+      if (c.restart === true && stored !== undefined && stored.stored !== 0)
+        throw new ConcurrentIngestError(c.name);
       if (c.restart === true) {
         this.#forgetQuarantine.run(c.sourceId);
         this.#resetCounts.run(c.sourceId);

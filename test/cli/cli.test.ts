@@ -108,6 +108,10 @@ describe('cli errors', () => {
       level: 50,
       msg: `egress-learner: ${join(dir, 'missing.log')}: no such file or directory`,
     });
+    // commander's own usage errors too.
+    const usage = cli(['--log-format', 'json', 'query', 'flows', '--db', join(dir, 'x.db'), '--src', '']);
+    expect(usage.code).toBe(1);
+    expect(JSON.parse(usage.stderr.trim())).toMatchObject({ level: 50, msg: expect.stringMatching(/--src/) });
   });
 
   it('exits 1 on an unknown command or option', () => {

@@ -243,6 +243,15 @@ describe('EdgeAggregator', () => {
     expect(agg.drain()).toEqual([]);
   });
 
+  it('drains a port scan (one long run of one source, destination and bucket) in port order', () => {
+    const agg = new EdgeAggregator(3600);
+    const ports = Array.from({ length: 500 }, (_, i) => (i * 7919) % 65535);
+    for (const port of ports)
+      agg.addIpv4(0x0a000001, 0x0a000002, port, 6, true, false, false, 1, 60, 3600, 3601, 1);
+    const drained = Array.from(agg.drainInOrder(), (e) => e.dstPort);
+    expect(drained).toEqual([...new Set(ports)].sort((a, b) => a - b));
+  });
+
   it('merges partial results into the same edges', () => {
     const a = new EdgeAggregator(3600);
     const b = new EdgeAggregator(3600);

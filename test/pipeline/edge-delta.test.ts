@@ -134,6 +134,10 @@ describe('decodeEdgeDelta refuses what is not a version-1 delta, as bad_delta, w
     ['a port as text', JSON.stringify(withEdge(4, '443'))],
     ['a null counter', JSON.stringify(withEdge(12, null))],
     ['a numeric address', JSON.stringify(withEdge(1, 167772421))],
+    // Text that is not a canonical address would be a new key; a number-like one would pass for an IPv4 address.
+    ['an address of digits', JSON.stringify(withEdge(1, '3232235777'))],
+    ['a non-canonical address', JSON.stringify(withEdge(2, '010.0.0.1'))],
+    ['a host name as address', JSON.stringify(withEdge(2, 'example.com'))],
     [
       'a quarantine row without raw',
       JSON.stringify({ ...good, quarantine: [{ ...delta.quarantine[0]!, raw: undefined }] }),

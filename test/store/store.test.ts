@@ -9,7 +9,7 @@ import { knownSqliteError, Store } from '../../src/store/store.js';
 import { migrate } from '../../src/store/migrator.js';
 import { MIGRATIONS } from '../../src/store/migrations/index.js';
 import { registerFunctions } from '../../src/store/sql-functions.js';
-import { UsageError } from '../../src/model/errors.js';
+import { ConcurrentIngestError, UsageError } from '../../src/model/errors.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const edge = (o: Partial<Edge> = {}): Edge => ({
@@ -163,6 +163,45 @@ describe('Store', () => {
   });
 });
 
+describe('reading a source again from its start (restart)', () => {
+  it('replaces the first read, and refuses a second re-read that raced the first', () => {
+    const store = new Store(join(tempDir(), 'x.db'));
+    const wrongLayout = { records: 10, stored: 0, skipped: 0, malformed: 10 };
+    store.writeBatch({
+      edges: [],
+      quarantine: [
+        {
+          sourceId: 'src-1',
+          sourceName: 'a.log',
+          kind: 'vpcflow',
+          lineNo: 1,
+          reason: 'field_count',
+          raw: 'x',
+        },
+      ],
+      checkpoint: checkpoint({ done: true, delta: wrongLayout }),
+    });
+    const reread = (): number =>
+      store.writeBatch({
+        edges: [edge()],
+        quarantine: [],
+        checkpoint: checkpoint({ previousLineNo: 10, done: true, restart: true }),
+      });
+    reread();
+    expect(store.checkpointOf('src-1')?.counts).toEqual({
+      records: 10,
+      stored: 10,
+      skipped: 0,
+      malformed: 0,
+    });
+    expect(store.db.prepare('SELECT COUNT(*) AS n FROM quarantine').get()).toEqual({ n: 0 });
+    // A second collector looked the source up before the first re-read committed: same line, but it stored.
+    expect(reread).toThrow(ConcurrentIngestError);
+    expect(edgeTotals(store.db)).toMatchObject({ edges: 1, flows: 1 });
+    store.close();
+  });
+});
+
 describe('edge storage (migration 0009)', () => {
   it('keeps IPv4 addresses as numbers, and the edges view shows every address as text, before and after upgrade', () => {
     const path = join(tempDir(), 'x.db');
@@ -183,6 +222,8 @@ describe('edge storage (migration 0009)', () => {
       ['', '192.0.2.1'],
     ];
     for (const [src, dst] of pairs) insert.run(src, dst);
+    // Stored IPv4-mapped before such addresses were written as IPv4: it merges into 10.0.0.9's row.
+    insert.run('::ffff:10.0.0.9', '255.255.255.255');
     old.close();
 
     const store = new Store(path);
@@ -195,6 +236,7 @@ describe('edge storage (migration 0009)', () => {
       ).map((r) => [r.src_addr, r.dst_addr]);
     const sorted = [...pairs].sort((a, b) => (a.join() < b.join() ? -1 : 1));
     expect(text()).toEqual(sorted);
+    expect(edgeTotals(store.db)).toMatchObject({ edges: 4, flows: 5 });
     expect(
       store.db
         .prepare('SELECT typeof(src_addr) AS s, typeof(dst_addr) AS d FROM edge_rows ORDER BY 1, 2')
@@ -214,7 +256,7 @@ describe('edge storage (migration 0009)', () => {
       checkpoint: checkpoint(),
     });
     expect(text()).toEqual(sorted);
-    expect(edgeTotals(store.db)).toMatchObject({ edges: 4, flows: 8 });
+    expect(edgeTotals(store.db)).toMatchObject({ edges: 4, flows: 9 });
     store.close();
   });
 });

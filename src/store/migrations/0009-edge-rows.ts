@@ -13,7 +13,9 @@ const addressText = (c: string): string =>
  *
  * Not STRICT: better-sqlite3 binds every JS number as a REAL, and INTEGER affinity stores it as the integer it is
  * while leaving IPv6 text as text (a STRICT INTEGER column refuses text; an ANY column keeps the REAL; binding a
- * bigint instead cost more than the whole upsert). `el_ipv4_number` (sql-functions.ts) exists only for the copy.
+ * bigint instead cost more than the whole upsert). `el_ipv4_number` (sql-functions.ts) exists only for the copy;
+ * it also turns an IPv4-mapped address stored before they were written as IPv4 into its IPv4 number, so such a
+ * row merges into the one of the plain address.
  */
 export const migration0009: Migration = {
   version: 9,
@@ -43,7 +45,17 @@ CREATE TABLE edge_rows (
 INSERT INTO edge_rows
 SELECT bucket, el_ipv4_number(src_addr), el_ipv4_number(dst_addr), dst_host, dst_port, protocol, action, direction,
        flows, replies, packets_out, bytes_out, packets_in, bytes_in, first_seen, last_seen, sources
-FROM edges;
+FROM edges WHERE true
+ON CONFLICT DO UPDATE SET
+  flows = flows + excluded.flows,
+  replies = replies + excluded.replies,
+  packets_out = packets_out + excluded.packets_out,
+  bytes_out = bytes_out + excluded.bytes_out,
+  packets_in = packets_in + excluded.packets_in,
+  bytes_in = bytes_in + excluded.bytes_in,
+  first_seen = MIN(first_seen, excluded.first_seen),
+  last_seen = MAX(last_seen, excluded.last_seen),
+  sources = sources | excluded.sources;
 
 DROP TABLE edges;
 CREATE INDEX edges_host ON edge_rows (dst_host, bucket) WHERE dst_host != '';

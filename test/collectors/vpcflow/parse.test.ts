@@ -511,6 +511,10 @@ describe('orientation', () => {
     expect(openerByPorts(40000, 35000)).toBe('src');
     expect(openerByPorts(35000, 40000)).toBe('dst');
     expect(openerByPorts(5000, 5000)).toBeNull();
+    // A load balancer calls a NodePort from a lower port.
+    expect(openerByPorts(5555, 31000)).toBe('src');
+    expect(openerByPorts(31000, 5555)).toBe('dst');
+    expect(openerByPorts(20000, 30080)).toBe('src');
   });
 
   it('takes flow-direction over address privacy for the local side', () => {
