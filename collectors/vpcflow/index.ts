@@ -5,7 +5,7 @@
  */
 import type {
   CollectorDescriptor,
-  Ipv4FlowSink,
+  FlowSink,
   LineParser,
   ObservationScratch,
 } from '../../src/model/collector.js';
@@ -59,7 +59,7 @@ export class VpcFlowLineParser implements LineParser {
     return layout.missing.length === 0 ? outcome : ParseOutcome.reject('layout_missing_field');
   }
 
-  parseBytes(bytes: Buffer, from: number, to: number, sink: Ipv4FlowSink): boolean {
+  parseBytes(bytes: Buffer, from: number, to: number, sink: FlowSink): boolean {
     return parseVpcFlowBytes(bytes, from, to, this.#layout, sink);
   }
 

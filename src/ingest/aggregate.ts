@@ -14,7 +14,8 @@ import {
   packKey,
   type EdgeColumns,
 } from '../model/edge-columns.js';
-import { ipv4Number, ipv4Text } from '../model/ip.js';
+import { IPV6_KEYS } from '../model/collector.js';
+import { formatIpv6, ipv4Number } from '../model/ip.js';
 import { SOURCE_KINDS, type Observation, type SourceKind } from '../model/observation.js';
 
 const SOURCE_BITS: Readonly<Record<SourceKind, number>> = Object.fromEntries(
@@ -86,6 +87,7 @@ function sortRuns(order: Int32Array, same: (a: number, b: number) => boolean, ke
 
 const INITIAL_CAPACITY = 1 << 14;
 const INITIAL_V4_SLOTS = 1 << 12;
+const INITIAL_V6_SLOTS = 1 << 8;
 const RECENT_SLOTS = 1 << 13;
 const EMPTY = -1;
 
@@ -104,13 +106,16 @@ const KEY_INTS = 6;
  * An open-addressing hash table over typed-array columns rather than a Map of objects: at hundreds of
  * thousands of edges, per-edge objects and maps cost about a kilobyte each and most of the time in GC, while
  * here an edge is about 100 bytes and an observation is summed without allocating. Addresses and host names
- * are interned to small integers; the table keeps its own copies of them, because a parsed field is a slice
- * of its line, which is a slice of a megabyte of decoded input that must not stay alive.
+ * are interned to small integers (ids). An IPv4 address stays a number throughout, from the byte parser to the
+ * column SQLite stores it in: it is never written out as text. The table keeps its own copies of texts, because a
+ * parsed field is a slice of its line, which is a slice of a megabyte of decoded input that must not stay alive.
  */
 export class EdgeAggregator {
   readonly #bucketSeconds: number;
+  /** Text → id, for host names and addresses other than IPv4. */
   #ids = new Map<string, number>();
-  #strings: string[] = [''];
+  /** Id → what it stands for (see `EdgeColumns.values`). */
+  #values: (string | number)[] = [''];
   #size = 0;
   #capacity = INITIAL_CAPACITY;
   /** Twice as many slots as edges, so probes stay short (load factor at most 0.5). */
@@ -133,58 +138,50 @@ export class EdgeAggregator {
 
   /**
    * A direct-mapped cache in front of `#ids`, keyed by a hash of a few characters. Looking a fresh slice up in
-   * the Map hashes the whole string every time; most lines repeat an address seen moments ago.
+   * the Map hashes the whole string every time; most lines repeat a text seen moments ago.
    */
   readonly #recentKeys: (string | undefined)[] = new Array<string | undefined>(RECENT_SLOTS);
   readonly #recentIds = new Int32Array(RECENT_SLOTS);
 
-  /**
-   * IPv4 addresses read as numbers (`addIpv4`) → their string's id: open addressing over the address bits, so
-   * the hot path neither builds nor hashes a string. An address's first sighting interns its text through `#id`,
-   * which keeps one id per address whichever path saw it.
-   */
-  #v4Keys = new Int32Array(INITIAL_V4_SLOTS);
-  #v4Ids = new Int32Array(INITIAL_V4_SLOTS).fill(EMPTY);
-  #v4Count = 0;
+  /** IPv4 address → id: open addressing over the address bits, so the hot path neither builds nor hashes a string. */
+  readonly #v4 = new IdTable(1, INITIAL_V4_SLOTS);
+  /** IPv6 address (as four 32-bit words) → id, for the byte parser's `ipv6Key`. */
+  readonly #v6 = new IdTable(4, INITIAL_V6_SLOTS);
 
   #ipv4Id(address: number): number {
-    const key = address | 0;
-    let h = Math.imul(key, 0x9e3779b1);
-    h ^= h >>> 15;
-    const ids = this.#v4Ids;
-    const mask = ids.length - 1;
-    for (let i = h & mask; ; i = (i + 1) & mask) {
-      const id = ids[i]!;
-      if (id === EMPTY) {
-        const fresh = this.#id(ipv4Text(address >>> 0));
-        this.#v4Keys[i] = key;
-        ids[i] = fresh;
-        if (++this.#v4Count * 2 > mask) this.#growV4();
-        return fresh;
-      }
-      if (this.#v4Keys[i] === key) return id;
-    }
+    const v4 = this.#v4;
+    const words = v4.words;
+    words[0] = address | 0;
+    const found = v4.find();
+    if (found !== EMPTY) return found;
+    const id = this.#values.push(address) - 1;
+    v4.insert(id);
+    return id;
   }
 
-  #growV4(): void {
-    const keys = this.#v4Keys;
-    const ids = this.#v4Ids;
-    this.#v4Keys = new Int32Array(keys.length * 2);
-    this.#v4Ids = new Int32Array(keys.length * 2).fill(EMPTY);
-    const mask = this.#v4Ids.length - 1;
-    for (let j = 0; j < keys.length; j++) {
-      if (ids[j] === EMPTY) continue;
-      let h = Math.imul(keys[j]!, 0x9e3779b1);
-      h ^= h >>> 15;
-      let i = h & mask;
-      while (this.#v4Ids[i] !== EMPTY) i = (i + 1) & mask;
-      this.#v4Keys[i] = keys[j]!;
-      this.#v4Ids[i] = ids[j]!;
+  /** See `FlowSink.ipv6Key`. */
+  ipv6Key(hextets: Uint16Array): number {
+    const v6 = this.#v6;
+    const words = v6.words;
+    for (let w = 0; w < 4; w++) words[w] = (hextets[2 * w]! << 16) | hextets[2 * w + 1]!;
+    let id = v6.find();
+    if (id === EMPTY) {
+      // The canonical text, interned as the text path interns it, so both paths give an address one id.
+      id = this.#textId(formatIpv6(Array.from(hextets)));
+      v6.insert(id);
     }
+    return IPV6_KEYS + id;
+  }
+
+  /** The id of an address given as text: an IPv4 address goes by its number, as the byte path gives it. */
+  #addressId(s: string | null): number {
+    if (s === null || s.length === 0) return 0;
+    const v4 = ipv4Number(s);
+    return v4 === null ? this.#textId(s) : this.#ipv4Id(v4);
   }
 
   /** Addresses and host names are ASCII (validated by the parsers), so a latin1 round trip copies them exactly. */
-  #id(s: string | null): number {
+  #textId(s: string | null): number {
     if (s === null) return 0;
     const n = s.length;
     if (n === 0) return 0;
@@ -197,15 +194,15 @@ export class EdgeAggregator {
       (RECENT_SLOTS - 1);
     if (this.#recentKeys[slot] === s) return this.#recentIds[slot]!;
     let id = this.#ids.get(s);
+    let copy: string;
     if (id === undefined) {
-      id = this.#strings.length;
-      const copy = Buffer.from(s, 'latin1').toString('latin1');
-      this.#strings.push(copy);
+      copy = Buffer.from(s, 'latin1').toString('latin1');
+      id = this.#values.push(copy) - 1;
       this.#ids.set(copy, id);
-      this.#recentKeys[slot] = copy;
     } else {
-      this.#recentKeys[slot] = this.#strings[id];
+      copy = this.#values[id] as string;
     }
+    this.#recentKeys[slot] = copy;
     this.#recentIds[slot] = id;
     return id;
   }
@@ -280,9 +277,9 @@ export class EdgeAggregator {
 
   add(o: Observation): void {
     this.#accumulateIds(
-      this.#id(o.srcAddr),
-      this.#id(o.dstAddr),
-      this.#id(o.dstHost),
+      this.#addressId(o.srcAddr),
+      this.#addressId(o.dstAddr),
+      this.#textId(o.dstHost),
       Math.floor(o.start / this.#bucketSeconds),
       packKey(o.dstPort ?? 0, o.protocol ?? 0, o.action, o.direction),
       o.reply ? 0 : 1,
@@ -297,8 +294,8 @@ export class EdgeAggregator {
     );
   }
 
-  /** Adds one flow as `LineParser.parseBytes` reads it (see `Ipv4FlowSink`). */
-  addIpv4(
+  /** Adds one flow as `LineParser.parseBytes` reads it (see `FlowSink.flow`), seen by the `sources` kinds. */
+  addFlow(
     src: number,
     dst: number,
     dstPort: number,
@@ -313,8 +310,8 @@ export class EdgeAggregator {
     sources: number,
   ): void {
     this.#accumulateIds(
-      this.#ipv4Id(src),
-      this.#ipv4Id(dst),
+      src < IPV6_KEYS ? this.#ipv4Id(src) : src - IPV6_KEYS,
+      dst < IPV6_KEYS ? this.#ipv4Id(dst) : dst - IPV6_KEYS,
       0,
       Math.floor(start / this.#bucketSeconds),
       ((dstPort * 256 + protocol) * 2 + (reject ? 1 : 0)) * 2 + (ingress ? 1 : 0),
@@ -334,9 +331,9 @@ export class EdgeAggregator {
   merge(edges: Iterable<Edge>): void {
     for (const x of edges) {
       this.#accumulateIds(
-        this.#id(x.srcAddr),
-        this.#id(x.dstAddr),
-        this.#id(x.dstHost),
+        this.#addressId(x.srcAddr),
+        this.#addressId(x.dstAddr),
+        this.#textId(x.dstHost),
         Math.floor(x.bucket / this.#bucketSeconds),
         packKey(x.dstPort, x.protocol, x.action, x.direction),
         x.flows,
@@ -403,24 +400,24 @@ export class EdgeAggregator {
     const n = this.#size;
     const keys = this.#keys;
     const counters = this.#counters;
-    const strings = this.#strings;
+    const values = this.#values;
     const column = (of: (k: number) => number): Int32Array => {
       const out = new Int32Array(n);
       for (let e = 0; e < n; e++) out[e] = of(e * KEY_INTS);
       return out;
     };
-    const address = addressRanks(strings);
+    const address = addressRanks(values);
     const host = column((k) => keys[k + K_HOST]!);
-    const hostRank = textRanks(strings, host);
+    const hostRank = textRanks(values, host);
     for (let e = 0; e < n; e++) host[e] = hostRank[host[e]!]!;
     const [bucketDigit, bucketRange] = bucketDigits(n, keys);
     const src = column((k) => address[keys[k + K_SRC]!]!);
     const dst = column((k) => address[keys[k + K_DST]!]!);
     const order = radixOrder(n, [
       [bucketDigit, bucketRange],
-      [src, strings.length],
-      [dst, strings.length],
-      [host, strings.length],
+      [src, values.length],
+      [dst, values.length],
+      [host, values.length],
     ]);
     // `packed` orders as (port, protocol, action, direction) with accept < reject and egress < ingress, as the
     // key's columns compare in SQLite. Edges that share the rest of the key are few, so they sort among themselves.
@@ -430,7 +427,7 @@ export class EdgeAggregator {
         bucketDigit[a] === bucketDigit[b] && src[a] === src[b] && dst[a] === dst[b] && host[a] === host[b],
       column((k) => keys[k + K_PACKED]!),
     );
-    const cols = newColumns(n, this.#bucketSeconds, strings);
+    const cols = newColumns(n, this.#bucketSeconds, values);
     for (let i = 0; i < n; i++) {
       const e = order[i]!;
       const k = e * KEY_INTS;
@@ -445,53 +442,131 @@ export class EdgeAggregator {
     this.#size = 0;
     this.#slots.fill(EMPTY);
     this.#ids = new Map();
-    this.#strings = [''];
+    this.#values = [''];
     this.#recentKeys.fill(undefined);
-    this.#v4Ids.fill(EMPTY);
-    this.#v4Count = 0;
+    this.#v4.clear();
+    this.#v6.clear();
     return cols;
   }
 }
 
-const byText =
-  (strings: readonly string[]) =>
-  (a: number, b: number): number =>
-    strings[a]! < strings[b]! ? -1 : strings[a]! > strings[b]! ? 1 : 0;
+/**
+ * Open addressing from a key of `width` 32-bit words (filled into `words` before `find` or `insert`) to an id.
+ * Starts small and doubles, so a commit of few distinct keys clears fast.
+ */
+class IdTable {
+  readonly words: Int32Array;
+  readonly #width: number;
+  #keys: Int32Array;
+  #ids: Int32Array;
+  #count = 0;
+  /** Where `find` stopped: the key's slot, or the empty slot it would go in. */
+  #at = 0;
 
-/** The text order of the strings `ids` names (host names: few distinct ones, often only ''), by id. */
-function textRanks(strings: readonly string[], ids: Int32Array): Int32Array {
-  const distinct = [...new Set(ids)].sort(byText(strings));
-  const rank = new Int32Array(strings.length);
+  constructor(width: number, slots: number) {
+    this.#width = width;
+    this.words = new Int32Array(width);
+    this.#keys = new Int32Array(slots * width);
+    this.#ids = new Int32Array(slots).fill(EMPTY);
+  }
+
+  /** The id of the key in `words`, or EMPTY. */
+  find(): number {
+    const w = this.words;
+    const width = this.#width;
+    const keys = this.#keys;
+    const ids = this.#ids;
+    const mask = ids.length - 1;
+    for (let i = wordsHash(w, width) & mask; ; i = (i + 1) & mask) {
+      const id = ids[i]!;
+      if (id === EMPTY) {
+        this.#at = i;
+        return EMPTY;
+      }
+      let j = 0;
+      while (j < width && keys[i * width + j] === w[j]) j++;
+      if (j === width) return id;
+    }
+  }
+
+  /** Adds the key in `words`, which `find` just did not find, with this id. */
+  insert(id: number): void {
+    this.#keys.set(this.words, this.#at * this.#width);
+    this.#ids[this.#at] = id;
+    if (++this.#count * 2 > this.#ids.length) this.#grow();
+  }
+
+  clear(): void {
+    this.#ids.fill(EMPTY);
+    this.#count = 0;
+  }
+
+  #grow(): void {
+    const width = this.#width;
+    const keys = this.#keys;
+    const ids = this.#ids;
+    this.#keys = new Int32Array(keys.length * 2);
+    this.#ids = new Int32Array(ids.length * 2).fill(EMPTY);
+    const mask = this.#ids.length - 1;
+    for (let j = 0; j < ids.length; j++) {
+      if (ids[j] === EMPTY) continue;
+      const key = keys.subarray(j * width, (j + 1) * width);
+      let i = wordsHash(key, width) & mask;
+      while (this.#ids[i] !== EMPTY) i = (i + 1) & mask;
+      this.#keys.set(key, i * width);
+      this.#ids[i] = ids[j]!;
+    }
+  }
+}
+
+function wordsHash(w: Int32Array, width: number): number {
+  let h = Math.imul(w[0]!, 0x9e3779b1);
+  for (let j = 1; j < width; j++) h = Math.imul(h ^ w[j]!, 0x85ebca77);
+  return h ^ (h >>> 15);
+}
+
+const byText =
+  (values: readonly (string | number)[]) =>
+  (a: number, b: number): number =>
+    values[a]! < values[b]! ? -1 : values[a]! > values[b]! ? 1 : 0;
+
+/** The text order of the texts `ids` names (host names: few distinct ones, often only ''), by id. */
+function textRanks(values: readonly (string | number)[], ids: Int32Array): Int32Array {
+  const distinct = [...new Set(ids)].sort(byText(values));
+  const rank = new Int32Array(values.length);
   for (let r = 0; r < distinct.length; r++) rank[distinct[r]!] = r;
   return rank;
 }
 
-/** Room for a string id below an IPv4 number in one exact float64 (2^32 × 2^21 ≤ 2^53). */
+/** Room for an id below an IPv4 number in one exact float64 (2^32 × 2^21 ≤ 2^53). */
 const ID_SPAN = 2 ** 21;
 
 /**
- * Every string's rank as an address column compares it: an IPv4 address as its number (migration 0009), before any
- * text, and text in byte order. The numbers sort natively, each packed with its id into one float64.
+ * Every value's rank as an address column compares it: an IPv4 address (a number) before any text, and text in byte
+ * order. The numbers sort natively, each packed with its id into one float64.
  */
-export function addressRanks(strings: readonly string[], span = ID_SPAN): Int32Array {
+export function addressRanks(values: readonly (string | number)[], span = ID_SPAN): Int32Array {
   const numbers: number[] = [];
   const texts: number[] = [];
-  for (let id = 0; id < strings.length; id++) {
-    const v4 = ipv4Number(strings[id]!);
-    if (v4 === null || strings.length > span) texts.push(id);
-    else numbers.push(v4 * span + id);
+  const pack = values.length <= span;
+  for (let id = 0; id < values.length; id++) {
+    const v = values[id]!;
+    if (typeof v === 'number' && pack) numbers.push(v * span + id);
+    else texts.push(id);
   }
   const packed = Float64Array.from(numbers).sort();
-  const text = byText(strings);
-  // Only when there are too many strings to pack do addresses come here too.
+  const text = byText(values);
+  // Only when there are too many values to pack do addresses come here too.
   texts.sort((a, b) => {
-    const x = ipv4Number(strings[a]!);
-    const y = ipv4Number(strings[b]!);
-    if (x !== null && y !== null) return x - y;
-    if (x !== null || y !== null) return x !== null ? -1 : 1;
+    const x = values[a]!;
+    const y = values[b]!;
+    if (typeof x === 'number' || typeof y === 'number') {
+      if (typeof x === 'number' && typeof y === 'number') return x - y;
+      return typeof x === 'number' ? -1 : 1;
+    }
     return text(a, b);
   });
-  const rank = new Int32Array(strings.length);
+  const rank = new Int32Array(values.length);
   let r = 0;
   for (const p of packed) rank[p % span] = r++;
   for (const id of texts) rank[id] = r++;

@@ -6,12 +6,7 @@ import {
   type SourceRef,
 } from '../../collectors/sources/open.js';
 import { splitLines } from '../../collectors/sources/split-lines.js';
-import type {
-  CollectorDescriptor,
-  Ipv4FlowSink,
-  LineParser,
-  ObservationScratch,
-} from '../model/collector.js';
+import type { CollectorDescriptor, FlowSink, LineParser, ObservationScratch } from '../model/collector.js';
 import type { ParseOutcome } from '../model/parse-outcome.js';
 import { IngestCounts, QUARANTINE_RAW_CHARS, type Checkpoint, type QuarantineRow } from '../model/edge.js';
 import { ConcurrentIngestError, KnownError } from '../model/errors.js';
@@ -342,9 +337,10 @@ async function ingestOne(
     }
   };
   const bit = sourceBit(kind);
-  const flows: Ipv4FlowSink = {
-    ipv4Flow(src, dst, dstPort, protocol, reject, ingress, reply, packets, bytes, start, end) {
-      agg.addIpv4(src, dst, dstPort, protocol, reject, ingress, reply, packets, bytes, start, end, bit);
+  const flows: FlowSink = {
+    ipv6Key: (hextets) => agg.ipv6Key(hextets),
+    flow(src, dst, dstPort, protocol, reject, ingress, reply, packets, bytes, start, end) {
+      agg.addFlow(src, dst, dstPort, protocol, reject, ingress, reply, packets, bytes, start, end, bit);
       delta.stored++;
       spans(start, end);
     },

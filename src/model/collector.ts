@@ -21,19 +21,24 @@ export interface LineParser {
   /**
    * The ingest hot path for formats whose common lines are plain ASCII records: reads the line `bytes[from, to)`
    * without decoding it and hands its flow to `sink`, returning true; or returns false, having changed nothing,
-   * for any line it does not read exactly as `parse` would (a header, a skip, a reject, an IPv6 address …), which
+   * for any line it does not read exactly as `parse` would (a header, a skip, a reject, an address written unusually …), which
    * the caller then decodes and passes to `parse`. A line it accepts must give the edge `parse` gives.
    */
-  parseBytes?(bytes: Buffer, from: number, to: number, sink: Ipv4FlowSink): boolean;
+  parseBytes?(bytes: Buffer, from: number, to: number, sink: FlowSink): boolean;
 }
 
 /**
  * Receives a flow that `LineParser.parseBytes` read: already oriented as an `Observation` is (source = opener;
- * a reply half flipped, its traffic counted as received), addresses as unsigned 32-bit IPv4 numbers, a port or
- * protocol the format lacks as 0.
+ * a reply half flipped, its traffic counted as received), a port or protocol the format lacks as 0. An address is
+ * an IPv4 address as its unsigned 32-bit number, or a key that `ipv6Key` gave (2^32 and up) for an IPv6 one.
  */
-export interface Ipv4FlowSink {
-  ipv4Flow(
+export interface FlowSink {
+  /**
+   * The key of an IPv6 address, given as its 8 hextets (an IPv4-mapped address is never given: it is its IPv4
+   * number). The array is the caller's and is reused: keep what it says, not it.
+   */
+  ipv6Key(hextets: Uint16Array): number;
+  flow(
     src: number,
     dst: number,
     dstPort: number,
@@ -47,6 +52,9 @@ export interface Ipv4FlowSink {
     end: number,
   ): void;
 }
+
+/** Address keys at or above this come from `FlowSink.ipv6Key`; below it they are IPv4 numbers. */
+export const IPV6_KEYS = 2 ** 32;
 
 /** A reusable, writable observation for `LineParser.parseInto`. */
 export type ObservationScratch = { -readonly [K in keyof Observation]: Observation[K] };

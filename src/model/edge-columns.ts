@@ -1,5 +1,6 @@
 import type { Action, Direction } from './observation.js';
 import type { Edge } from './edge.js';
+import { ipv4Number, ipv4Text } from './ip.js';
 
 /** Counter columns, in the order `EdgeColumns.counters` holds them per edge. */
 export const C_FLOWS = 0;
@@ -13,17 +14,21 @@ export const C_LAST = 7;
 export const COUNTERS = 8;
 
 /**
- * Edges column-wise: typed arrays plus one table of distinct strings, so a worker thread can hand half a million
+ * Edges column-wise: typed arrays plus one table of distinct values, so a worker thread can hand half a million
  * edges to the writer without a structured clone of per-edge objects (the buffers are transferred), and the
- * writer binds them without building an object per edge. `strings[0]` is '' and no other entry is.
+ * writer binds them without building an object per edge.
  */
 export interface EdgeColumns {
   readonly size: number;
   readonly bucketSeconds: number;
-  readonly strings: readonly string[];
+  /**
+   * What the indices in `src`, `dst` and `host` stand for: an IPv4 address as its unsigned 32-bit number (as
+   * `edge_rows` stores it), or text: a host name, another address, or '' (absent), which is at index 0 and nowhere else.
+   */
+  readonly values: readonly (string | number)[];
   /** Bucket index (bucket start / bucketSeconds). */
   readonly bucket: Float64Array;
-  /** Indices into `strings`. */
+  /** Indices into `values`. */
   readonly src: Int32Array;
   readonly dst: Int32Array;
   readonly host: Int32Array;
@@ -47,11 +52,15 @@ export const packedAction = (p: number): Action => (p & 2 ? 'reject' : 'accept')
 export const packedDirection = (p: number): Direction => (p & 1 ? 'ingress' : 'egress');
 
 /** Columns for `n` edges, zero until filled in. */
-export function newColumns(n: number, bucketSeconds: number, strings: readonly string[]): EdgeColumns {
+export function newColumns(
+  n: number,
+  bucketSeconds: number,
+  values: readonly (string | number)[],
+): EdgeColumns {
   return {
     size: n,
     bucketSeconds,
-    strings,
+    values,
     bucket: new Float64Array(n),
     src: new Int32Array(n),
     dst: new Int32Array(n),
@@ -66,22 +75,23 @@ export function newColumns(n: number, bucketSeconds: number, strings: readonly s
 export function columnsOf(edges: Iterable<Edge>): EdgeColumns {
   const list = Array.isArray(edges) ? (edges as readonly Edge[]) : [...edges];
   const n = list.length;
-  const strings: string[] = [''];
-  const ids = new Map<string, number>([['', 0]]);
-  const id = (s: string): number => {
-    let i = ids.get(s);
+  const values: (string | number)[] = [''];
+  const ids = new Map<string | number, number>([['', 0]]);
+  const id = (v: string | number): number => {
+    let i = ids.get(v);
     if (i === undefined) {
-      i = strings.push(s) - 1;
-      ids.set(s, i);
+      i = values.push(v) - 1;
+      ids.set(v, i);
     }
     return i;
   };
-  const cols = newColumns(n, 1, strings);
+  const address = (text: string): number => id(ipv4Number(text) ?? text);
+  const cols = newColumns(n, 1, values);
   for (let i = 0; i < n; i++) {
     const e = list[i]!;
     cols.bucket[i] = e.bucket;
-    cols.src[i] = id(e.srcAddr);
-    cols.dst[i] = id(e.dstAddr);
+    cols.src[i] = address(e.srcAddr);
+    cols.dst[i] = address(e.dstAddr);
     cols.host[i] = id(e.dstHost);
     cols.packed[i] = packKey(e.dstPort, e.protocol, e.action, e.direction);
     cols.sources[i] = e.sources;
@@ -126,14 +136,15 @@ export function* edgesOf(cols: EdgeColumns): Generator<Edge> {
     lastSeen: 0,
     sources: 0,
   };
-  const { strings, counters: k } = cols;
+  const { counters: k } = cols;
+  const texts = cols.values.map((v) => (typeof v === 'number' ? ipv4Text(v) : v));
   for (let i = 0; i < cols.size; i++) {
     const p = cols.packed[i]!;
     const c = i * COUNTERS;
     out.bucket = cols.bucket[i]! * cols.bucketSeconds;
-    out.srcAddr = strings[cols.src[i]!]!;
-    out.dstAddr = strings[cols.dst[i]!]!;
-    out.dstHost = strings[cols.host[i]!]!;
+    out.srcAddr = texts[cols.src[i]!]!;
+    out.dstAddr = texts[cols.dst[i]!]!;
+    out.dstHost = texts[cols.host[i]!]!;
     out.dstPort = packedPort(p);
     out.protocol = packedProtocol(p);
     out.action = packedAction(p);

@@ -105,6 +105,69 @@ export function parseIpv6(text: string): number[] | null {
   return groups;
 }
 
+const COLON = 0x3a;
+const SPACE = 0x20;
+
+/** The value of a hex digit's byte, or -1. */
+function hexDigit(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  const lower = c | 0x20;
+  return lower >= 97 && lower <= 102 ? lower - 87 : -1;
+}
+
+/**
+ * Reads IPv6 text from `b[from]` up to a space or `to` into `out` (8 hextets) and returns where it stopped, or -1
+ * unless the text is hex groups and at most one `::`, which `parseIpv6` reads the same way. An embedded IPv4 tail, a
+ * zone or anything else gives -1, and the caller decides with `canonicalIp`: this is the byte parsers' hot path.
+ */
+export function readIpv6Bytes(b: Uint8Array, from: number, to: number, out: Uint16Array): number {
+  let groups = 0;
+  /** How many groups came before the `::`, or -1 for none yet. */
+  let gap = -1;
+  let i = from;
+  if (i + 1 < to && b[i] === COLON && b[i + 1] === COLON) {
+    gap = 0;
+    i += 2;
+  }
+  while (i < to && b[i] !== SPACE) {
+    const start = i;
+    let value = 0;
+    for (let h; i < to && (h = hexDigit(b[i]!)) >= 0; i++) value = value * 16 + h;
+    if (i === start || i - start > 4 || groups === 8) return -1;
+    out[groups++] = value;
+    if (i === to || b[i] === SPACE) break;
+    if (b[i] !== COLON) return -1;
+    i++;
+    if (i < to && b[i] === COLON) {
+      if (gap >= 0) return -1;
+      gap = groups;
+      i++;
+    } else if (i === to || b[i] === SPACE) {
+      return -1; // a group must follow a single colon
+    }
+  }
+  if (gap < 0) return groups === 8 ? i : -1;
+  // `::` stands for one zero group or more: the groups after it move to the end.
+  if (groups > 7) return -1;
+  const tail = groups - gap;
+  for (let k = 1; k <= tail; k++) out[8 - k] = out[groups - k]!;
+  out.fill(0, gap, 8 - tail);
+  return i;
+}
+
+/** True for an IPv4-mapped address (::ffff:0:0/96): it is the IPv4 host in its last two hextets. */
+export function isMappedIpv4(h: ArrayLike<number>): boolean {
+  return h[0] === 0 && h[1] === 0 && h[2] === 0 && h[3] === 0 && h[4] === 0 && h[5] === 0xffff;
+}
+
+/** `isPrivateIp` for an IPv6 address given as its 8 hextets (not IPv4-mapped). */
+export function isPrivateIpv6(h: ArrayLike<number>): boolean {
+  const first = h[0]!;
+  if (first === 0)
+    return h[1] === 0 && h[2] === 0 && h[3] === 0 && h[4] === 0 && h[5] === 0 && h[6] === 0 && h[7] === 1;
+  return (first & 0xfe00) === 0xfc00 || (first & 0xffc0) === 0xfe80 || (first & 0xff00) === 0xff00;
+}
+
 /** Formats 8 hextets per RFC 5952; IPv4-mapped addresses keep their dotted tail (RFC 5952 §5). */
 export function formatIpv6(groups: readonly number[]): string {
   if (

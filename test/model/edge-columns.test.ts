@@ -7,7 +7,8 @@ const edgeArb: fc.Arbitrary<Edge> = fc.record({
   bucket: fc.integer({ min: 0, max: 2_000_000_000 }).map((t) => t - (t % 3600)),
   srcAddr: fc.constantFrom('', '10.0.0.1', '2001:db8::1'),
   dstAddr: fc.constantFrom('', '192.0.2.1', '10.0.0.1'),
-  dstHost: fc.constantFrom('', 'api.example.com'),
+  // A host name may look like an address; it is still a name, and stays text.
+  dstHost: fc.constantFrom('', 'api.example.com', '10.0.0.1'),
   dstPort: fc.integer({ min: 0, max: 65535 }),
   protocol: fc.integer({ min: 0, max: 255 }),
   action: fc.constantFrom('accept' as const, 'reject' as const),
@@ -29,9 +30,35 @@ describe('EdgeColumns', () => {
       fc.property(fc.array(edgeArb, { maxLength: 50 }), (edges) => {
         const cols = columnsOf(edges);
         expect(Array.from(edgesOf(cols), (e) => ({ ...e }))).toEqual(edges);
-        expect(cols.strings[0]).toBe('');
-        expect(cols.strings.indexOf('', 1)).toBe(-1);
+        expect(cols.values[0]).toBe('');
+        expect(cols.values.indexOf('', 1)).toBe(-1);
       }),
     );
+  });
+
+  it('holds IPv4 addresses as their numbers, as edge_rows stores them, and host names as text', () => {
+    const base = {
+      bucket: 0,
+      dstPort: 443,
+      protocol: 6,
+      action: 'accept' as const,
+      direction: 'egress' as const,
+    };
+    const counters = { flows: 1, replies: 0, packetsOut: 1, bytesOut: 1, packetsIn: 0, bytesIn: 0 };
+    const cols = columnsOf([
+      {
+        ...base,
+        ...counters,
+        srcAddr: '10.0.0.1',
+        dstAddr: '2001:db8::1',
+        dstHost: '10.0.0.1',
+        firstSeen: 0,
+        lastSeen: 0,
+        sources: 1,
+      },
+    ]);
+    expect(cols.values[cols.src[0]!]).toBe(0x0a000001);
+    expect(cols.values[cols.dst[0]!]).toBe('2001:db8::1');
+    expect(cols.values[cols.host[0]!]).toBe('10.0.0.1');
   });
 });

@@ -8,17 +8,21 @@ import {
 } from '../../../collectors/vpcflow/index.js';
 import { layoutOf, type FieldLayout } from '../../../collectors/vpcflow/fields.js';
 import { parseVpcFlowBytes } from '../../../collectors/vpcflow/parse-bytes.js';
-import type { Ipv4FlowSink } from '../../../src/model/collector.js';
-import { ipv4Text } from '../../../src/model/ip.js';
+import { IPV6_KEYS, type FlowSink } from '../../../src/model/collector.js';
+import { formatIpv6, ipv4Text } from '../../../src/model/ip.js';
 
 /** What the byte path handed its sink, in the terms an `Observation` uses. */
 function readBytes(line: string, layout: FieldLayout): Record<string, unknown> | null {
   let got: Record<string, unknown> | null = null;
-  const sink: Ipv4FlowSink = {
-    ipv4Flow(src, dst, dstPort, protocol, reject, ingress, reply, packets, bytes, start, end) {
+  const v6: string[] = [];
+  const text = (address: number): string =>
+    address < IPV6_KEYS ? ipv4Text(address) : v6[address - IPV6_KEYS]!;
+  const sink: FlowSink = {
+    ipv6Key: (hextets) => IPV6_KEYS + v6.push(formatIpv6(Array.from(hextets))) - 1,
+    flow(src, dst, dstPort, protocol, reject, ingress, reply, packets, bytes, start, end) {
       got = {
-        src: ipv4Text(src),
-        dst: ipv4Text(dst),
+        src: text(src),
+        dst: text(dst),
         dstPort,
         protocol,
         reject,
@@ -78,13 +82,42 @@ const octet = fc.oneof(
 /** Mostly valid, sometimes not: the two paths must agree on both. */
 const mostly = <T>(valid: fc.Arbitrary<T>, other: fc.Arbitrary<T>): fc.Arbitrary<T> =>
   fc.oneof({ arbitrary: valid, weight: 9 }, { arbitrary: other, weight: 1 });
+/** IPv6 as logs may write it: any RFC 4291 form, in either case, IPv4-mapped, private, and broken. */
+const ipv6ish = fc.oneof(
+  fc.ipV6(),
+  fc.ipV6().map((a) => a.toUpperCase()),
+  fc.constantFrom(
+    '::1',
+    '::',
+    '2001:db8::1',
+    '2001:db8:0:0:0:0:0:1',
+    '1::',
+    'fc00::5',
+    'fe80::1',
+    'ff02::1',
+    '::ffff:a00:1',
+    '::ffff:c000:201',
+    '::FFFF:10.0.0.1',
+    'fe80::1%eth0',
+    ':::',
+    '1:::2',
+    ':1',
+    '1:',
+    '1::2::3',
+    '1:2:3:4:5:6:7:8:9',
+    '1:2:3:4:5:6:7::8',
+    '12345::1',
+    '2001:db8::g',
+  ),
+);
 const ipv4ish = mostly(
   fc.oneof(fc.ipV4(), fc.constantFrom('10.0.0.1', '172.16.5.4', '192.168.1.1', '100.64.0.1', '169.254.1.1')),
   fc.oneof(
     fc.tuple(octet, octet, octet, octet).map((o) => o.join('.')),
-    fc.constantFrom('-', '::1', '2001:db8::1', '1.2.3.4.5'),
+    fc.constantFrom('-', '1.2.3.4.5'),
   ),
 );
+const address = fc.oneof({ arbitrary: ipv4ish, weight: 4 }, { arbitrary: ipv6ish, weight: 1 });
 const num = mostly(
   fc.nat().map(String),
   fc.constantFrom('-', '9007199254740991', '9007199254740992', '12345678901234567', 'x', '01', ''),
@@ -123,11 +156,28 @@ describe('VPC flow byte parser', () => {
     });
   });
 
-  it('declines what only the text parser may judge: headers, NODATA, IPv6, trailing white space, doubled spaces', () => {
+  it('reads IPv6 addresses as the text parser writes them, and an IPv4-mapped one as its IPv4 address', () => {
+    const v6 =
+      '2 123456789010 eni-1 2001:DB8:0:0:0:0:0:2 2001:db8::1 443 40000 6 1 2 1418530010 1418530070 ACCEPT OK';
+    expect(expectAgreement(v6, DEFAULT_LAYOUT)).toBe(true);
+    // The reply half of a call from a private address: flipped, and egress (the private side is local).
+    expect(readBytes(v6.replace('2001:db8::1', 'fd00::7'), DEFAULT_LAYOUT)).toMatchObject({
+      src: 'fd00::7',
+      dst: '2001:db8::2',
+      reply: true,
+      ingress: false,
+    });
+    expect(readBytes(v6.replace('2001:DB8:0:0:0:0:0:2', '::ffff:a00:2'), DEFAULT_LAYOUT)).toMatchObject({
+      dst: '10.0.0.2',
+    });
+  });
+
+  it('declines what only the text parser may judge: headers, NODATA, unusual addresses, trailing white space, doubled spaces', () => {
     for (const line of [
       'version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status',
       '2 123456789010 eni-1 - - - - - - - 1431280876 1431280934 - NODATA',
-      '2 123456789010 eni-1 2001:db8::1 2001:db8::2 443 40000 6 1 2 1418530010 1418530070 ACCEPT OK',
+      '2 123456789010 eni-1 ::ffff:10.0.0.1 2001:db8::2 443 40000 6 1 2 1418530010 1418530070 ACCEPT OK',
+      '2 123456789010 eni-1 fe80::1%eth0 2001:db8::2 443 40000 6 1 2 1418530010 1418530070 ACCEPT OK',
       '2 123456789010 eni-1 10.0.0.1 10.0.0.2 40000 443 6 1 2 1418530010 1418530070 ACCEPT OK\t',
       '2 123456789010 eni-1 10.0.0.1 10.0.0.2 40000 443 6 1 2 1418530010 1418530070 ACCEPT OK\t\r',
       '2 123456789010 eni-1 10.0.0.1  10.0.0.2 40000 443 6 1 2 1418530010 1418530070 ACCEPT OK',
@@ -144,8 +194,8 @@ describe('VPC flow byte parser', () => {
     const record = fc.tuple(
       mostly(fc.constant('2'), fc.constantFrom('3', 'x')),
       mostly(fc.constant('eni-1'), fc.string({ unit: 'binary', minLength: 1 })),
-      ipv4ish,
-      ipv4ish,
+      address,
+      address,
       port,
       port,
       mostly(fc.constantFrom('6', '17', '1'), fc.constantFrom('256', '-')),
@@ -177,10 +227,10 @@ describe('VPC flow byte parser', () => {
 
   it('agrees with the text parser on generated version 5 records in any field order', () => {
     const record = fc.record({
-      src: ipv4ish,
-      dst: ipv4ish,
-      pktSrc: ipv4ish,
-      pktDst: ipv4ish,
+      src: address,
+      dst: address,
+      pktSrc: address,
+      pktDst: address,
       srcPort: port,
       dstPort: port,
       flags,
@@ -252,7 +302,9 @@ describe('VPC flow byte parser', () => {
       .join(' ');
     let port = -1;
     const buf = Buffer.from(line);
-    expect(parser.parseBytes(buf, 0, buf.length, { ipv4Flow: (_s, _d, p) => (port = p) })).toBe(true);
+    expect(
+      parser.parseBytes(buf, 0, buf.length, { ipv6Key: () => IPV6_KEYS, flow: (_s, _d, p) => (port = p) }),
+    ).toBe(true);
     expect(port).toBe(5432);
   });
 });
