@@ -176,7 +176,7 @@ Examples:
         let result: KafkaIngestResult;
         let stored: KafkaIngestResult | null = null;
         if (storeEdges !== undefined) {
-          const store = openForWrite(g);
+          const store = openForWrite(g, { memoryTemp: true });
           try {
             store.bucketSeconds(bucket);
             const both = await runBothStages(store, {
@@ -194,7 +194,7 @@ Examples:
         } else if (opts.emitEdges !== undefined) {
           result = await emitEdges({ ...common, edgesTopic: opts.emitEdges, bucketSeconds: bucket ?? 3600 });
         } else {
-          const store = openForWrite(g);
+          const store = openForWrite(g, { memoryTemp: true });
           try {
             store.bucketSeconds(bucket);
             result = await consumeIntoStore(store, common);

@@ -42,8 +42,9 @@ export async function runCollect(
   }
   const refs = await expandPaths(paths);
   const log = logger(g);
-  // Ingest writes edges in key order and needs few pages at a time: a small cache keeps its memory flat.
-  const store = openForWrite(g, { cacheMb: 8 });
+  // Ingest writes edges in key order and needs few pages at a time: a small cache keeps its memory flat. It only
+  // upserts, so its statement journals can stay in memory.
+  const store = openForWrite(g, { cacheMb: 8, memoryTemp: true });
   const progress = new ProgressLine(!g.quiet && process.stderr.isTTY === true);
   const abort = new AbortController();
   const fromStdin = refs.some((r) => r.path === null);

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { UsageError } from '../model/errors.js';
-import { Store } from '../store/store.js';
+import { Store, type StoreOptions } from '../store/store.js';
 import {
   createLogger,
   LOG_FORMATS,
@@ -72,7 +72,10 @@ export function logger(g: GlobalOptions): Logger {
 }
 
 /** Opens the database for writing, creating it if needed. */
-export function openForWrite(g: GlobalOptions, opts: { readonly cacheMb?: number } = {}): Store {
+export function openForWrite(
+  g: GlobalOptions,
+  opts: Pick<StoreOptions, 'cacheMb' | 'memoryTemp'> = {},
+): Store {
   return new Store(dbPath(g), opts);
 }
 

@@ -41,6 +41,13 @@ export interface StoreOptions {
   readonly now?: () => number;
   /** SQLite page cache of this connection, in MB (default 32). */
   readonly cacheMb?: number;
+  /**
+   * Temporary files in memory (`temp_store = MEMORY`), for a connection that only ingests. Each multi-row upsert keeps
+   * a statement journal (the pages it changed, to undo it alone), which SQLite spills to a temporary file past 64 KiB
+   * and then writes page by page for the rest of the transaction: 200 000 writes for 2M flow records, a fifth of the
+   * write time. Not for connections that sort large results, whose sorter would then hold them in memory too.
+   */
+  readonly memoryTemp?: boolean;
 }
 
 const DEFAULT_BUCKET_SECONDS = 3600;
@@ -87,6 +94,8 @@ export class Store {
       registerFunctions(this.db);
       if (!opts.readonly) migrate(this.db, MIGRATIONS, this.#now);
       else this.#assertSchema();
+      // After the migrations: a migration may copy a whole table in one statement.
+      if (opts.memoryTemp === true) this.db.pragma('temp_store = MEMORY');
     } catch (err) {
       this.db.close();
       throw knownSqliteError(err, path);

@@ -82,6 +82,32 @@ describe('Store', () => {
     expect(() => new Store(path)).toThrow(/schema version 99 is newer/);
   });
 
+  it('keeps temporary files (the statement journals of its upserts) in memory only when asked to', () => {
+    const dir = tempDir();
+    const tempStore = (s: Store): unknown => s.db.pragma('temp_store', { simple: true });
+    const ingest = new Store(join(dir, 'x.db'), { memoryTemp: true });
+    // Upserts of rows spread over many pages, as a commit that continues the last one's hour writes them.
+    for (const [first, step] of [
+      [0, 2],
+      [1, 2],
+    ] as const) {
+      const edges = Array.from({ length: 5000 }, (_, i) =>
+        edge({ dstPort: first + step * i, bytesOut: 1, bytesIn: 0 }),
+      );
+      ingest.writeBatch({
+        edges,
+        quarantine: [],
+        checkpoint: checkpoint({ previousLineNo: first === 0 ? null : 10, lineNo: first === 0 ? 10 : 20 }),
+      });
+    }
+    expect(tempStore(ingest)).toBe(2); // MEMORY
+    expect(edgeTotals(ingest.db)).toMatchObject({ edges: 10_000, bytes: 10_000 });
+    ingest.close();
+    const other = new Store(join(dir, 'x.db'));
+    expect(tempStore(other)).toBe(0); // the default: files
+    other.close();
+  });
+
   it('adds up an edge written in two batches and keeps the widest seen range', () => {
     const dir = tempDir();
     const store = new Store(join(dir, 'x.db'));
