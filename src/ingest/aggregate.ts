@@ -9,12 +9,21 @@ import {
   C_PACKETS_IN,
   C_PACKETS_OUT,
   C_REPLIES,
+  K_BUCKET,
+  K_DST,
+  K_HOST,
+  K_PACKED,
+  K_SOURCES,
+  K_SRC,
+  KEY_INTS,
+  compactTable,
   edgesOf,
-  newColumns,
   packKey,
-  type EdgeColumns,
-} from '../model/edge-columns.js';
+  type EdgeTable,
+  type OrderedEdges,
+} from '../model/edge-table.js';
 import { IPV6_KEYS } from '../model/collector.js';
+import { sortedEdges } from './edge-order.js';
 import { formatIpv6, ipv4Number } from '../model/ip.js';
 import { SOURCE_KINDS, type Observation, type SourceKind } from '../model/observation.js';
 
@@ -34,71 +43,11 @@ function keyHash(src: number, dst: number, host: number, bucket: number, packed:
   return h ^ (h >>> 12);
 }
 
-/**
- * The indices 0..n-1 in the order of their digits, most significant first, each digit an integer below its
- * range: a least-significant-digit radix sort of stable counting sorts, linear in n and the ranges. A comparison
- * sort of each commit's edges cost more than summing them. A digit with one value over all n orders nothing and
- * is passed over (a flow log has no host names; a commit often spans one bucket).
- */
-function radixOrder(n: number, digits: readonly (readonly [Int32Array, number])[]): Int32Array {
-  let order = new Int32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  let next = new Int32Array(n);
-  for (let d = digits.length - 1; d >= 0; d--) {
-    const [key, range] = digits[d]!;
-    const start = new Int32Array(range + 1);
-    for (let i = 0; i < n; i++) start[key[i]! + 1]!++;
-    if (n > 0 && start[key[0]! + 1] === n) continue;
-    for (let v = 0; v < range; v++) start[v + 1]! += start[v]!;
-    for (let i = 0; i < n; i++) {
-      const e = order[i]!;
-      next[start[key[e]!]!++] = e;
-    }
-    [order, next] = [next, order];
-  }
-  return order;
-}
-
-/**
- * Sorts each run of `order` whose `same` holds between neighbours by `key`, in place. Runs are mostly short (the
- * ports one source used towards one destination in one bucket): an insertion sort. A long one (a port scan) is
- * sorted as a whole, in n log n.
- */
-function sortRuns(order: Int32Array, same: (a: number, b: number) => boolean, key: Int32Array): void {
-  for (let start = 0; start < order.length;) {
-    let end = start + 1;
-    while (end < order.length && same(order[end - 1]!, order[end]!)) end++;
-    if (end - start > 16) {
-      order.subarray(start, end).sort((a, b) => key[a]! - key[b]!);
-    } else {
-      for (let i = start + 1; i < end; i++) {
-        const e = order[i]!;
-        let j = i - 1;
-        while (j >= start && key[order[j]!]! > key[e]!) {
-          order[j + 1] = order[j]!;
-          j--;
-        }
-        order[j + 1] = e;
-      }
-    }
-    start = end;
-  }
-}
-
 const INITIAL_CAPACITY = 1 << 14;
 const INITIAL_V4_SLOTS = 1 << 12;
 const INITIAL_V6_SLOTS = 1 << 8;
 const RECENT_SLOTS = 1 << 13;
 const EMPTY = -1;
-
-/** Key columns, in the order `#keys` stores them per edge. */
-const K_SRC = 0;
-const K_DST = 1;
-const K_HOST = 2;
-const K_BUCKET = 3;
-const K_PACKED = 4;
-const K_SOURCES = 5;
-const KEY_INTS = 6;
 
 /**
  * Sums observations into edges between two commits, so memory follows the number of distinct edges, not lines.
@@ -114,7 +63,7 @@ export class EdgeAggregator {
   readonly #bucketSeconds: number;
   /** Text → id, for host names and addresses other than IPv4. */
   #ids = new Map<string, number>();
-  /** Id → what it stands for (see `EdgeColumns.values`). */
+  /** Id → what it stands for (see `EdgeTable.values`). */
   #values: (string | number)[] = [''];
   #size = 0;
   #capacity = INITIAL_CAPACITY;
@@ -125,8 +74,8 @@ export class EdgeAggregator {
    * ids, bucket index (unsigned 32 bits, stored as its int32 bit pattern), port-protocol-action-direction (see
    * packKey), and the source-kind mask.
    */
-  #keys = new Int32Array(INITIAL_CAPACITY * KEY_INTS);
-  #counters = new Float64Array(INITIAL_CAPACITY * COUNTERS);
+  #keys: Int32Array = new Int32Array(INITIAL_CAPACITY * KEY_INTS);
+  #counters: Float64Array = new Float64Array(INITIAL_CAPACITY * COUNTERS);
 
   constructor(bucketSeconds: number) {
     this.#bucketSeconds = bucketSeconds;
@@ -392,53 +341,27 @@ export class EdgeAggregator {
    * object is reused: read it before asking for the next one.
    */
   drainInOrder(): Generator<Edge> {
-    return edgesOf(this.drainColumns());
+    return edgesOf(this.drainOrdered());
   }
 
-  /** The summed edges as columns (see `EdgeColumns`) in primary-key order, then starts empty. */
-  drainColumns(): EdgeColumns {
-    const n = this.#size;
-    const keys = this.#keys;
-    const counters = this.#counters;
-    const values = this.#values;
-    const column = (of: (k: number) => number): Int32Array => {
-      const out = new Int32Array(n);
-      for (let e = 0; e < n; e++) out[e] = of(e * KEY_INTS);
-      return out;
+  /** The summed edges in primary-key order, in arrays of their own, then starts empty. */
+  drainOrdered(): OrderedEdges {
+    return sortedEdges(compactTable(this.drainTable()));
+  }
+
+  /**
+   * The summed edges as they lie in the table, in no order, then starts empty. Ordering them (`EdgeOrderer`) is left
+   * to the side that writes them: with two threads, the one with time to spare. The table is this aggregator's own
+   * arrays: read it before adding again, or take a copy (`compactTable`).
+   */
+  drainTable(): EdgeTable {
+    const table: EdgeTable = {
+      size: this.#size,
+      bucketSeconds: this.#bucketSeconds,
+      values: this.#values,
+      keys: this.#keys,
+      counters: this.#counters,
     };
-    const address = addressRanks(values);
-    const host = column((k) => keys[k + K_HOST]!);
-    const hostRank = textRanks(values, host);
-    for (let e = 0; e < n; e++) host[e] = hostRank[host[e]!]!;
-    const [bucketDigit, bucketRange] = bucketDigits(n, keys);
-    const src = column((k) => address[keys[k + K_SRC]!]!);
-    const dst = column((k) => address[keys[k + K_DST]!]!);
-    const order = radixOrder(n, [
-      [bucketDigit, bucketRange],
-      [src, values.length],
-      [dst, values.length],
-      [host, values.length],
-    ]);
-    // `packed` orders as (port, protocol, action, direction) with accept < reject and egress < ingress, as the
-    // key's columns compare in SQLite. Edges that share the rest of the key are few, so they sort among themselves.
-    sortRuns(
-      order,
-      (a, b) =>
-        bucketDigit[a] === bucketDigit[b] && src[a] === src[b] && dst[a] === dst[b] && host[a] === host[b],
-      column((k) => keys[k + K_PACKED]!),
-    );
-    const cols = newColumns(n, this.#bucketSeconds, values);
-    for (let i = 0; i < n; i++) {
-      const e = order[i]!;
-      const k = e * KEY_INTS;
-      cols.bucket[i] = keys[k + K_BUCKET]! >>> 0;
-      cols.src[i] = keys[k + K_SRC]!;
-      cols.dst[i] = keys[k + K_DST]!;
-      cols.host[i] = keys[k + K_HOST]!;
-      cols.packed[i] = keys[k + K_PACKED]!;
-      cols.sources[i] = keys[k + K_SOURCES]!;
-      for (let c = 0; c < COUNTERS; c++) cols.counters[i * COUNTERS + c] = counters[e * COUNTERS + c]!;
-    }
     this.#size = 0;
     this.#slots.fill(EMPTY);
     this.#ids = new Map();
@@ -446,7 +369,7 @@ export class EdgeAggregator {
     this.#recentKeys.fill(undefined);
     this.#v4.clear();
     this.#v6.clear();
-    return cols;
+    return table;
   }
 }
 
@@ -523,78 +446,4 @@ function wordsHash(w: Int32Array, width: number): number {
   let h = Math.imul(w[0]!, 0x9e3779b1);
   for (let j = 1; j < width; j++) h = Math.imul(h ^ w[j]!, 0x85ebca77);
   return h ^ (h >>> 15);
-}
-
-const byText =
-  (values: readonly (string | number)[]) =>
-  (a: number, b: number): number =>
-    values[a]! < values[b]! ? -1 : values[a]! > values[b]! ? 1 : 0;
-
-/** The text order of the texts `ids` names (host names: few distinct ones, often only ''), by id. */
-function textRanks(values: readonly (string | number)[], ids: Int32Array): Int32Array {
-  const distinct = [...new Set(ids)].sort(byText(values));
-  const rank = new Int32Array(values.length);
-  for (let r = 0; r < distinct.length; r++) rank[distinct[r]!] = r;
-  return rank;
-}
-
-/** Room for an id below an IPv4 number in one exact float64 (2^32 × 2^21 ≤ 2^53). */
-const ID_SPAN = 2 ** 21;
-
-/**
- * Every value's rank as an address column compares it: an IPv4 address (a number) before any text, and text in byte
- * order. The numbers sort natively, each packed with its id into one float64.
- */
-export function addressRanks(values: readonly (string | number)[], span = ID_SPAN): Int32Array {
-  const numbers: number[] = [];
-  const texts: number[] = [];
-  const pack = values.length <= span;
-  for (let id = 0; id < values.length; id++) {
-    const v = values[id]!;
-    if (typeof v === 'number' && pack) numbers.push(v * span + id);
-    else texts.push(id);
-  }
-  const packed = Float64Array.from(numbers).sort();
-  const text = byText(values);
-  // Only when there are too many values to pack do addresses come here too.
-  texts.sort((a, b) => {
-    const x = values[a]!;
-    const y = values[b]!;
-    if (typeof x === 'number' || typeof y === 'number') {
-      if (typeof x === 'number' && typeof y === 'number') return x - y;
-      return typeof x === 'number' ? -1 : 1;
-    }
-    return text(a, b);
-  });
-  const rank = new Int32Array(values.length);
-  let r = 0;
-  for (const p of packed) rank[p % span] = r++;
-  for (const id of texts) rank[id] = r++;
-  return rank;
-}
-
-/**
- * Each edge's bucket as a sort digit: its offset from the earliest bucket when the commit spans under 2^20 of
- * them (always, for hour buckets), else its rank among the distinct buckets. Buckets compare unsigned; the key
- * table holds their int32 bit patterns.
- */
-function bucketDigits(n: number, keys: Int32Array): [Int32Array, number] {
-  const out = new Int32Array(n);
-  let min = Infinity;
-  let max = -Infinity;
-  for (let e = 0; e < n; e++) {
-    const b = keys[e * KEY_INTS + K_BUCKET]! >>> 0;
-    if (b < min) min = b;
-    if (b > max) max = b;
-  }
-  if (n === 0) return [out, 1];
-  if (max - min < 1 << 20) {
-    for (let e = 0; e < n; e++) out[e] = (keys[e * KEY_INTS + K_BUCKET]! >>> 0) - min;
-    return [out, max - min + 1];
-  }
-  const distinct = [...new Set(Array.from({ length: n }, (_, e) => keys[e * KEY_INTS + K_BUCKET]! >>> 0))];
-  distinct.sort((a, b) => a - b);
-  const rank = new Map(distinct.map((b, r) => [b, r]));
-  for (let e = 0; e < n; e++) out[e] = rank.get(keys[e * KEY_INTS + K_BUCKET]! >>> 0)!;
-  return [out, distinct.length];
 }

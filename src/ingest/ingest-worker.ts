@@ -2,14 +2,15 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { collectorNamed } from '../../collectors/index.js';
 import type { InputError } from '../model/errors.js';
 import { Store } from '../store/store.js';
-import { transferablesOf } from '../model/edge-columns.js';
+import { compactTable, transferablesOf } from '../model/edge-table.js';
+import { EdgeOrderer } from './edge-order.js';
 import { ingestInto, type BatchSink } from './ingest.js';
 import { errorData, knownError, type ToReader, type ToWriter, type WorkerJob } from './worker-protocol.js';
 
 /**
  * The reading half of a parallel ingest: opens, decompresses, splits, parses and sums in this thread, and
- * hands each commit's edges (as transferred typed arrays) to the thread that owns the database. One batch
- * may be in flight while the next is read, so parsing and SQLite writes overlap on two cores.
+ * hands each commit's edges (as transferred typed arrays) to the thread that owns the database. One batch may be in
+ * flight while the next is read, so parsing and SQLite writes overlap on two cores.
  */
 const port = parentPort!;
 const job = workerData as WorkerJob;
@@ -24,26 +25,37 @@ async function main(): Promise<void> {
   const acks = new Map<number, () => void>();
   let seq = 0;
   let inFlight: Promise<void> = Promise.resolve();
+  let writerBusy = false;
+  const orderer = new EdgeOrderer();
   port.on('message', (m: ToReader) => {
     if (m.type === 'abort') abort.abort();
-    else acks.get(m.seq)?.();
+    else {
+      writerBusy = false;
+      acks.get(m.seq)?.();
+    }
   });
   const sink: BatchSink = {
     checkpointOf: (id) => reader.checkpointOf(id),
     shortFingerprintLengths: (kind, full) => reader.shortFingerprintLengths(kind, full),
     async write(batch) {
+      // The aggregator keeps its arrays for the next commit: the writer gets a copy as long as the edges. Ordering
+      // them is work for whichever thread would otherwise wait: this one while the writer is still busy with the last
+      // batch (a large database, where upserts cost more), else the writer.
+      const table = compactTable(batch.edges);
+      const edges = writerBusy ? orderer.sorted(table) : table;
       await inFlight;
       const n = ++seq;
       inFlight = new Promise<void>((resolve) => acks.set(n, resolve));
+      writerBusy = true;
       post(
         {
           type: 'batch',
           seq: n,
-          edges: batch.edges,
+          edges,
           quarantine: batch.quarantine,
           checkpoint: batch.checkpoint,
         },
-        transferablesOf(batch.edges),
+        transferablesOf(edges),
       );
     },
     settle: () => inFlight,

@@ -12,8 +12,9 @@ import { IngestCounts, QUARANTINE_RAW_CHARS, type Checkpoint, type QuarantineRow
 import { ConcurrentIngestError, KnownError } from '../model/errors.js';
 import { observation } from '../model/observation.js';
 import type { SourceState, Store } from '../store/store.js';
-import type { EdgeColumns } from '../model/edge-columns.js';
 import { EdgeAggregator, sourceBit } from './aggregate.js';
+import { EdgeOrderer } from './edge-order.js';
+import type { EdgeTable } from '../model/edge-table.js';
 
 export interface IngestOptions {
   /** The format: its kind names checkpoints and fingerprints; its parser reads the lines unless `records` is given. */
@@ -93,13 +94,14 @@ export interface IngestResult {
 }
 
 /**
- * Commit at least every million lines, every 250 000 distinct edges (the memory bound, ~25 MB in the table and as
- * much again in the batch being written) or every 30 seconds (so queries see a long ingest progress), whichever
- * comes first. Smaller commits split more edges across two, each then costing a second upsert.
+ * Commit at least every million lines, every 125 000 distinct edges (the memory bound: the table's capacity is the
+ * next power of two, 131 072 edges of 88 bytes, ~12 MB) or every 30 seconds (so queries see a long ingest progress),
+ * whichever comes first. Smaller commits split more edges across two, each then costing a second upsert: twice this
+ * bound was 3 % faster on 20M records, and 18 MB more at peak.
  */
 const DEFAULTS = {
   flushLines: 1_000_000,
-  maxEdges: 250_000,
+  maxEdges: 125_000,
   flushMs: 30_000,
   maxLineBytes: 64 * 1024,
   maxQuarantine: 10_000,
@@ -109,7 +111,11 @@ const DEFAULTS = {
 
 /** One commit's worth of a source, as the reading side hands it to the writing side. */
 export interface SourceBatch {
-  readonly edges: EdgeColumns;
+  /**
+   * Summed, in no order: the writing side orders them (`EdgeOrderer`). They are the aggregator's own arrays, to be
+   * read before `write` returns, or copied.
+   */
+  readonly edges: EdgeTable;
   readonly quarantine: readonly QuarantineRow[];
   readonly checkpoint: Checkpoint;
   readonly extra?: (() => void) | undefined;
@@ -127,14 +133,15 @@ export interface BatchSink {
   settle?(): Promise<void>;
 }
 
-/** The in-process sink: commits each batch at once. */
+/** The in-process sink: orders and commits each batch at once. */
 export function storeSink(store: Store): BatchSink {
+  const orderer = new EdgeOrderer();
   return {
     checkpointOf: (id) => store.checkpointOf(id),
     shortFingerprintLengths: (kind, full) => store.shortFingerprintLengths(kind, full),
     write: (b) => {
       store.writeBatch({
-        edges: b.edges,
+        edges: orderer.sorted(b.edges),
         quarantine: b.quarantine,
         checkpoint: b.checkpoint,
         extra: b.extra,
@@ -268,7 +275,7 @@ async function ingestOne(
   const flush = async (done: boolean): Promise<void> => {
     if (!done && sinceFlush === 0) return;
     await sink.write({
-      edges: agg.drainColumns(),
+      edges: agg.drainTable(),
       quarantine,
       checkpoint: {
         sourceId: opened.sourceId,

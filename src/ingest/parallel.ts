@@ -3,13 +3,14 @@ import { Worker } from 'node:worker_threads';
 import type { SourceRef } from '../../collectors/sources/open.js';
 import { IngestCounts } from '../model/edge.js';
 import type { Store } from '../store/store.js';
-import { transferablesOf } from '../model/edge-columns.js';
+import { EdgeOrderer } from './edge-order.js';
+import { transferablesOf } from '../model/edge-table.js';
 import { ingest, type IngestOptions, type IngestResult, type SourceResult } from './ingest.js';
 import { errorData, knownError, type ToReader, type ToWriter, type WorkerJob } from './worker-protocol.js';
 
 /**
- * Commit sizes when a reading thread hands batches to the writer: smaller than ingest's defaults, so the writer starts
- * sooner, the two threads overlap more, and the batch being read plus the one being written stay small.
+ * Commit sizes when a reading thread hands batches to the writer: fewer lines than ingest's default, so the writer
+ * starts sooner and the two threads overlap more.
  */
 const PARALLEL_BATCH = { flushLines: 250_000, maxEdges: 125_000 };
 
@@ -48,16 +49,15 @@ export async function ingestParallel(
   try {
     return await new Promise<IngestResult>((resolve, reject) => {
       let settled = false;
+      const orderer = new EdgeOrderer();
       worker.on('message', (m: ToWriter) => {
         try {
           switch (m.type) {
             case 'batch': {
-              store.writeBatch({
-                edges: m.edges,
-                quarantine: m.quarantine,
-                checkpoint: m.checkpoint,
-              });
-              const buffers = transferablesOf(m.edges);
+              // The reading thread orders a batch only when this one was busy (see ingest-worker).
+              const edges = 'order' in m.edges ? m.edges : orderer.sorted(m.edges);
+              store.writeBatch({ edges, quarantine: m.quarantine, checkpoint: m.checkpoint });
+              const buffers = transferablesOf(edges);
               send({ type: 'ack', seq: m.seq, buffers }, buffers);
               break;
             }

@@ -1,6 +1,6 @@
 import { InputError, KnownError, UsageError } from '../model/errors.js';
 import type { Checkpoint, IngestCounts, QuarantineRow } from '../model/edge.js';
-import type { EdgeColumns } from '../model/edge-columns.js';
+import type { EdgeTable, OrderedEdges } from '../model/edge-table.js';
 import type { SourceStatus } from './ingest.js';
 
 /** What the writing thread tells the reading worker it is to do. */
@@ -41,7 +41,8 @@ export type ToWriter =
   | {
       readonly type: 'batch';
       readonly seq: number;
-      readonly edges: EdgeColumns;
+      /** Ordered when the reading thread had to wait for the writer anyway. */
+      readonly edges: EdgeTable | OrderedEdges;
       readonly quarantine: readonly QuarantineRow[];
       readonly checkpoint: Checkpoint;
     }
@@ -54,9 +55,9 @@ export type ToReader =
       readonly type: 'ack';
       readonly seq: number;
       /**
-       * The committed batch's buffers, handed back: the writer allocates almost nothing, so it would seldom collect
-       * them, and a few batches' worth of dead buffers stayed in its memory. The reader drops them among its own
-       * garbage, which it collects all the time.
+       * The committed batch's buffers (its table and order), handed back: the writer
+       * allocates little else, so it would seldom collect them, and a few batches' worth of dead buffers stayed in its
+       * memory. The reader drops them among its own garbage, which it collects all the time.
        */
       readonly buffers: readonly ArrayBuffer[];
     }

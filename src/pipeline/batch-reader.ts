@@ -106,7 +106,7 @@ export class BatchReader {
 
   /** Forgets what a batch that will not be committed had summed, so the next commit does not carry it. */
   discard(): void {
-    this.edges.drainColumns();
+    this.edges.drainTable();
     // The DNS path empties only by writing; a fresh one drops the answers instead.
     this.#dns = this.#newDnsPath();
   }

@@ -11,7 +11,7 @@
  */
 import type { EachBatchPayload, Message, Producer } from 'kafkajs';
 import { kafkajs } from '../util/lazy.js';
-import { edgesOf } from '../model/edge-columns.js';
+import { edgesOf } from '../model/edge-table.js';
 import { IngestCounts, type Edge } from '../model/edge.js';
 import { BatchReader } from './batch-reader.js';
 import { encodeEdgeDelta } from './edge-delta.js';
@@ -223,5 +223,5 @@ function* bySize(messages: readonly Message[], bytes: number): Generator<Message
 
 /** The summed edges as plain objects (`edgesOf` reuses one object per edge). */
 function* copyEdges(reader: BatchReader): Generator<Edge> {
-  for (const e of edgesOf(reader.edges.drainColumns())) yield { ...e };
+  for (const e of edgesOf(reader.edges.drainOrdered())) yield { ...e };
 }

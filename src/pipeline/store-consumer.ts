@@ -96,7 +96,7 @@ export async function consumeIntoStore(store: Store, opts: KafkaIngestOptions): 
     let written = 0;
     try {
       written = store.writeBatch({
-        edges: reader.edges.drainColumns(),
+        edges: reader.edges.drainOrdered(),
         quarantine: sums.quarantine,
         checkpoint: {
           sourceId,

@@ -9,10 +9,17 @@ import {
   C_PACKETS_IN,
   C_PACKETS_OUT,
   C_REPLIES,
+  K_BUCKET,
+  K_DST,
+  K_HOST,
+  K_PACKED,
+  K_SOURCES,
+  K_SRC,
+  KEY_INTS,
   packedPort,
   packedProtocol,
-  type EdgeColumns,
-} from '../model/edge-columns.js';
+  type OrderedEdges,
+} from '../model/edge-table.js';
 
 /**
  * Rows per multi-row upsert: one call then costs about what binding one row's values costs. The values are passed
@@ -81,27 +88,32 @@ export class EdgeWriter {
         }
   }
 
-  /** Writes every edge; returns how many, and the longest span from a bucket's start to an edge's last sighting. */
-  write(cols: EdgeColumns): { readonly rows: number; readonly span: number } {
+  /**
+   * Writes every edge, in the order given; returns how many, and the longest span from a bucket's start to an edge's
+   * last sighting.
+   */
+  write(edges: OrderedEdges): { readonly rows: number; readonly span: number } {
     // IPv4 addresses come as numbers, as edge_rows stores them (migration 0009); host names as text.
-    const { size, values, bucketSeconds, counters: k } = cols;
+    const { size, values, bucketSeconds, keys, counters: k, order } = edges;
     let span = 0;
     // A write that threw (its transaction rolled back) may have left rows half gathered.
     for (const kind of this.#kinds) kind.filled = 0;
     for (let i = 0; i < size; i++) {
-      const bucket = cols.bucket[i]! * bucketSeconds;
-      const c = i * COUNTERS;
+      const e = order[i]!;
+      const r = e * KEY_INTS;
+      const c = e * COUNTERS;
+      const bucket = (keys[r + K_BUCKET]! >>> 0) * bucketSeconds;
       const lastSeen = k[c + C_LAST]!;
       if (lastSeen - bucket > span) span = lastSeen - bucket;
-      const packed = cols.packed[i]!;
-      const host = cols.host[i]!;
+      const packed = keys[r + K_PACKED]!;
+      const host = keys[r + K_HOST]!;
       // packed's low bits are reject and ingress (see packKey); host 0 is the empty string.
       const kind = this.#kinds[((packed & 3) << 1) | (host === 0 ? 0 : 1)]!;
       const p = kind.params;
       let j = kind.filled;
       p[j++] = bucket;
-      p[j++] = values[cols.src[i]!]!;
-      p[j++] = values[cols.dst[i]!]!;
+      p[j++] = values[keys[r + K_SRC]!]!;
+      p[j++] = values[keys[r + K_DST]!]!;
       if (kind.hasHost) p[j++] = values[host]!;
       p[j++] = packedPort(packed);
       p[j++] = packedProtocol(packed);
@@ -113,7 +125,7 @@ export class EdgeWriter {
       p[j++] = k[c + C_BYTES_IN]!;
       p[j++] = k[c + C_FIRST]!;
       p[j++] = lastSeen;
-      p[j++] = cols.sources[i]!;
+      p[j++] = keys[r + K_SOURCES]!;
       if (j === p.length) {
         kind.many ??= this.#db.prepare(upsertSql(kind, ROWS_PER_STATEMENT));
         kind.many.run(...p);

@@ -1,7 +1,7 @@
 import { basename } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Checkpoint, Edge, IngestCounts, QuarantineRow } from '../model/edge.js';
-import { columnsOf, type EdgeColumns } from '../model/edge-columns.js';
+import { orderedOf, type OrderedEdges } from '../model/edge-table.js';
 import { ConcurrentIngestError, UsageError } from '../model/errors.js';
 import { EdgeWriter } from './edge-writer.js';
 import { assertCurrentSchema, migrate } from './migrator.js';
@@ -10,8 +10,8 @@ import { registerFunctions } from './sql-functions.js';
 
 /** What one transaction writes: edge deltas, quarantined lines and the checkpoint that covers them. */
 export interface Batch {
-  /** Columns as the aggregator drains them, or edges one by one. */
-  readonly edges: EdgeColumns | Iterable<Edge>;
+  /** Edges as an aggregator sums them, in key order (`EdgeOrderer`), or one by one. */
+  readonly edges: OrderedEdges | Iterable<Edge>;
   readonly quarantine: readonly QuarantineRow[];
   readonly checkpoint: Checkpoint;
   /** Writes of another record path (DNS answers), run inside this transaction before the checkpoint. */
@@ -149,7 +149,7 @@ export class Store {
         this.#resetCounts.run(c.sourceId);
       }
       const { rows: n, span } = this.#edges.write(
-        'counters' in batch.edges ? batch.edges : columnsOf(batch.edges),
+        'order' in batch.edges ? batch.edges : orderedOf(batch.edges),
       );
       if (span > this.#maxSpan) {
         this.#maxSpan = Math.ceil(span);

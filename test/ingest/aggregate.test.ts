@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { ipv4Number, parseIpv6 } from '../../src/model/ip.js';
 import { describe, expect, it } from 'vitest';
-import { addressRanks, EdgeAggregator } from '../../src/ingest/aggregate.js';
+import { EdgeAggregator } from '../../src/ingest/aggregate.js';
+import { addressRanks } from '../../src/ingest/edge-order.js';
 import type { Edge } from '../../src/model/edge.js';
 import { observation, type Observation } from '../../src/model/observation.js';
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Edge } from '../../src/model/edge.js';
-import { columnsOf, edgesOf } from '../../src/model/edge-columns.js';
+import { edgesOf, K_DST, K_HOST, K_SRC, orderedOf } from '../../src/model/edge-table.js';
 
 const edgeArb: fc.Arbitrary<Edge> = fc.record({
   bucket: fc.integer({ min: 0, max: 2_000_000_000 }).map((t) => t - (t % 3600)),
@@ -24,14 +24,14 @@ const edgeArb: fc.Arbitrary<Edge> = fc.record({
   sources: fc.integer({ min: 0, max: 255 }),
 });
 
-describe('EdgeColumns', () => {
+describe('EdgeTable', () => {
   it('gives back every edge it was built from, in order, with the empty string at index 0 only', () => {
     fc.assert(
       fc.property(fc.array(edgeArb, { maxLength: 50 }), (edges) => {
-        const cols = columnsOf(edges);
-        expect(Array.from(edgesOf(cols), (e) => ({ ...e }))).toEqual(edges);
-        expect(cols.values[0]).toBe('');
-        expect(cols.values.indexOf('', 1)).toBe(-1);
+        const table = orderedOf(edges);
+        expect(Array.from(edgesOf(table), (e) => ({ ...e }))).toEqual(edges);
+        expect(table.values[0]).toBe('');
+        expect(table.values.indexOf('', 1)).toBe(-1);
       }),
     );
   });
@@ -45,7 +45,7 @@ describe('EdgeColumns', () => {
       direction: 'egress' as const,
     };
     const counters = { flows: 1, replies: 0, packetsOut: 1, bytesOut: 1, packetsIn: 0, bytesIn: 0 };
-    const cols = columnsOf([
+    const table = orderedOf([
       {
         ...base,
         ...counters,
@@ -57,8 +57,8 @@ describe('EdgeColumns', () => {
         sources: 1,
       },
     ]);
-    expect(cols.values[cols.src[0]!]).toBe(0x0a000001);
-    expect(cols.values[cols.dst[0]!]).toBe('2001:db8::1');
-    expect(cols.values[cols.host[0]!]).toBe('10.0.0.1');
+    expect(table.values[table.keys[K_SRC]!]).toBe(0x0a000001);
+    expect(table.values[table.keys[K_DST]!]).toBe('2001:db8::1');
+    expect(table.values[table.keys[K_HOST]!]).toBe('10.0.0.1');
   });
 });
