@@ -36,6 +36,16 @@ describe('EdgeTable', () => {
     );
   });
 
+  it('walks the rows in the order given, not as stored', () => {
+    fc.assert(
+      fc.property(fc.array(edgeArb, { minLength: 1, maxLength: 30 }), (edges) => {
+        const table = orderedOf(edges);
+        const reversed = { ...table, order: table.order.slice().reverse() };
+        expect(Array.from(edgesOf(reversed), (e) => ({ ...e }))).toEqual([...edges].reverse());
+      }),
+    );
+  });
+
   it('holds IPv4 addresses as their numbers, as edge_rows stores them, and host names as text', () => {
     const base = {
       bucket: 0,
