@@ -47,20 +47,28 @@ export function ipv4Text(value: number): string {
   return `${value >>> 24}.${(value >>> 16) & 255}.${(value >>> 8) & 255}.${value & 255}`;
 }
 
+/**
+ * Whether addresses under each /16 prefix are private (see `isPrivateIp`): every range that decides it is a /16 or
+ * wider, so one load answers for an address, with none of the branches only rare addresses take.
+ */
+const PRIVATE_16 = new Uint8Array(65536);
+for (const [first, last] of [
+  ['0.0', '0.255'],
+  ['10.0', '10.255'],
+  ['100.64', '100.127'], // CGNAT
+  ['127.0', '127.255'],
+  ['169.254', '169.254'], // link-local
+  ['172.16', '172.31'],
+  ['192.168', '192.168'],
+  ['224.0', '255.255'], // multicast (224/4, mDNS, SSDP), reserved 240/4 and the broadcast address
+]) {
+  const prefix = (ab: string): number => ab.split('.').reduce((p, o) => p * 256 + Number(o), 0);
+  PRIVATE_16.fill(1, prefix(first!), prefix(last!) + 1);
+}
+
 /** `isPrivateIp` for an IPv4 address given as an unsigned 32-bit number. */
 export function isPrivateIpv4(value: number): boolean {
-  const a = value >>> 24;
-  const b = (value >>> 16) & 255;
-  return (
-    a === 0 ||
-    a >= 224 || // multicast (224/4, mDNS, SSDP), reserved 240/4 and the broadcast address
-    a === 10 ||
-    a === 127 ||
-    (a === 172 && b >= 16 && b <= 31) ||
-    (a === 192 && b === 168) ||
-    (a === 169 && b === 254) ||
-    (a === 100 && b >= 64 && b <= 127)
-  );
+  return PRIVATE_16[value >>> 16] === 1;
 }
 
 /** Parses IPv6 text (with optional embedded IPv4 tail) into 8 hextets, or null. Zone ids are refused. */

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { describe, it, expect } from 'vitest';
 import {
@@ -8,7 +9,13 @@ import {
 } from '../../../collectors/vpcflow/fields.js';
 import type { FieldLayout } from '../../../collectors/vpcflow/fields.js';
 import { VpcFlowLineParser, vpcFlowCollector } from '../../../collectors/vpcflow/index.js';
-import { localSide, openerByPorts, openerByTcpFlags, orient } from '../../../collectors/vpcflow/orient.js';
+import {
+  isServicePort,
+  localSide,
+  openerByPorts,
+  openerByTcpFlags,
+  orient,
+} from '../../../collectors/vpcflow/orient.js';
 import {
   VPC_FLOW_REJECT_REASONS,
   parseVpcFlowHeader,
@@ -494,6 +501,29 @@ describe('orientation', () => {
       direction: 'egress',
       basis: 'tcp-flags',
     });
+  });
+
+  it('orients by ports as its rules say, for any two ports', () => {
+    // The rules, written as the doc comment states them.
+    const cls = (p: number): number => (p < 1024 ? 3 : p < 32768 ? 2 : 1);
+    const service = (p: number): boolean => isServicePort(p);
+    const rule = (s: number, d: number): string | null => {
+      if (s === 0 || d === 0 || s === d) return null;
+      if (cls(s) !== cls(d)) return cls(d) > cls(s) ? 'src' : 'dst';
+      if (cls(s) === 3) return null;
+      if (service(s) !== service(d)) return service(s) ? 'dst' : 'src';
+      return d < s ? 'src' : 'dst';
+    };
+    const port = fc.oneof(
+      fc.integer({ min: 0, max: 65535 }),
+      fc.constantFrom(0, 22, 443, 1023, 1024, 3306, 5432, 8080, 29999, 30000, 32767, 32768, 50051, 65535),
+    );
+    fc.assert(
+      fc.property(port, port, (s, d) => {
+        expect(openerByPorts(s, d)).toBe(rule(s, d));
+      }),
+      { numRuns: 5000 },
+    );
   });
 
   it('has no port evidence for port 0, a missing port or a tie', () => {
