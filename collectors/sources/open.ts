@@ -41,6 +41,7 @@ export interface OpenedSource {
 /** Bytes hashed for a source's identity: enough to tell two log files apart, little enough to survive appends. */
 export const FINGERPRINT_BYTES = 4096;
 const READ_CHUNK = 1 << 20;
+const MIN_READ_CHUNK = 64 * 1024;
 
 /**
  * Expands paths into the files to read, in a stable order: a directory is walked recursively (the S3 export
@@ -152,15 +153,20 @@ function fingerprint(kind: string, bytes: Buffer): string {
 export async function openSource(ref: SourceRef, opts: OpenOptions): Promise<OpenedSource> {
   if (ref.error !== undefined) throw ref.error;
   let mtimeMs: number | null = null;
+  let readChunk = READ_CHUNK;
   if (ref.path !== null) {
     try {
-      mtimeMs = (await stat(ref.path)).mtimeMs;
+      const st = await stat(ref.path);
+      mtimeMs = st.mtimeMs;
+      // A read stream allocates a whole chunk for every read, and what it hands out keeps that alive: a small file
+      // (an S3 export tree holds thousands) would hold a megabyte each until collected.
+      readChunk = Math.min(READ_CHUNK, Math.max(MIN_READ_CHUNK, st.size + 1));
     } catch (err) {
       throw new InputError(ref.name, describeFsError(err), 'unreadable');
     }
   }
   const raw: AsyncIterator<Buffer> = (
-    ref.path === null ? process.stdin : createReadStream(ref.path, { highWaterMark: READ_CHUNK })
+    ref.path === null ? process.stdin : createReadStream(ref.path, { highWaterMark: readChunk })
   )[Symbol.asyncIterator]();
   const name = ref.name;
   async function* rawBytes(): AsyncGenerator<Buffer> {

@@ -174,9 +174,12 @@ export async function ingestInto(
   const totals = IngestCounts.zero();
   const progress = { records: 0 };
   let error: KnownError | null = null;
+  // One aggregator for every source: an S3 export tree holds thousands of small files, and a table per file was
+  // most of the time spent on them (allocating it, then collecting it).
+  const agg = new EdgeAggregator(bucketSeconds);
   for (const ref of refs) {
     if (opts.signal?.aborted) break;
-    const r = await ingestOne(sink, ref, opts, bucketSeconds, progress);
+    const r = await ingestOne(sink, ref, opts, agg, progress);
     await sink.settle?.();
     results.push(r);
     IngestCounts.add(totals, r.counts);
@@ -189,9 +192,11 @@ async function ingestOne(
   sink: BatchSink,
   ref: SourceRef,
   opts: IngestOptions,
-  bucketSeconds: number,
+  agg: EdgeAggregator,
   progress: { records: number },
 ): Promise<SourceResult> {
+  // Empty already (every way out of a source drains it into a commit, refused or not); a guard all the same.
+  agg.clear();
   const kind = opts.collector.sourceKind;
   const counts = IngestCounts.zero();
   const reasons: Record<string, number> = {};
@@ -256,7 +261,6 @@ async function ingestOne(
     opts.byteParsing !== false && 'parseBytes' in parser && parser.parseBytes !== undefined
       ? parser.parseBytes.bind(parser)
       : null;
-  const agg = new EdgeAggregator(bucketSeconds);
   const flushLines = opts.flushLines ?? DEFAULTS.flushLines;
   const maxEdges = opts.maxEdges ?? DEFAULTS.maxEdges;
   let quarantine: QuarantineRow[] = [];

@@ -3,7 +3,10 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { expandPaths } from '../../collectors/sources/open.js';
-import { ingest } from '../../src/ingest/ingest.js';
+import { EdgeOrderer } from '../../src/ingest/edge-order.js';
+import { ingest, ingestInto, type BatchSink } from '../../src/ingest/ingest.js';
+import { edgesOf } from '../../src/model/edge-table.js';
+import { ConcurrentIngestError } from '../../src/model/errors.js';
 import { queryQuarantine } from '../../src/store/quarantine-query.js';
 import { edgeTotals } from '../../src/store/source-query.js';
 import { Store } from '../../src/store/store.js';
@@ -137,6 +140,27 @@ describe('ingest', () => {
     const rows = store.db.prepare('SELECT flows, replies, bytes_out, bytes_in FROM edges').all();
     expect(rows).toEqual([{ flows: 1, replies: 1, bytes_out: 100, bytes_in: 900 }]);
     store.close();
+  });
+
+  it('carries nothing of a source whose commit was refused into the next source', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'a.log'), toyLines(300));
+    writeFileSync(join(dir, 'b.log'), toyLines(200, 300));
+    const written: number[] = [];
+    // A sink that refuses a.log's commit, as when another collector got there first.
+    const sink: BatchSink = {
+      checkpointOf: () => null,
+      shortFingerprintLengths: () => [],
+      write(b) {
+        if (b.checkpoint.name.endsWith('a.log')) throw new ConcurrentIngestError(b.checkpoint.name);
+        const edges = new EdgeOrderer().sorted(b.edges);
+        for (const e of edgesOf(edges)) written.push(e.bytesOut);
+      },
+    };
+    const refs = await expandPaths([join(dir, 'a.log'), join(dir, 'b.log')]);
+    const r = await ingestInto(sink, 3600, refs, { collector: toyCollector, parserOptions: {} });
+    expect(r.sources.map((x) => x.status)).toEqual(['failed', 'ingested']);
+    expect(written.reduce((a, x) => a + x, 0)).toBe(sumBytes(200, 300));
   });
 
   it('keeps going past an unreadable source and reports it', async () => {
