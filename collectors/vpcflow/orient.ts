@@ -83,9 +83,12 @@ export function isServicePort(port: number): boolean {
  */
 const WELL_KNOWN = 3 << 17;
 const RESPONDER_SCORE = new Int32Array(65536);
-for (let port = 0; port < 65536; port++) {
-  RESPONDER_SCORE[port] = (serverLikeness(port) << 17) | (isServicePort(port) ? 1 << 16 : 0) | (65535 - port);
-}
+RESPONDER_SCORE.fill(3 << 17, 0, 1024);
+RESPONDER_SCORE.fill(2 << 17, 1024, 32768);
+RESPONDER_SCORE.fill(1 << 17, 32768);
+for (let port = 30000; port <= 32767; port++) RESPONDER_SCORE[port]! |= 1 << 16;
+for (const port of SERVICE_PORTS) RESPONDER_SCORE[port]! |= 1 << 16;
+for (let port = 0; port < 65536; port++) RESPONDER_SCORE[port]! += 65535 - port;
 
 /**
  * The opener by ports: the more server-like port is the responder. Two ports of one class (a load balancer's
