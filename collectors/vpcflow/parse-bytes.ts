@@ -20,23 +20,26 @@ const DOT = 0x2e;
 const CR = 0x0d;
 const DASH = 0x2d;
 
-/** What a field is to this parser; the fields it does not read are IGNORED. */
+/**
+ * What a field is to this parser; the fields it does not read are IGNORED. Numbered so that each way of reading a
+ * field is one range: numbers, addresses, words.
+ */
 const IGNORED = 0;
-const SRCADDR = 1;
-const DSTADDR = 2;
-const SRCPORT = 3;
-const DSTPORT = 4;
-const PROTOCOL = 5;
-const PACKETS = 6;
-const BYTES = 7;
-const START = 8;
-const END = 9;
-const ACTION = 10;
-const LOG_STATUS = 11;
-const TCP_FLAGS = 12;
-const FLOW_DIRECTION = 13;
-const TRAFFIC_PATH = 14;
-const PKT_ADDR = 15;
+const SRCPORT = 1;
+const DSTPORT = 2;
+const PROTOCOL = 3;
+const PACKETS = 4;
+const BYTES = 5;
+const START = 6;
+const END = 7;
+const TCP_FLAGS = 8;
+const TRAFFIC_PATH = 9;
+const SRCADDR = 10;
+const DSTADDR = 11;
+const PKT_ADDR = 12;
+const ACTION = 13;
+const LOG_STATUS = 14;
+const FLOW_DIRECTION = 15;
 
 const ROLES = new WeakMap<FieldLayout, Uint8Array>();
 
@@ -125,13 +128,7 @@ export function parseVpcFlowBytes(
   for (let k = 0; ; k++) {
     const role = roles[k]!;
     const at = i;
-    if (
-      role >= SRCPORT &&
-      role <= TRAFFIC_PATH &&
-      role !== ACTION &&
-      role !== LOG_STATUS &&
-      role !== FLOW_DIRECTION
-    ) {
+    if (role !== IGNORED && role <= TRAFFIC_PATH) {
       // A decimal number of 1 to MAX_DIGITS digits, up to the next space.
       let value = 0;
       for (; i < to; i++) {
@@ -179,7 +176,7 @@ export function parseVpcFlowBytes(
         default: // TRAFFIC_PATH: read for validity only
           if (value > 255) return false;
       }
-    } else if (role === SRCADDR || role === DSTADDR || role === PKT_ADDR) {
+    } else if (role >= SRCADDR && role <= PKT_ADDR) {
       if (role === PKT_ADDR && b[i] === DASH && (i + 1 === to || b[i + 1] === SPACE)) {
         i++;
       } else {
