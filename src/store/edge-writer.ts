@@ -16,8 +16,6 @@ import {
   K_SOURCES,
   K_SRC,
   KEY_INTS,
-  packedPort,
-  packedProtocol,
   type OrderedEdges,
 } from '../model/edge-table.js';
 
@@ -29,26 +27,23 @@ import {
 const ROWS_PER_STATEMENT = 32;
 
 /**
- * A kind of row: action, direction and whether there is a host. Its statements carry those as literals, because
- * binding a string costs more than SQLite's own work on a small column, and these are constant over most rows.
+ * A kind of row: with a host name or without. Rows without one (every flow-log edge) carry '' as a literal, because
+ * binding a string costs more than SQLite's own work on a small column.
  */
 interface RowKind {
-  readonly action: string;
-  readonly direction: string;
   readonly hasHost: boolean;
   readonly width: number;
-  readonly params: (number | bigint | string)[];
+  readonly params: (number | string)[];
   filled: number;
   many?: Database.Statement;
   one?: Database.Statement;
 }
 
 function upsertSql(kind: RowKind, rows: number): string {
-  const host = kind.hasHost ? '?' : "''";
-  const row = `(?, ?, ?, ${host}, ?, ?, '${kind.action}', '${kind.direction}', ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
+  const row = `(?, ?, ?, ${kind.hasHost ? '?' : "''"}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`;
   return `
-    INSERT INTO edge_rows (bucket, src_addr, dst_addr, dst_host, dst_port, protocol, action, direction,
-                       flows, replies, packets_out, bytes_out, packets_in, bytes_in, first_seen, last_seen, sources)
+    INSERT INTO edge_rows (bucket, src_addr, dst_addr, dst_host, key,
+                           flows, replies, packets_out, bytes_out, packets_in, bytes_in, first_seen, last_seen, sources)
     VALUES ${new Array(rows).fill(row).join(', ')}
     ON CONFLICT DO UPDATE SET
       flows = flows + excluded.flows,
@@ -69,23 +64,15 @@ function upsertSql(kind: RowKind, rows: number): string {
  */
 export class EdgeWriter {
   readonly #db: Database.Database;
-  readonly #kinds: RowKind[] = [];
+  /** Without a host, then with one. */
+  readonly #kinds: readonly RowKind[];
 
   constructor(db: Database.Database) {
     this.#db = db;
-    for (const action of ['accept', 'reject'])
-      for (const direction of ['egress', 'ingress'])
-        for (const hasHost of [false, true]) {
-          const width = hasHost ? 15 : 14;
-          this.#kinds.push({
-            action,
-            direction,
-            hasHost,
-            width,
-            params: new Array<number | bigint | string>(width * ROWS_PER_STATEMENT),
-            filled: 0,
-          });
-        }
+    this.#kinds = [false, true].map((hasHost) => {
+      const width = hasHost ? 14 : 13;
+      return { hasHost, width, params: new Array<number | string>(width * ROWS_PER_STATEMENT), filled: 0 };
+    });
   }
 
   /**
@@ -105,18 +92,17 @@ export class EdgeWriter {
       const bucket = (keys[r + K_BUCKET]! >>> 0) * bucketSeconds;
       const lastSeen = k[c + C_LAST]!;
       if (lastSeen - bucket > span) span = lastSeen - bucket;
-      const packed = keys[r + K_PACKED]!;
       const host = keys[r + K_HOST]!;
-      // packed's low bits are reject and ingress (see packKey); host 0 is the empty string.
-      const kind = this.#kinds[((packed & 3) << 1) | (host === 0 ? 0 : 1)]!;
+      // Host 0 is the empty string.
+      const kind = this.#kinds[host === 0 ? 0 : 1]!;
       const p = kind.params;
       let j = kind.filled;
       p[j++] = bucket;
       p[j++] = values[keys[r + K_SRC]!]!;
       p[j++] = values[keys[r + K_DST]!]!;
       if (kind.hasHost) p[j++] = values[host]!;
-      p[j++] = packedPort(packed);
-      p[j++] = packedProtocol(packed);
+      // The key column is packKey's number (migration 0010).
+      p[j++] = keys[r + K_PACKED]!;
       p[j++] = k[c + C_FLOWS]!;
       p[j++] = k[c + C_REPLIES]!;
       p[j++] = k[c + C_PACKETS_OUT]!;

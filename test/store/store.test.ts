@@ -287,6 +287,59 @@ describe('edge storage (migration 0009)', () => {
   });
 });
 
+describe('edge keys (migration 0010)', () => {
+  it('packs port, protocol, action and direction into one key, in the order the four columns had', () => {
+    const path = join(tempDir(), 'x.db');
+    const old = new Database(path);
+    registerFunctions(old);
+    migrate(
+      old,
+      MIGRATIONS.filter((m) => m.version < 10),
+      () => 0,
+    );
+    const insert = old.prepare(
+      `INSERT INTO edge_rows VALUES (3600, 167772161, 3221225985, '', ?, ?, ?, ?, 1, 0, 1, 10, 0, 0, 3600, 3601, 1)`,
+    );
+    const rows: [number, number, string, string][] = [
+      [0, 1, 'accept', 'egress'],
+      [53, 17, 'accept', 'ingress'],
+      [443, 6, 'accept', 'egress'],
+      [443, 6, 'accept', 'ingress'],
+      [443, 6, 'reject', 'egress'],
+      [443, 17, 'accept', 'egress'],
+      [65535, 255, 'reject', 'ingress'],
+    ];
+    for (const r of [...rows].reverse()) insert.run(...r);
+    old.close();
+
+    const store = new Store(path);
+    const four = (): unknown[] =>
+      store.db
+        .prepare('SELECT dst_port, protocol, action, direction, flows FROM edges')
+        .all()
+        .map((r) => Object.values(r as object));
+    // The view reads the table in primary-key order: the key orders as the four columns did.
+    expect(four()).toEqual(rows.map((r) => [...r, 1]));
+    // New writes land on the migrated rows.
+    store.writeBatch({
+      edges: rows.map(([dstPort, protocol, action, direction]) =>
+        edge({
+          bucket: 3600,
+          dstAddr: '192.0.2.1',
+          dstPort,
+          protocol,
+          action: action as Edge['action'],
+          direction: direction as Edge['direction'],
+        }),
+      ),
+      quarantine: [],
+      checkpoint: checkpoint(),
+    });
+    expect(four()).toEqual(rows.map((r) => [...r, 2]));
+    store.close();
+  });
+});
+
 describe('reading a database of another schema version', () => {
   const withVersions = (edit: (db: Database.Database) => void): string => {
     const path = join(tempDir(), 'x.db');

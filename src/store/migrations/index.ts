@@ -8,6 +8,7 @@ import { migration0006 } from './0006-kafka-offsets.js';
 import { migration0007 } from './0007-attribution-candidates.js';
 import { migration0008 } from './0008-candidate-first-seen.js';
 import { migration0009 } from './0009-edge-rows.js';
+import { migration0010 } from './0010-edge-key.js';
 
 /** Every schema change, in order. Append; never edit a migration that has shipped. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -20,4 +21,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0007,
   migration0008,
   migration0009,
+  migration0010,
 ];
