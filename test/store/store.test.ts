@@ -228,16 +228,22 @@ describe('reading a source again from its start (restart)', () => {
   });
 });
 
+/** A database file with the migrations before `version` applied, open for the test to fill. */
+function databaseBefore(version: number): { path: string; old: Database.Database } {
+  const path = join(tempDir(), 'x.db');
+  const old = new Database(path);
+  registerFunctions(old);
+  migrate(
+    old,
+    MIGRATIONS.filter((m) => m.version < version),
+    () => 0,
+  );
+  return { path, old };
+}
+
 describe('edge storage (migration 0009)', () => {
   it('keeps IPv4 addresses as numbers, and the edges view shows every address as text, before and after upgrade', () => {
-    const path = join(tempDir(), 'x.db');
-    const old = new Database(path);
-    registerFunctions(old);
-    migrate(
-      old,
-      MIGRATIONS.filter((m) => m.version < 9),
-      () => 0,
-    );
+    const { path, old } = databaseBefore(9);
     const insert = old.prepare(
       `INSERT INTO edges VALUES (3600, ?, ?, '', 443, 6, 'accept', 'egress', 1, 0, 1, 10, 0, 0, 3600, 3601, 1)`,
     );
@@ -289,14 +295,7 @@ describe('edge storage (migration 0009)', () => {
 
 describe('edge keys (migration 0010)', () => {
   it('packs port, protocol, action and direction into one key, in the order the four columns had', () => {
-    const path = join(tempDir(), 'x.db');
-    const old = new Database(path);
-    registerFunctions(old);
-    migrate(
-      old,
-      MIGRATIONS.filter((m) => m.version < 10),
-      () => 0,
-    );
+    const { path, old } = databaseBefore(10);
     const insert = old.prepare(
       `INSERT INTO edge_rows VALUES (3600, 167772161, 3221225985, '', ?, ?, ?, ?, 1, 0, 1, 10, 0, 0, 3600, 3601, 1)`,
     );
