@@ -49,22 +49,22 @@ export function openerByTcpFlags(flags: number): LoggedSide | null {
 }
 
 /**
- * How much a port looks like a service port: well-known (1–1023) 3, registered (1024–32767) 2, ephemeral
- * (≥ 32768) 1. Clients take their source port from the ephemeral range: 32768–60999 on Linux
+ * Port classes, by how much a port looks like a service port: well-known (1–1023), registered (1024–32767),
+ * ephemeral (≥ 32768). Clients take their source port from the ephemeral range: 32768–60999 on Linux
  * (`net.ipv4.ip_local_port_range`), 49152–65535 on Windows and per IANA (RFC 6335 §6), so everything from 32768
  * up counts as ephemeral.
  */
-export function serverLikeness(port: number): number {
-  if (port < 1024) return 3;
-  if (port < 32768) return 2;
-  return 1;
-}
+const REGISTERED = 1024;
+const EPHEMERAL = 32768;
+
+/** Kubernetes NodePorts, which load balancers call from ports below them. */
+const NODE_PORT_FIRST = 30000;
+const NODE_PORT_LAST = 32767;
 
 /**
  * Ports from 1024 up that clients commonly call (databases, brokers, caches, gRPC, the Kubernetes API and kubelet,
- * telemetry collectors, the usual HTTP alternatives), besides Kubernetes NodePorts (30000–32767), which load
- * balancers call from ports below them. A client's source port seldom lands on one of them, so on a tie of port
- * classes the side holding one is the server.
+ * telemetry collectors, the usual HTTP alternatives), besides NodePorts. A client's source port seldom lands on one
+ * of them, so on a tie of port classes the side holding one is the server.
  */
 const SERVICE_PORTS: ReadonlySet<number> = new Set([
   1433, 1521, 2049, 2181, 2379, 2380, 3000, 3306, 3389, 4222, 4317, 4318, 5000, 5044, 5432, 5601, 5672, 6379,
@@ -73,21 +73,23 @@ const SERVICE_PORTS: ReadonlySet<number> = new Set([
 ]);
 
 export function isServicePort(port: number): boolean {
-  return SERVICE_PORTS.has(port) || (port >= 30000 && port <= 32767);
+  return SERVICE_PORTS.has(port) || (port >= NODE_PORT_FIRST && port <= NODE_PORT_LAST);
 }
 
 /**
- * Each port's claim to be the responder, as one number that orders as the rules below do: its class first, then
- * whether it is a service port, then the lower port. One comparison of two numbers then decides every case, which
- * keeps the per-record code free of branches that only rare records take.
+ * Each port's claim to be the responder, as one number that orders as the rules below do: its class first (3
+ * well-known, 2 registered, 1 ephemeral), then whether it is a service port, then the lower port. One comparison of
+ * two numbers then decides every case, which keeps the per-record code free of branches that only rare records take.
+ * Filled by ranges: a call per port cost milliseconds of every start-up.
  */
-const WELL_KNOWN = 3 << 17;
+const CLASS = 1 << 17;
+const SERVICE = 1 << 16;
 const RESPONDER_SCORE = new Int32Array(65536);
-RESPONDER_SCORE.fill(3 << 17, 0, 1024);
-RESPONDER_SCORE.fill(2 << 17, 1024, 32768);
-RESPONDER_SCORE.fill(1 << 17, 32768);
-for (let port = 30000; port <= 32767; port++) RESPONDER_SCORE[port]! |= 1 << 16;
-for (const port of SERVICE_PORTS) RESPONDER_SCORE[port]! |= 1 << 16;
+RESPONDER_SCORE.fill(3 * CLASS, 0, REGISTERED);
+RESPONDER_SCORE.fill(2 * CLASS, REGISTERED, EPHEMERAL);
+RESPONDER_SCORE.fill(1 * CLASS, EPHEMERAL);
+for (let port = NODE_PORT_FIRST; port <= NODE_PORT_LAST; port++) RESPONDER_SCORE[port]! |= SERVICE;
+for (const port of SERVICE_PORTS) RESPONDER_SCORE[port]! |= SERVICE;
 for (let port = 0; port < 65536; port++) RESPONDER_SCORE[port]! += 65535 - port;
 
 /**
@@ -102,7 +104,7 @@ export function openerByPorts(srcPort: number | null, dstPort: number | null): L
     return null;
   const src = RESPONDER_SCORE[srcPort]!;
   const dst = RESPONDER_SCORE[dstPort]!;
-  if (src >= WELL_KNOWN && dst >= WELL_KNOWN) return null;
+  if (src >= 3 * CLASS && dst >= 3 * CLASS) return null;
   return dst > src ? 'src' : 'dst';
 }
 

@@ -362,12 +362,6 @@ export class EdgeAggregator {
       keys: this.#keys,
       counters: this.#counters,
     };
-    this.clear();
-    return table;
-  }
-
-  /** Forgets every edge and interned value, keeping the capacity it grew to. */
-  clear(): void {
     this.#size = 0;
     this.#slots.fill(EMPTY);
     this.#ids = new Map();
@@ -375,6 +369,7 @@ export class EdgeAggregator {
     this.#recentKeys.fill(undefined);
     this.#v4.clear();
     this.#v6.clear();
+    return table;
   }
 }
 

@@ -175,7 +175,8 @@ export async function ingestInto(
   const progress = { records: 0 };
   let error: KnownError | null = null;
   // One aggregator for every source: an S3 export tree holds thousands of small files, and a table per file was
-  // most of the time spent on them (allocating it, then collecting it).
+  // most of the time spent on them (allocating it, then collecting it). Every way out of a source drains it into a
+  // commit, refused or not, so the next source starts empty.
   const agg = new EdgeAggregator(bucketSeconds);
   for (const ref of refs) {
     if (opts.signal?.aborted) break;
@@ -195,8 +196,6 @@ async function ingestOne(
   agg: EdgeAggregator,
   progress: { records: number },
 ): Promise<SourceResult> {
-  // Empty already (every way out of a source drains it into a commit, refused or not); a guard all the same.
-  agg.clear();
   const kind = opts.collector.sourceKind;
   const counts = IngestCounts.zero();
   const reasons: Record<string, number> = {};

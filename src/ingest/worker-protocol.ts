@@ -55,9 +55,9 @@ export type ToReader =
       readonly type: 'ack';
       readonly seq: number;
       /**
-       * The committed batch's buffers (its table and order), handed back: the writer
-       * allocates little else, so it would seldom collect them, and a few batches' worth of dead buffers stayed in its
-       * memory. The reader drops them among its own garbage, which it collects all the time.
+       * The committed batch's buffers (its table and order), handed back: the writer allocates little else, so it
+       * would seldom collect them, and a few batches' worth of dead buffers stayed in its memory. The reader drops
+       * them among its own garbage, which it collects all the time.
        */
       readonly buffers: readonly ArrayBuffer[];
     }

@@ -21,8 +21,9 @@ export interface LineParser {
   /**
    * The ingest hot path for formats whose common lines are plain ASCII records: reads the line `bytes[from, to)`
    * without decoding it and hands its flow to `sink`, returning true; or returns false, having changed nothing,
-   * for any line it does not read exactly as `parse` would (a header, a skip, a reject, an address written unusually …), which
-   * the caller then decodes and passes to `parse`. A line it accepts must give the edge `parse` gives.
+   * for any line it does not read exactly as `parse` would (a header, a skip, a reject, an address written
+   * unusually …), which the caller then decodes and passes to `parse`. A line it accepts must give the edge `parse`
+   * gives.
    */
   parseBytes?(bytes: Buffer, from: number, to: number, sink: FlowSink): boolean;
 }
