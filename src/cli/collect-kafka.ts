@@ -213,13 +213,13 @@ Examples:
         process.off('SIGINT', onSignal);
         process.off('SIGTERM', onSignal);
         server?.close();
-        // A stop must end the process even if a Kafka client still holds a socket (a broker that went away
-        // mid-rebalance): everything worth keeping is committed by now.
-        if (abort.signal.aborted)
-          setTimeout(
-            () => process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0),
-            5000,
-          ).unref();
+        // However the run ended (a signal, an error, an idle exit), the process must end even if a Kafka client
+        // still holds a socket (a consumer that could not leave a group mid-rebalance after a broker restart):
+        // everything worth keeping is committed by now. Unreferenced, the timer never delays a clean exit.
+        setTimeout(
+          () => process.exit(typeof process.exitCode === 'number' ? process.exitCode : 0),
+          5000,
+        ).unref();
       }
     });
 }

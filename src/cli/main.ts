@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 import { CommanderError } from 'commander';
 import { KnownError } from '../model/errors.js';
-import { say, type GlobalOptions } from './context.js';
+import { knownSqliteError } from '../store/store.js';
+import { dbPath, say, type GlobalOptions } from './context.js';
 import { buildProgram } from './program.js';
 
 /**
@@ -31,9 +32,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     }
     if (isEpipe(err)) return 0; // see the stdout handler below
     const g = program.opts<GlobalOptions>();
-    if (err instanceof KnownError) {
-      say(g, `egress-learner: ${err.message}`, 'error');
-      return err.exitCode;
+    // A locked, read-only or full database is the user's to fix, wherever in a command SQLite reports it.
+    const known = knownSqliteError(err, dbPath(g));
+    if (known instanceof KnownError) {
+      say(g, `egress-learner: ${known.message}`, 'error');
+      return known.exitCode;
     }
     const stack = (err as Error).stack ?? String(err);
     // A stack is one message: as JSON it stays one line.

@@ -5,6 +5,7 @@ import type {
   SecurityGroupRecord,
   VpcCidrRecord,
 } from '../model/cloud-inventory.js';
+import { writeTransaction } from './write-transaction.js';
 
 /** What one import changed. */
 export interface CloudImportCounts {
@@ -76,7 +77,7 @@ export class CloudInventoryStore {
     this.#setMeta = db.prepare(
       'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT DO UPDATE SET value = excluded.value',
     );
-    this.#import = db.transaction((enis, groups, cidrs, prefixes, at): CloudImportCounts => {
+    this.#import = writeTransaction(db, (enis, groups, cidrs, prefixes, at): CloudImportCounts => {
       const counts: CloudImportCounts = {
         networkInterfaces: 0,
         addresses: 0,

@@ -3,6 +3,7 @@ import type Database from 'better-sqlite3';
 import type { AddressAttribution, Candidate, ServiceSpan } from '../identity/attribution.js';
 import type { Lease } from '../model/workload.js';
 import { toLease, type LeaseRow } from './inventory-store.js';
+import { writeTransaction } from './write-transaction.js';
 
 /** What the last refresh covered: the inventory generation and the edge-write mark it saw. */
 export interface AttributionState {
@@ -131,7 +132,7 @@ export class AttributionStore {
     this.#insertCandidates = db.prepare(
       'INSERT INTO attribution_candidates (digest, candidates) VALUES (?, ?)',
     );
-    this.#write = db.transaction((w: AttributionWrite) => {
+    this.#write = writeTransaction(db, (w: AttributionWrite) => {
       for (const [k, a] of w.keys) this.#insert.run(k.addr, k.first, k.last, ...this.#valuesOf(a));
       const k = this.#keyStatements();
       for (const [addr, a] of w.addresses) k.insertAddress.run(...this.#valuesOf(a), addr);
@@ -164,7 +165,7 @@ export class AttributionStore {
 
   /** Empties the cache, candidate lists included. */
   clear(): void {
-    this.#db.transaction(() => {
+    writeTransaction(this.#db, () => {
       this.#db.prepare('DELETE FROM attribution_cache').run();
       this.#db.prepare('DELETE FROM attribution_candidates').run();
     })();
@@ -186,7 +187,7 @@ export class AttributionStore {
    */
   deleteOrphans(): number {
     const k = this.#keyStatements();
-    return this.#db.transaction(() => {
+    return writeTransaction(this.#db, () => {
       const n = k.deleteOrphans.run().changes;
       if (n > 0) k.deleteOrphanCandidates.run();
       return n;

@@ -8,6 +8,7 @@ import type {
   ServiceRecord,
   Workload,
 } from '../model/workload.js';
+import { writeTransaction } from './write-transaction.js';
 
 /** One workload seen in the lease history. */
 export interface WorkloadSummary {
@@ -141,7 +142,8 @@ export class InventoryStore {
       'UPDATE k8s_namespaces SET deleted_at = ? WHERE cluster = ? AND deleted_at IS NULL AND last_seen < ?',
     );
 
-    this.#record = db.transaction(
+    this.#record = writeTransaction(
+      db,
       (cluster: string, changes: readonly InventoryChange[], ops: readonly LeaseOp[]) => {
         for (const op of ops) {
           if (op.op === 'open') {

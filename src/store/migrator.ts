@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { UsageError } from '../model/errors.js';
+import { writeTransaction } from './write-transaction.js';
 
 export interface Migration {
   readonly version: number;
@@ -73,11 +74,14 @@ export function migrate(
   const applied: number[] = [];
   for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
     if (m.version <= current) continue;
-    db.transaction(() => {
+    // Another process opening the same database may have applied it while this one waited for the lock.
+    const ran = writeTransaction(db, () => {
+      if (schemaVersion(db) >= m.version) return false;
       db.exec(m.sql);
       record.run(m.version, m.name, now());
+      return true;
     })();
-    applied.push(m.version);
+    if (ran) applied.push(m.version);
   }
   return { applied, current: Math.max(current, ...applied) };
 }

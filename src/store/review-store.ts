@@ -7,6 +7,7 @@ import type Database from 'better-sqlite3';
 import type { Endpoint } from '../model/endpoint.js';
 import { destinationLabel } from '../model/endpoint.js';
 import { UsageError } from '../model/errors.js';
+import { writeTransaction } from './write-transaction.js';
 
 export const DECISIONS = ['accept', 'reject', 'snooze'] as const;
 export type Decision = (typeof DECISIONS)[number];
@@ -98,7 +99,7 @@ export class ReviewStore {
         endpoint = excluded.endpoint,
         last_run = excluded.last_run,
         first_seen = MIN(COALESCE(first_seen, excluded.first_seen), excluded.first_seen)`);
-    return this.db.transaction(() => {
+    return writeTransaction(this.db, () => {
       const run = Number(
         this.db
           .prepare('INSERT INTO suggest_runs (at, since, until, candidates) VALUES (?, ?, ?, ?)')
@@ -189,7 +190,7 @@ export class ReviewStore {
     const insert = this.db.prepare(
       'INSERT INTO review_decisions (id, decision, by, at, reason, until) VALUES (?, ?, ?, ?, ?, ?)',
     );
-    this.db.transaction(() => {
+    writeTransaction(this.db, () => {
       for (const id of ids) insert.run(id, d.decision, d.by, d.at, d.reason, d.until);
     })();
   }

@@ -7,6 +7,7 @@ import { EdgeWriter } from './edge-writer.js';
 import { assertCurrentSchema, migrate } from './migrator.js';
 import { MIGRATIONS } from './migrations/index.js';
 import { registerFunctions } from './sql-functions.js';
+import { writeTransaction } from './write-transaction.js';
 
 /** What one transaction writes: edge deltas, quarantined lines and the checkpoint that covers them. */
 export interface Batch {
@@ -137,7 +138,7 @@ export class Store {
     );
 
     this.#maxSpan = Number((this.#getMeta.get('max_span') as { value: string } | undefined)?.value ?? 0);
-    this.#writeBatch = this.db.transaction((batch: Batch): number => {
+    this.#writeBatch = writeTransaction(this.db, (batch: Batch): number => {
       const c = batch.checkpoint;
       const stored = this.#getSource.get(c.sourceId) as SourceRow | undefined;
       if ((stored?.line_no ?? null) !== c.previousLineNo) throw new ConcurrentIngestError(c.name);

@@ -1,5 +1,7 @@
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { gzipSync } from 'node:zlib';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { collectKafkaArgs } from '../../scripts/kafka-local.js';
 import { cli } from '../helpers/cli.js';
@@ -132,6 +134,32 @@ describe('collect kafka into SQLite', () => {
     expect(run.stderr()).toMatch(/read 90 messages, 900 records/);
     expect(storeTotals(db, topic)).toMatchObject({ records: 900, nextOffsets: 90 });
   });
+
+  it('ends the run with one line and exit 1 when another process keeps the database locked', async () => {
+    const db = join(tempDir(), 'locked.db');
+    const topic = uniqueTopic('locked');
+    await createTopics(2, topic);
+    // Not --quiet: the assignment is read from stderr, to lock the database only once the consumer runs.
+    const run = startCollect(collectKafkaArgs({ db, brokers, topic }, '--from-beginning'));
+    await waitFor('assigned', () => /partitions assigned/.test(run.stderr()), 30_000);
+    const holder = new Database(db);
+    try {
+      holder.exec('BEGIN IMMEDIATE');
+      await produce(topic, vpcMessages(0, 200, 10, 2, 'lines'));
+      // The first batch waits out busy_timeout (10 s); then the run ends on its own, without a signal.
+      const code = await Promise.race([run.exited, sleep(45_000).then(() => 'still running')]);
+      if (code === 'still running') run.child.kill('SIGKILL');
+      expect(code).toBe(1);
+      const lines = run.stderr().trim().split('\n');
+      expect(lines.at(-1)).toBe(
+        `egress-learner: ${db} is locked by another writer for more than 10 s; try again when it is done`,
+      );
+      expect(run.stderr()).not.toContain('internal error');
+    } finally {
+      holder.close();
+    }
+    expect(storeTotals(db, topic)).toMatchObject({ records: 0, nextOffsets: 0 });
+  }, 90_000);
 
   it('refuses bad options in one line: unknown format, bad brokers', () => {
     const db = join(tempDir(), 'u.db');
