@@ -59,6 +59,13 @@ export function encodeEdgeDelta(d: EdgeDelta): string {
 }
 
 const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+/** A whole number in 0..max: the store packs ports, protocols, buckets and masks into fixed-width keys. */
+const isWhole = (x: unknown, max = Number.MAX_SAFE_INTEGER): x is number =>
+  Number.isSafeInteger(x) && (x as number) >= 0 && (x as number) <= max;
+/** Bucket indexes are unsigned 32-bit numbers (src/model/edge-table.ts). */
+const MAX_BUCKET_INDEX = 2 ** 32 - 1;
+/** Source-kind masks travel as int32 (src/model/edge-table.ts). */
+const MAX_SOURCES_MASK = 2 ** 31 - 1;
 const isStr = (x: unknown): x is string => typeof x === 'string';
 const isAddress = (x: string): boolean => x === '' || canonicalIp(x) === x;
 
@@ -83,19 +90,26 @@ export function decodeEdgeDelta(
   const offsets = o['offsets'] as unknown[];
   const counts = o['counts'] as Record<string, unknown> | null;
   if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNum)) return bad;
-  if (!isNum(o['bucketSeconds']) || counts === null || typeof counts !== 'object') return bad;
-  if (!['records', 'stored', 'skipped', 'malformed'].every((k) => isNum(counts[k]))) return bad;
+  const bucketSeconds = o['bucketSeconds'];
+  if (!isWhole(bucketSeconds) || bucketSeconds === 0 || counts === null || typeof counts !== 'object')
+    return bad;
+  if (!['records', 'stored', 'skipped', 'malformed'].every((k) => isWhole(counts[k]))) return bad;
   if (!Array.isArray(o['edges']) || !Array.isArray(o['quarantine'])) return bad;
   const edges: Edge[] = [];
   for (const x of o['edges'] as unknown[]) {
     if (!Array.isArray(x) || x.length !== 17) return bad;
     const [bucket, src, dst, host, port, protocol, action, direction, ...n] = x as unknown[];
-    if (!isNum(bucket) || !isStr(src) || !isStr(dst) || !isStr(host) || !isNum(port) || !isNum(protocol))
+    if (!isStr(src) || !isStr(dst) || !isStr(host) || !isWhole(port, 65535) || !isWhole(protocol, 255))
+      return bad;
+    // Out of range, a value would pack into another edge's key rather than fail.
+    if (!isWhole(bucket) || bucket % bucketSeconds !== 0 || bucket / bucketSeconds > MAX_BUCKET_INDEX)
       return bad;
     // Addresses are keys: only the canonical text a parser writes ('' for none) may reach the store.
     if (!isAddress(src) || !isAddress(dst)) return bad;
     if (!ACTIONS.includes(action as Action) || !DIRECTIONS.includes(direction as Direction)) return bad;
-    if (!n.every(isNum)) return bad;
+    // Six counters, first and last seen, the source-kind mask.
+    if (!n.slice(0, 6).every((x) => isWhole(x)) || !isNum(n[6]) || !isNum(n[7])) return bad;
+    if (!isWhole(n[8], MAX_SOURCES_MASK) || n[8] === 0) return bad;
     const k = n as number[];
     edges.push({
       bucket,
@@ -139,7 +153,7 @@ export function decodeEdgeDelta(
       v: 1,
       source: o['source'],
       offsets: [offsets[0] as number, offsets[1] as number],
-      bucketSeconds: o['bucketSeconds'],
+      bucketSeconds,
       counts: {
         records: counts['records'] as number,
         stored: counts['stored'] as number,

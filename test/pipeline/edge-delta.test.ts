@@ -133,6 +133,23 @@ describe('decodeEdgeDelta refuses what is not a version-1 delta, as bad_delta, w
     ['an unknown direction', JSON.stringify(withEdge(7, 'sideways'))],
     ['a port as text', JSON.stringify(withEdge(4, '443'))],
     ['a null counter', JSON.stringify(withEdge(12, null))],
+    // Numbers the store packs into an edge's key: out of range they would land on another edge.
+    ['a port past 65535', JSON.stringify(withEdge(4, 65536))],
+    ['a negative port', JSON.stringify(withEdge(4, -1))],
+    ['a fractional port', JSON.stringify(withEdge(4, 443.5))],
+    ['a protocol past 255', JSON.stringify(withEdge(5, 256))],
+    ['a bucket off the bucket width', JSON.stringify(withEdge(0, T0 + 60))],
+    ['a bucket past 32-bit bucket indexes', JSON.stringify(withEdge(0, 3600 * 2 ** 32))],
+    ['a negative bucket', JSON.stringify(withEdge(0, -3600))],
+    ['a zero bucket width', JSON.stringify({ ...good, bucketSeconds: 0 })],
+    ['a negative byte count', JSON.stringify(withEdge(11, -5))],
+    ['a fractional flow count', JSON.stringify(withEdge(8, 1.5))],
+    [
+      'a negative record count',
+      JSON.stringify({ ...good, counts: { ...(good.counts as object), records: -1 } }),
+    ],
+    ['no source kind', JSON.stringify(withEdge(16, 0))],
+    ['a source-kind mask past 31 bits', JSON.stringify(withEdge(16, 2 ** 31))],
     ['a numeric address', JSON.stringify(withEdge(1, 167772421))],
     // Text that is not a canonical address would be a new key; a number-like one would pass for an IPv4 address.
     ['an address of digits', JSON.stringify(withEdge(1, '3232235777'))],
