@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { Kafka, logLevel, type Admin, type Message } from 'kafkajs';
+import { afterEach } from 'vitest';
 import { bootstrapOf, roundRobinMessages } from '../../scripts/kafka-local.js';
 import { CLI } from '../helpers/cli.js';
 import { vpcBytes, vpcRecord, V2_HEADER } from '../helpers/vpc-lines.js';
@@ -205,11 +206,22 @@ export interface Running {
   readonly exited: Promise<number | null>;
 }
 
+/** Collect processes still running; a test that failed midway leaves them behind (see below). */
+const running = new Set<ChildProcess>();
+
+// A consumer outlives a failed test otherwise: it retries its broker forever, and its load slows the tests after.
+afterEach(() => {
+  for (const child of running) child.kill('SIGKILL');
+  running.clear();
+});
+
 export function startCollect(args: readonly string[], env: Record<string, string> = {}): Running {
   const child = spawn(process.execPath, [CLI, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, EGRESS_LEARNER_DB: '', ...env },
   });
+  running.add(child);
+  child.on('exit', () => running.delete(child));
   let err = '';
   let out = '';
   child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
