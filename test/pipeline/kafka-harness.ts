@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import Database from 'better-sqlite3';
 import { Kafka, logLevel, type Admin, type Message } from 'kafkajs';
-import { afterEach } from 'vitest';
+import { afterAll } from 'vitest';
 import { bootstrapOf, roundRobinMessages } from '../../scripts/kafka-local.js';
 import { CLI } from '../helpers/cli.js';
 import { vpcBytes, vpcRecord, V2_HEADER } from '../helpers/vpc-lines.js';
@@ -209,8 +209,9 @@ export interface Running {
 /** Collect processes still running; a test that failed midway leaves them behind (see below). */
 const running = new Set<ChildProcess>();
 
-// A consumer outlives a failed test otherwise: it retries its broker forever, and its load slows the tests after.
-afterEach(() => {
+// A consumer outlives a failed test otherwise: it retries its broker forever, past the end of the run. After the
+// file, not after each test: some files run their tests concurrently, and one test's end must not stop another's.
+afterAll(() => {
   for (const child of running) child.kill('SIGKILL');
   running.clear();
 });
