@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, readdir, stat } from 'node:fs/promises';
+import { open, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, gunzipSync } from 'node:zlib';
 import { InputError } from '../../src/model/errors.js';
 
 /** A named input before it is opened: a file path or `-` for standard input. */
@@ -320,4 +320,32 @@ function looksBinary(head: Buffer): boolean {
     if (c < 9 || (c > 13 && c < 32)) control++;
   }
   return control > head.length / 10;
+}
+
+/**
+ * The whole text of a document input (an inventory listing, a snapshot), which is parsed at once rather than
+ * line by line: a file, gzip or not (sniffed as for logs), or `-` for standard input.
+ */
+export async function readWholeText(path: string, code: string): Promise<string> {
+  let bytes: Buffer;
+  try {
+    bytes = path === '-' ? await readAll(process.stdin) : await readFile(path);
+  } catch (err) {
+    throw new InputError(path, describeFsError(err), code);
+  }
+  if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
+    try {
+      bytes = gunzipSync(bytes);
+    } catch (err) {
+      const truncated = (err as NodeJS.ErrnoException).code === 'Z_BUF_ERROR';
+      throw new InputError(path, truncated ? 'truncated gzip stream' : 'corrupt gzip stream', 'gzip');
+    }
+  }
+  return bytes.toString('utf8');
+}
+
+async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : c);
+  return Buffer.concat(chunks);
 }

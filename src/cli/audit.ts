@@ -2,9 +2,14 @@ import type Database from 'better-sqlite3';
 import { Command, Option } from 'commander';
 import { connectivity, formatConnlistJson } from '../audit/connectivity.js';
 import { readManifests } from '../audit/manifests.js';
-import { clusterNetworkPolicies, readPolicySet, type PolicySet } from '../audit/policy-set.js';
+import {
+  clusterNetworkPolicies,
+  emptyPolicySet,
+  readPolicySet,
+  type PolicySet,
+} from '../audit/policy-set.js';
 import { replayEdges, type ReplayRow } from '../audit/replay.js';
-import { KnownError, UsageError } from '../model/errors.js';
+import { InputError, KnownError, UsageError } from '../model/errors.js';
 import type { FlowFilter } from '../store/flow-query.js';
 import { attributedEdges, namespaceLabels, podLabels } from '../store/infer-query.js';
 import { say, type GlobalOptions } from './context.js';
@@ -78,7 +83,18 @@ export async function loadPolicyLayers(opts: Record<string, unknown>): Promise<P
     ...((opts.candidates as string[] | undefined) ?? []),
   ];
   if (paths.length === 0 && opts.fromCluster !== true) return null;
-  const set = readPolicySet(paths);
+  const set = emptyPolicySet();
+  for (const p of paths) {
+    const before = set.files.length;
+    readPolicySet([p], set);
+    // An audit against nothing would pass whatever the traffic: a path that holds no layer is a mistake.
+    if (set.files.length === before)
+      throw new InputError(
+        p,
+        'no NetworkPolicy, EgressRuleSet or security-group rules found (searched *.yaml, *.yml, *.json)',
+        'no_policies',
+      );
+  }
   if (opts.fromCluster === true) {
     // The Kubernetes client takes about a second to load: only cluster reads pay for it.
     const { loadKubeConfig } = await import('../../collectors/kubernetes/kubeconfig.js');
@@ -102,6 +118,8 @@ function replayCommand(now: () => number): Command {
       new Command('replay').description(
         'replay observed egress against policies: per workload, what would be denied and which rule allows the rest',
       ),
+      // Egress policies judge egress: the replay reads egress edges only.
+      ['direction'],
     ),
   )
     .option('--denied-only', 'list only traffic that would be denied')

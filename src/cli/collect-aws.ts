@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readWholeText } from '../../collectors/sources/open.js';
 import { Command, Option } from 'commander';
 import { parseAwsDocument, type AwsReject } from '../../collectors/cloud/aws-inventory.js';
 import type {
@@ -43,13 +43,7 @@ export async function importAwsFiles(
   let syncToken: string | undefined;
   const files: AwsFileSummary[] = [];
   for (const path of paths) {
-    let text: string;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new InputError(path, code === 'ENOENT' ? 'no such file' : (err as Error).message, 'aws_read');
-    }
+    const text = await readWholeText(path, 'aws_read');
     const parsed = parseAwsDocument(text);
     if (!parsed.ok) {
       throw new InputError(
@@ -99,7 +93,10 @@ export function awsInventoryCommand(now: () => number = () => Date.now() / 1000)
     .description(
       'import AWS network interfaces, security groups, VPC/subnet CIDRs and ip-ranges.json so flows attribute to instances',
     )
-    .argument('<files...>', 'JSON files; the kind of each is told by its top-level key')
+    .argument(
+      '<files...>',
+      'JSON files (gzip or not, - for stdin); the kind of each is told by its top-level key',
+    )
     .addOption(
       new Option('-o, --output <format>', 'summary format').choices(['text', 'json']).default('text'),
     )

@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
 import { DNS_COLLECTORS, dnsCollectorNamed } from '../../collectors/dns/index.js';
 import { ingestDns } from '../ingest/dns-ingest.js';
-import { DNS_SOURCE_KINDS } from '../model/dns.js';
+import { DNS_SOURCE_KINDS, HOST_FILTER } from '../model/dns.js';
+import { UsageError } from '../model/errors.js';
 import { DnsStore } from '../store/dns-store.js';
 import { runCollect } from './collect-run.js';
 import { openForRead, positiveInt, type GlobalOptions } from './context.js';
@@ -83,7 +84,7 @@ export function queryDnsCommand(now: () => number = () => Date.now() / 1000): Co
     .description('DNS answers: which names resolved to which addresses, for which clients')
     .option('--name <name>', 'a name or *.suffix (repeatable)', collect)
     .option('--answer <ip|cidr>', 'answers in this address or CIDR (repeatable)', collect)
-    .option('--client <ip>', 'asking client address (repeatable)', collect)
+    .option('--client <ip|cidr>', 'asking client address or CIDR (repeatable)', collect)
     .option('--since <when>', 'duration back from now (14d) or RFC 3339 time')
     .option('--until <when>', 'duration back from now or RFC 3339 time')
     .option('-o, --output <format>', 'table, json, csv or yaml', 'table')
@@ -95,6 +96,16 @@ export function queryDnsCommand(now: () => number = () => Date.now() / 1000): Co
       const g = self.optsWithGlobals<GlobalOptions>();
       const format = parseOutputFormat(opts['output'] as string);
       const t = now();
+      for (const n of (opts['name'] as string[] | undefined) ?? []) {
+        if (!HOST_FILTER.test(n))
+          throw new UsageError(`--name ${JSON.stringify(n)}: expected a host name or *.suffix`);
+      }
+      const since =
+        opts['since'] === undefined ? undefined : parseInstant(opts['since'] as string, t, '--since');
+      const until =
+        opts['until'] === undefined ? undefined : parseInstant(opts['until'] as string, t, '--until');
+      if (since !== undefined && until !== undefined && since > until)
+        throw new UsageError('--since is after --until');
       const store = openForRead(g);
       try {
         const dns = new DnsStore(store);
@@ -103,10 +114,8 @@ export function queryDnsCommand(now: () => number = () => Date.now() / 1000): Co
           name: opts['name'] as string[] | undefined,
           answer: opts['answer'] as string[] | undefined,
           client: opts['client'] as string[] | undefined,
-          since:
-            opts['since'] === undefined ? undefined : parseInstant(opts['since'] as string, t, '--since'),
-          until:
-            opts['until'] === undefined ? undefined : parseInstant(opts['until'] as string, t, '--until'),
+          since,
+          until,
         })) {
           rows.push({
             name: r.name,

@@ -1,6 +1,7 @@
-import { readFile, stat } from 'node:fs/promises';
+import { stat } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { parseKubectlList, type SnapshotReject } from '../../collectors/kubernetes/snapshot.js';
+import { readWholeText } from '../../collectors/sources/open.js';
 import type { WatchLogEvent } from '../../collectors/kubernetes/watch.js';
 import { LeaseRecorder } from '../identity/lease-history.js';
 import { InputError, UsageError } from '../model/errors.js';
@@ -9,6 +10,9 @@ import { InventoryStore } from '../store/inventory-store.js';
 import type { Logger } from '../util/log.js';
 import { logger, openForWrite, say, type GlobalOptions } from './context.js';
 import { isoTime, parseInstant } from './time-window.js';
+
+/** How far ahead of this clock a snapshot's time may be (another machine's clock, a file copied with its time). */
+const FUTURE_SKEW_SECONDS = 300;
 
 interface K8sOptions {
   readonly kubeconfig?: string;
@@ -36,7 +40,7 @@ export function k8sCommand(now: () => number = () => Date.now() / 1000): Command
     )
     .option(
       '--snapshot <file>',
-      'import `kubectl get pods,nodes,services,namespaces,replicasets,jobs -A -o json` output instead of the API',
+      'import `kubectl get pods,nodes,services,namespaces,replicasets,jobs -A -o json` output (a file, gzip or not, or - for stdin) instead of the API',
     )
     .option(
       '--at <time>',
@@ -92,16 +96,20 @@ async function importSnapshot(
   atText: string | undefined,
   now: () => number,
 ): Promise<K8sSummary> {
-  let text: string;
-  let mtime: number;
-  try {
-    text = await readFile(path, 'utf8');
-    mtime = (await stat(path)).mtimeMs / 1000;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new InputError(path, code === 'ENOENT' ? 'no such file' : (err as Error).message, 'snapshot_read');
+  const text = await readWholeText(path, 'snapshot_read');
+  const t = now();
+  // Standard input has no modification time: the snapshot is as of now, unless --at says otherwise.
+  const mtime = path === '-' ? t : (await stat(path)).mtimeMs / 1000;
+  const at = atText === undefined ? mtime : parseInstant(atText, t, '--at');
+  // Snapshots are recorded in time order: one from the future would refuse every real one after it.
+  if (at > t + FUTURE_SKEW_SECONDS) {
+    throw new UsageError(
+      atText === undefined
+        ? `${path} was modified in the future (${isoTime(Math.round(at))}): pass --at with the time it was taken`
+        : `--at ${isoTime(Math.round(at))} is in the future`,
+      'snapshot_future',
+    );
   }
-  const at = atText === undefined ? mtime : parseInstant(atText, now(), '--at');
   const parsed = parseKubectlList(text);
   if (!parsed.ok) {
     throw new InputError(

@@ -29,10 +29,13 @@ const LEVEL_NUMBERS = { info: 30, warn: 40, error: 50 } as const;
  * stderr to a log system reads JSON only.
  */
 export function say(
-  g: Pick<GlobalOptions, 'logFormat'>,
+  g: Pick<GlobalOptions, 'logFormat'> & Partial<Pick<GlobalOptions, 'logLevel'>>,
   text: string,
   level: keyof typeof LEVEL_NUMBERS = 'info',
 ): void {
+  // `--log-level warn` keeps summaries off stderr as it keeps info lines; `silent` keeps even errors off (the exit
+  // code still tells).
+  if (g.logLevel !== undefined && LEVEL_NUMBERS[level] < threshold(g.logLevel)) return;
   if (g.logFormat !== 'json') {
     process.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
     return;
@@ -45,7 +48,14 @@ export function say(
   }
 }
 
+function threshold(logLevel: string): number {
+  if (logLevel === 'silent') return Infinity;
+  return logLevel in LEVEL_NUMBERS ? LEVEL_NUMBERS[logLevel as keyof typeof LEVEL_NUMBERS] : 0;
+}
+
 export function dbPath(g: GlobalOptions): string {
+  // An empty EGRESS_LEARNER_DB is unset; an empty --db is a mistake (a variable that expanded to nothing).
+  if (g.db === '') throw new UsageError('--db is empty: name a database file', 'db_open');
   return g.db ?? (process.env.EGRESS_LEARNER_DB || DEFAULT_DB);
 }
 

@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { Command } from 'commander';
 import { DEMO_END, DEMO_START, demoFiles } from '../demo/dataset.js';
 import { destinationLabel, type Endpoint } from '../model/endpoint.js';
@@ -10,6 +10,7 @@ import type { GlobalOptions } from './context.js';
 import { render } from './output.js';
 import { buildProgram } from './program.js';
 import { isoTime } from './time-window.js';
+import { makeOutDir, writeOutFile } from './out-path.js';
 
 /** Set in every database the demo creates: only such a database may be replaced by the next demo. */
 const DEMO_MARK = 'demo';
@@ -48,6 +49,8 @@ export function demoCommand(): Command {
       const g = self.optsWithGlobals<GlobalOptions>();
       const db = g.db ?? './egress-learner-demo.db';
       refuseToOverwrite(db);
+      // Before anything is collected: a demo that cannot write its results should not start.
+      makeOutDir(opts.out);
       for (const suffix of ['', '-wal', '-shm']) rmSync(`${db}${suffix}`, { force: true });
       const marked = new Store(db);
       marked.setMeta(DEMO_MARK, '1');
@@ -63,8 +66,7 @@ export function demoCommand(): Command {
         say(`Collecting the demo dataset into ${db}:\n`);
         for (const f of demoFiles()) {
           const path = join(dir, f.name);
-          mkdirSync(dirname(path), { recursive: true });
-          writeFileSync(path, f.text);
+          writeOutFile(path, f.text);
           say(`  collect ${f.collect.map((a) => (a === '{}' ? f.name : a)).join(' ')}\n`);
           await run(['collect', ...f.collect.map((a) => (a === '{}' ? path : a)), '--quiet']);
         }

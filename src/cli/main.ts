@@ -33,7 +33,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (isEpipe(err)) return 0; // see the stdout handler below
     const g = program.opts<GlobalOptions>();
     // A locked, read-only or full database is the user's to fix, wherever in a command SQLite reports it.
-    const known = knownSqliteError(err, dbPath(g));
+    const known = knownSqliteError(err, g.db ?? dbPath(g));
     if (known instanceof KnownError) {
       say(g, `egress-learner: ${known.message}`, 'error');
       return known.exitCode;

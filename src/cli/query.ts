@@ -10,6 +10,7 @@ import {
 import { UNATTRIBUTED } from '../identity/attribution.js';
 import { parseCidr } from '../model/cidr.js';
 import { KnownError, UsageError } from '../model/errors.js';
+import { HOST_FILTER } from '../model/dns.js';
 import { ACTIONS, DIRECTIONS, PROTOCOL, SOURCE_KINDS, type SourceKind } from '../model/observation.js';
 import { workloadId } from '../model/workload.js';
 import {
@@ -76,9 +77,6 @@ const collectOne = (v: string, prev: string[] = []): string[] => {
   return prev.concat(v);
 };
 
-/** A host name, or `*.` and the suffix every matching name ends in; a trailing dot is allowed. */
-const HOST_PATTERN =
-  /^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.?$/i;
 /** A Kubernetes namespace name (a DNS label). */
 const NAMESPACE = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
@@ -103,8 +101,8 @@ export function queryCommand(now: () => number): Command {
 }
 
 /** The options every command that reads observations takes. */
-export function withFilterOptions(cmd: Command): Command {
-  return cmd
+export function withFilterOptions(cmd: Command, without: readonly ('action' | 'direction')[] = []): Command {
+  cmd
     .option('--src <addr|cidr>', 'source address or CIDR (repeatable, comma-separated)', collect)
     .option(
       '--dst <addr|cidr|host>',
@@ -112,14 +110,18 @@ export function withFilterOptions(cmd: Command): Command {
       collect,
     )
     .option('--port <n>', 'destination port (repeatable)', collect)
-    .option('--protocol <name|n>', 'tcp, udp, icmp, icmpv6 or an IANA number (repeatable)', collect)
-    .addOption(new Option('--action <action>', 'accept or reject').choices(ACTIONS))
-    .addOption(
+    .option('--protocol <name|n>', 'tcp, udp, icmp, icmpv6 or an IANA number (repeatable)', collect);
+  // A command that fixes these itself does not offer them: an option it would ignore is worse than none.
+  if (!without.includes('action'))
+    cmd.addOption(new Option('--action <action>', 'accept or reject').choices(ACTIONS));
+  if (!without.includes('direction'))
+    cmd.addOption(
       new Option(
         '--direction <dir>',
         'egress: the observed side opened it; ingress: the remote side did',
       ).choices(DIRECTIONS),
-    )
+    );
+  return cmd
     .option('--source-kind <kind>', `which input saw it: ${SOURCE_KINDS.join(', ')} (repeatable)`, collect)
     .option('--since <when>', 'duration back from now (90m, 36h, 14d) or RFC 3339 time')
     .option('--until <when>', 'duration back from now or RFC 3339 time')
@@ -525,7 +527,7 @@ export function parseFilter(opts: Record<string, unknown>, now: number): FlowFil
     // Anything with a '/' or shaped like an address (digits and dots, or a ':') must parse as one: a typo such as
     // 10.0.0.1/8 (host bits set) or 10.0.0.300 would otherwise become a host name that matches nothing.
     const address = /[/:]|^[\d.]+$/.test(d);
-    if (address ? parseCidr(d) === null : !HOST_PATTERN.test(d))
+    if (address ? parseCidr(d) === null : !HOST_FILTER.test(d))
       throw new UsageError(
         `--dst ${JSON.stringify(d)}: expected an IP address, CIDR (without host bits), host name or *.suffix`,
       );

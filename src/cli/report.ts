@@ -1,4 +1,3 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { attributionUsesCache, refreshAttribution } from '../identity/refresh-attribution.js';
@@ -11,6 +10,7 @@ import { openForRead, openForWrite, say, type GlobalOptions } from './context.js
 import { loadPolicyLayers, replayStore, withPolicyOptions } from './audit.js';
 import { collect } from './query.js';
 import { parseInstant } from './time-window.js';
+import { makeOutDir, writeOutFile } from './out-path.js';
 
 export const REPORT_FORMATS = ['md', 'html', 'json'] as const;
 type ReportFormat = (typeof REPORT_FORMATS)[number];
@@ -93,7 +93,7 @@ export function reportCommand(now: () => number): Command {
           denied,
         );
         const out = String(opts.out);
-        mkdirSync(out, { recursive: true });
+        makeOutDir(out);
         for (const f of formats) {
           const text =
             f === 'md'
@@ -101,7 +101,7 @@ export function reportCommand(now: () => number): Command {
               : f === 'html'
                 ? renderHtml(data, staleDays)
                 : `${JSON.stringify(data, null, 2)}\n`;
-          writeFileSync(join(out, `report.${f}`), text);
+          writeOutFile(join(out, `report.${f}`), text);
         }
         recordReport(store.db, { at: t, since, until, run: data.runs.current });
         if (g.quiet !== true)

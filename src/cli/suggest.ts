@@ -1,5 +1,5 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve, sep } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
+import { join, resolve, sep } from 'node:path';
 import { Command, Option } from 'commander';
 import { parseAwsDocument } from '../../collectors/cloud/aws-inventory.js';
 import { GENERATORS, OUTPUT_KINDS, type OutputKind } from '../emit/index.js';
@@ -10,6 +10,7 @@ import { InputError, UsageError } from '../model/errors.js';
 import type { InferenceResult } from '../model/endpoint.js';
 import { ReviewStore, reviewSets } from '../store/review-store.js';
 import { oneOf, openForWrite, say, type GlobalOptions } from './context.js';
+import { makeOutDir, writeOutFile } from './out-path.js';
 import { collect, openAttributed, parseFilter, withFilterOptions } from './query.js';
 import { parseDuration } from './time-window.js';
 
@@ -50,8 +51,7 @@ function writeKind(out: string, kind: OutputKind, files: readonly EmittedFile[])
     const target = resolve(root, f.path);
     // Paths come from generators that build them from validated names; this is the last guard.
     if (!target.startsWith(root + sep)) throw new Error(`generator produced a path outside --out: ${f.path}`);
-    mkdirSync(dirname(target), { recursive: true });
-    writeFileSync(target, f.content);
+    writeOutFile(target, f.content);
   }
 }
 
@@ -90,6 +90,8 @@ export function suggestCommand(now: () => number): Command {
     new Command('suggest').description(
       'learn the endpoints each workload uses and write candidate rules for review',
     ),
+    // Endpoints are learned from accepted egress only: what was refused, or opened from outside, is not used.
+    ['action', 'direction'],
   )
     .requiredOption('--out <dir>', 'directory to write the candidates into (each kind its own subdirectory)')
     .option('--kinds <list>', `output kinds (comma-separated): ${OUTPUT_KINDS.join(', ')}`, collect)
@@ -151,7 +153,7 @@ export function suggestCommand(now: () => number): Command {
       }
       const review = recordReview(g, result, t);
       const out = String(opts.out);
-      mkdirSync(out, { recursive: true });
+      makeOutDir(out);
       const options = {
         scope: opts.scope as 'namespace' | 'workload',
         accepted: review.accepted,
@@ -164,7 +166,7 @@ export function suggestCommand(now: () => number): Command {
         writeKind(out, kind, emitted);
         files += emitted.length;
       }
-      writeFileSync(join(out, 'endpoints.json'), endpointsJson(result, stats, review));
+      writeOutFile(join(out, 'endpoints.json'), endpointsJson(result, stats, review));
       if (g.quiet !== true) {
         const enabled = result.endpoints.filter((e) => !e.rare && e.suspicions.length === 0).length;
         const flagged = result.endpoints.filter((e) => e.suspicions.length > 0).length;

@@ -125,3 +125,7 @@ export function normalizeDnsType(text: string): string | null {
   }
   return t;
 }
+
+/** A host name as a filter takes it: an exact name, or `*.suffix` for the suffix and every name under it. */
+export const HOST_FILTER =
+  /^(\*\.)?([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?\.?$/i;

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { addressBytes, cidrContains, parseCidr } from '../model/cidr.js';
+import { addressBytes, cidrContains, parseCidr, type Cidr } from '../model/cidr.js';
 import type { DnsAnswerAggregate } from '../model/dns.js';
 import { UsageError } from '../model/errors.js';
 import { SOURCE_KINDS } from '../model/observation.js';
@@ -24,6 +24,7 @@ export interface DnsFilter {
   readonly name?: readonly string[];
   /** Addresses or CIDRs the answer falls in. */
   readonly answer?: readonly string[];
+  /** Addresses or CIDRs the asking client falls in. */
   readonly client?: readonly string[];
   readonly since?: number;
   readonly until?: number;
@@ -165,10 +166,6 @@ export class DnsStore {
       }
       where.push(`(${ors.join(' OR ')})`);
     }
-    if (f.client !== undefined && f.client.length > 0) {
-      where.push(`client IN (${f.client.map(() => '?').join(', ')})`);
-      params.push(...f.client);
-    }
     if (f.since !== undefined) {
       where.push('last_seen >= ?');
       params.push(f.since);
@@ -184,17 +181,22 @@ export class DnsStore {
       ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
       GROUP BY client, name, type, answer, rcode
       ORDER BY name, client, type, answer, rcode`;
-    const cidrs = (f.answer ?? []).map((a) => {
-      const c = parseCidr(a);
-      if (c === null) throw new UsageError(`--answer ${JSON.stringify(a)}: expected an address or CIDR`);
-      return c;
-    });
+    const cidrsOf = (values: readonly string[] | undefined, flag: string) =>
+      (values ?? []).map((a) => {
+        const c = parseCidr(a);
+        if (c === null) throw new UsageError(`${flag} ${JSON.stringify(a)}: expected an address or CIDR`);
+        return c;
+      });
+    const answers = cidrsOf(f.answer, '--answer');
+    const clients = cidrsOf(f.client, '--client');
+    const within = (cidrs: readonly Cidr[], address: string): boolean => {
+      if (cidrs.length === 0) return true;
+      const bytes = addressBytes(address);
+      return bytes !== null && cidrs.some((c) => cidrContains(c, bytes));
+    };
     for (const r of this.#db.prepare(sql).iterate(...params) as Iterable<Record<string, unknown>>) {
       const answer = r['answer'] as string;
-      if (cidrs.length > 0) {
-        const bytes = addressBytes(answer);
-        if (bytes === null || !cidrs.some((c) => cidrContains(c, bytes))) continue;
-      }
+      if (!within(answers, answer) || !within(clients, r['client'] as string)) continue;
       yield {
         client: r['client'] as string,
         name: r['name'] as string,

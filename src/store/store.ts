@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Checkpoint, Edge, IngestCounts, QuarantineRow } from '../model/edge.js';
@@ -76,6 +77,10 @@ export class Store {
   constructor(path: string, opts: StoreOptions = {}) {
     this.path = path;
     this.#now = opts.now ?? (() => Date.now() / 1000);
+    // SQLite would say "disk I/O error" or "unable to open database file", or open an in-memory database for ''.
+    if (path === '') throw new UsageError('--db is empty: name a database file', 'db_open');
+    if (statSync(path, { throwIfNoEntry: false })?.isDirectory() === true)
+      throw new UsageError(`--db ${path} is a directory: name a database file in it`, 'db_open');
     try {
       this.db = new Database(path, {
         readonly: opts.readonly ?? false,

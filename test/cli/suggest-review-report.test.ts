@@ -3,7 +3,7 @@
  * VPC flow logs, squid), suggest, review, audit and report.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Endpoint } from '../../src/model/endpoint.js';
@@ -20,6 +20,11 @@ let db: string;
 
 interface Learned {
   endpoints: (Endpoint & { review: string; new: boolean })[];
+}
+
+/** `audit` of the demo window against the demo's candidates. */
+function auditCandidates(...extra: string[]) {
+  return cli(['audit', '--db', db, ...WINDOW, '--candidates', join(dir, 'demo', 'candidates'), ...extra]);
 }
 
 function learned(out: string): Learned {
@@ -153,16 +158,7 @@ describe('suggest on the demo cluster', () => {
 
 describe('audit', () => {
   it('exits 3 and names the denied traffic and the rule that allows the rest', () => {
-    const r = cli([
-      'audit',
-      '--db',
-      db,
-      ...WINDOW,
-      '--candidates',
-      join(dir, 'demo', 'candidates'),
-      '-o',
-      'json',
-    ]);
+    const r = auditCandidates('-o', 'json');
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/would be denied/);
     const rows = JSON.parse(r.stdout) as {
@@ -201,6 +197,57 @@ describe('audit', () => {
       cli(['audit', '--db', db, ...WINDOW, '--policies', open, '--workload', 'shop/Deployment/cart']).code,
     ).toBe(0);
     expect(cli(['audit', '--db', db]).code).toBe(1);
+  });
+});
+
+describe('what a user gets wrong gets one line, never a stack', () => {
+  const oneLine = (r: { code: number; stderr: string }): [number, number, boolean] => [
+    r.code,
+    r.stderr.trim().split('\n').length,
+    r.stderr.includes('internal error'),
+  ];
+
+  it('an --out that cannot be a directory', () => {
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    const suggest = cli(['suggest', '--db', db, ...WINDOW, '--out', file]);
+    expect(oneLine(suggest)).toEqual([1, 1, false]);
+    expect(suggest.stderr).toContain(`cannot write ${file}`);
+    expect(oneLine(cli(['report', '--db', db, ...WINDOW, '--out', join(file, 'sub')]))).toEqual([
+      1,
+      1,
+      false,
+    ]);
+    // The demo checks before it collects anything: no database is left behind.
+    const demoDb = join(dir, 'never.db');
+    expect(oneLine(cli(['demo', '--db', demoDb, '--out', file]))).toEqual([1, 1, false]);
+    expect(existsSync(demoDb)).toBe(false);
+  });
+
+  it('a filter the command would ignore is refused, not applied silently', () => {
+    const out = join(dir, 'ignored');
+    for (const [flag, value] of [
+      ['--direction', 'ingress'],
+      ['--action', 'reject'],
+    ]) {
+      const r = cli(['suggest', '--db', db, ...WINDOW, '--out', out, flag!, value!]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`unknown option '${flag}'`);
+    }
+    const audit = auditCandidates('--direction', 'ingress');
+    expect(audit.code).toBe(1);
+    expect(audit.stderr).toContain("unknown option '--direction'");
+  });
+
+  it('an audit against a path that holds no policy fails instead of passing', () => {
+    const empty = join(dir, 'no-policies');
+    mkdirSync(empty, { recursive: true });
+    writeFileSync(join(empty, 'notes.yaml'), 'kind: ConfigMap\napiVersion: v1\nmetadata: {name: x}\n');
+    const r = cli(['audit', '--db', db, ...WINDOW, '--candidates', empty]);
+    expect(oneLine(r)).toEqual([2, 1, false]);
+    expect(r.stderr).toContain('no NetworkPolicy, EgressRuleSet or security-group rules found');
+    // One good layer does not excuse an empty one beside it.
+    expect(auditCandidates('--policies', empty).code).toBe(2);
   });
 });
 

@@ -97,7 +97,7 @@ describe('collect k8s --snapshot', () => {
     ).rejects.toMatchObject({
       name: 'InputError',
       exitCode: 2,
-      message: '/nonexistent/inv.json: no such file',
+      message: '/nonexistent/inv.json: no such file or directory',
     });
   });
 });

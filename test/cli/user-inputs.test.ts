@@ -1,0 +1,186 @@
+/**
+ * Inputs a user plausibly tries outside the happy path: each gets a clear one-line answer or does what it says,
+ * never a stack trace, an option quietly ignored, or a result that is silently empty.
+ */
+import { copyFileSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { cli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const fixture = (path: string): string => fileURLToPath(new URL(`../fixtures/${path}`, import.meta.url));
+
+function lines(text: string): string[] {
+  return text.trim().split('\n');
+}
+
+describe('--db', () => {
+  it('a directory or an empty name is refused in one line by readers and writers', () => {
+    const dir = tempDir();
+    const flows = fixture('vpcflow/default-format.log');
+    for (const args of [
+      ['query', 'flows'],
+      ['collect', 'vpc-flow', flows, '-q'],
+    ]) {
+      const inDir = cli(['--db', dir, ...args]);
+      expect([inDir.code, lines(inDir.stderr)]).toEqual([
+        1,
+        [`egress-learner: --db ${dir} is a directory: name a database file in it`],
+      ]);
+      const empty = cli(['--db', '', ...args]);
+      expect([empty.code, lines(empty.stderr)]).toEqual([
+        1,
+        ['egress-learner: --db is empty: name a database file'],
+      ]);
+    }
+  });
+});
+
+describe('--log-level', () => {
+  it('keeps the summary off stderr at warn and above, as text and as JSON', () => {
+    const dir = tempDir();
+    const flows = fixture('vpcflow/default-format.log');
+    const info = cli(['--db', join(dir, 'a.db'), 'collect', 'vpc-flow', flows]);
+    expect(info.stderr).toMatch(/^vpc-flow: read 7 records/);
+    expect(cli(['--db', join(dir, 'b.db'), '--log-level', 'warn', 'collect', 'vpc-flow', flows]).stderr).toBe(
+      '',
+    );
+    const json = cli([
+      '--db',
+      join(dir, 'c.db'),
+      '--log-format',
+      'json',
+      '--log-level',
+      'error',
+      'collect',
+      'vpc-flow',
+      flows,
+      '/no/such/file',
+    ]);
+    // The summary (info) is gone; the unreadable input (an error) is still said, as JSON at level 50.
+    expect(json.code).toBe(2);
+    const said = lines(json.stderr).map((l) => JSON.parse(l) as { level: number; msg: string });
+    expect(said.map((x) => x.level)).toEqual([50]);
+    expect(said[0]!.msg).toContain('/no/such/file');
+  });
+});
+
+describe('query dns filters', () => {
+  function dnsDb(): string {
+    const db = join(tempDir(), 'x.db');
+    const r = cli(['collect', 'dns', '--format', 'route53', '-q', '--db', db, fixture('dns/route53.log')]);
+    expect(r.code).toBe(0);
+    return db;
+  }
+  const rows = (db: string, ...a: string[]) =>
+    JSON.parse(cli(['query', 'dns', '--db', db, ...a, '-o', 'json']).stdout) as { client: string | null }[];
+
+  it('takes a client CIDR as it takes an answer CIDR', () => {
+    const db = dnsDb();
+    const all = rows(db);
+    const clients = [...new Set(all.map((r) => r.client).filter((c): c is string => c !== null))].sort();
+    expect(clients.length).toBeGreaterThan(1);
+    for (const one of clients) {
+      const exact = rows(db, '--client', one);
+      expect(exact.length).toBeGreaterThan(0);
+      expect(exact.every((r) => r.client === one)).toBe(true);
+      expect(rows(db, '--client', `${one}/32`)).toEqual(exact);
+    }
+    // A block holds the rows of every client inside it, and none outside.
+    const tens = all.filter((r) => r.client?.startsWith('10.') === true);
+    expect(tens.length).toBeGreaterThan(0);
+    expect(tens.length).toBeLessThan(all.length);
+    expect(rows(db, '--client', '10.0.0.0/8')).toEqual(tens);
+  });
+
+  it('refuses a bad client, a bad name and a window that ends before it starts', () => {
+    const db = dnsDb();
+    for (const [args, message] of [
+      [['--client', 'foo'], '--client "foo": expected an address or CIDR'],
+      [['--name', '*'], '--name "*": expected a host name or *.suffix'],
+      [['--name', 'bad name'], '--name "bad name": expected a host name or *.suffix'],
+      [['--since', '2026-11-22T00:00:00Z', '--until', '2026-11-20T00:00:00Z'], '--since is after --until'],
+    ] as const) {
+      const r = cli(['query', 'dns', '--db', db, ...args]);
+      expect([r.code, lines(r.stderr)]).toEqual([1, [`egress-learner: ${message}`]]);
+    }
+  });
+});
+
+describe('inventory documents', () => {
+  it('aws-inventory reads gzip and stdin as the plain file, and names a directory as one', () => {
+    const dir = tempDir();
+    const doc = fixture('cloud/describe-network-interfaces.json');
+    const summary = (args: string[], input?: Buffer) => {
+      const r = cli(['--db', join(dir, 'a.db'), 'collect', 'aws-inventory', ...args, '-o', 'json'], {
+        input,
+      });
+      expect(r.stderr).toBe('');
+      expect(r.code).toBe(0);
+      const s = JSON.parse(r.stdout) as { files: { document: string }[] } & Record<string, unknown>;
+      return { ...s, files: s.files.map((f) => f.document) };
+    };
+    const gz = join(dir, 'enis.json.gz');
+    writeFileSync(gz, gzipSync(readFileSync(doc)));
+    const plain = summary([doc]);
+    expect(summary([gz])).toEqual(plain);
+    expect(summary(['-'], readFileSync(doc))).toEqual(plain);
+    const asDir = cli(['--db', join(dir, 'a.db'), 'collect', 'aws-inventory', dir]);
+    expect([asDir.code, lines(asDir.stderr)]).toEqual([2, [`egress-learner: ${dir}: is a directory`]]);
+    const cut = join(dir, 'cut.json.gz');
+    writeFileSync(cut, gzipSync(readFileSync(doc)).subarray(0, 60));
+    const truncated = cli(['--db', join(dir, 'a.db'), 'collect', 'aws-inventory', cut]);
+    expect([truncated.code, lines(truncated.stderr)]).toEqual([
+      2,
+      [`egress-learner: ${cut}: truncated gzip stream`],
+    ]);
+  });
+
+  it('a Kubernetes snapshot from the future is refused: it would block every real one after it', () => {
+    const dir = tempDir();
+    const db = join(dir, 'k.db');
+    const snapshot = fixture('kubernetes/snapshot-a.json');
+    const future = cli([
+      '--db',
+      db,
+      'collect',
+      'k8s',
+      '--snapshot',
+      snapshot,
+      '--at',
+      '2999-01-01T00:00:00Z',
+    ]);
+    expect([future.code, lines(future.stderr)]).toEqual([
+      1,
+      ['egress-learner: --at 2999-01-01T00:00:00Z is in the future'],
+    ]);
+    const copied = join(dir, 'copied.json');
+    copyFileSync(snapshot, copied);
+    const ahead = Date.UTC(2999, 0, 1) / 1000;
+    utimesSync(copied, ahead, ahead);
+    const byMtime = cli(['--db', db, 'collect', 'k8s', '--snapshot', copied]);
+    expect(byMtime.code).toBe(1);
+    expect(byMtime.stderr).toContain('was modified in the future');
+    // Nothing was recorded, so a snapshot of a real time still goes in; through stdin, gzip or not.
+    const ok = cli(['--db', db, 'collect', 'k8s', '--snapshot', '-', '--at', '2026-01-01T00:00:00Z'], {
+      input: gzipSync(readFileSync(snapshot)),
+    });
+    expect(ok.stderr).toMatch(/^k8s snapshot at 2026-01-01T00:00:00Z: 6 pods/);
+    expect(ok.code).toBe(0);
+  });
+});
+
+describe('--out', () => {
+  it('a path under a file is one line, exit 1', () => {
+    const dir = tempDir();
+    const file = join(dir, 'file');
+    writeFileSync(file, '');
+    const r = cli(['demo', '--db', join(dir, 'd.db'), '--out', join(file, 'x', 'y')]);
+    expect([r.code, lines(r.stderr)]).toEqual([
+      1,
+      [`egress-learner: cannot write ${join(file, 'x', 'y')}: a file is in the way of a directory`],
+    ]);
+  });
+});
