@@ -49,7 +49,11 @@ const MIN_READ_CHUNK = 64 * 1024;
  * are left out, `-` is standard input. A path that cannot be looked at becomes a ref carrying its `InputError`,
  * so that it fails alone.
  */
-export async function expandPaths(paths: readonly string[]): Promise<SourceRef[]> {
+export async function expandPaths(
+  paths: readonly string[],
+  /** Told of each directory given that holds no file at all (a wrong path, more likely than an idle day). */
+  onEmptyDirectory?: (dir: string) => void,
+): Promise<SourceRef[]> {
   const out: SourceRef[] = [];
   for (const p of paths) {
     if (p === '-') {
@@ -63,8 +67,11 @@ export async function expandPaths(paths: readonly string[]): Promise<SourceRef[]
       out.push({ name: p, path: p, error: new InputError(p, describeFsError(err), 'unreadable') });
       continue;
     }
-    if (st.isDirectory()) await walk(p, out, new Set([dirKey(st)]));
-    else out.push({ name: p, path: p });
+    if (st.isDirectory()) {
+      const before = out.length;
+      await walk(p, out, new Set([dirKey(st)]));
+      if (out.length === before) onEmptyDirectory?.(p);
+    } else out.push({ name: p, path: p });
   }
   return out;
 }

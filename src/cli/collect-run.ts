@@ -40,8 +40,8 @@ export async function runCollect(
     }
     bucket = d;
   }
-  const refs = await expandPaths(paths);
   const log = logger(g);
+  const refs = await expandPaths(paths, (dir) => log.warn({ path: dir }, 'no files in this directory'));
   // Ingest writes edges in key order and needs few pages at a time: a small cache keeps its memory flat. It only
   // upserts, so its statement journals can stay in memory.
   const store = openForWrite(g, { cacheMb: 8, memoryTemp: true });

@@ -2,7 +2,7 @@
  * Inputs a user plausibly tries outside the happy path: each gets a clear one-line answer or does what it says,
  * never a stack trace, an option quietly ignored, or a result that is silently empty.
  */
-import { copyFileSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -35,6 +35,25 @@ describe('--db', () => {
         ['egress-learner: --db is empty: name a database file'],
       ]);
     }
+  });
+});
+
+describe('collect', () => {
+  it('warns of a directory that holds no file, and still reads the other paths', () => {
+    const dir = tempDir();
+    const empty = join(dir, 'AWSLogs');
+    mkdirSync(join(empty, 'nested'), { recursive: true });
+    const r = cli([
+      '--db',
+      join(dir, 'x.db'),
+      'collect',
+      'vpc-flow',
+      empty,
+      fixture('vpcflow/default-format.log'),
+    ]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(new RegExp(`warn no files in this directory path=${empty}\\n`));
+    expect(r.stderr).toMatch(/read 7 records from 1 source/);
   });
 });
 
