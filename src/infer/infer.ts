@@ -464,7 +464,7 @@ class Inference {
         port: a.port,
         protocol: a.protocol,
         evidence: {
-          flows: Math.round(a.flows),
+          flows: flowShare(a.flows),
           packets: Math.round(a.packets),
           bytes: Math.round(a.bytes),
           firstSeen: a.first,
@@ -690,7 +690,7 @@ class Inference {
           ? destination.cidrs.reduce((n, c) => n + c.addresses, 0)
           : acc.addrs.size;
     const evidence: Evidence = {
-      flows: Math.round(acc.flows),
+      flows: flowShare(acc.flows),
       packets: Math.round(acc.packets),
       bytes: Math.round(acc.bytes),
       firstSeen: acc.first,
@@ -746,4 +746,13 @@ function workloadKey(w: Workload): string {
 
 function cmp(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * A flow whose sender could be one of several workloads (behind a node's SNAT) counts a share for each, so an
+ * endpoint's flows may be fractional: kept to two decimals, since a whole number would show a share below one half
+ * as no flow at all.
+ */
+function flowShare(flows: number): number {
+  return Math.round(flows * 100) / 100;
 }

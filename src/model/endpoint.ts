@@ -89,6 +89,7 @@ export const NAME_EVIDENCE = ['proxy', 'dns', 'dns-stale', 'none'] as const;
 export type NameEvidence = (typeof NAME_EVIDENCE)[number];
 
 export interface Evidence {
+  /** Fractional (two decimals) when some flows could be from several senders: each counts its share. */
   readonly flows: number;
   readonly packets: number;
   readonly bytes: number;
