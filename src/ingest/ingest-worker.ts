@@ -53,7 +53,7 @@ async function main(): Promise<void> {
           seq: n,
           edges,
           quarantine: batch.quarantine,
-          checkpoint: batch.checkpoint,
+          checkpoints: batch.checkpoints,
         },
         transferablesOf(edges),
       );

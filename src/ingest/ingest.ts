@@ -14,6 +14,7 @@ import { observation } from '../model/observation.js';
 import type { SourceState, Store } from '../store/store.js';
 import { EdgeAggregator, sourceBit } from './aggregate.js';
 import { EdgeOrderer } from './edge-order.js';
+import { PendingCommit } from './pending-commit.js';
 import type { EdgeTable } from '../model/edge-table.js';
 
 export interface IngestOptions {
@@ -109,7 +110,7 @@ const DEFAULTS = {
   settledMs: 60_000,
 };
 
-/** One commit's worth of a source, as the reading side hands it to the writing side. */
+/** One commit's worth of one or more sources, as the reading side hands it to the writing side. */
 export interface SourceBatch {
   /**
    * Summed, in no order: the writing side orders them (`EdgeOrderer`). They are the aggregator's own arrays, to be
@@ -117,7 +118,8 @@ export interface SourceBatch {
    */
   readonly edges: EdgeTable;
   readonly quarantine: readonly QuarantineRow[];
-  readonly checkpoint: Checkpoint;
+  /** One per source the commit covers, in the order read. */
+  readonly checkpoints: readonly Checkpoint[];
   readonly extra?: (() => void) | undefined;
 }
 
@@ -143,7 +145,7 @@ export function storeSink(store: Store): BatchSink {
       store.writeBatch({
         edges: orderer.sorted(b.edges),
         quarantine: b.quarantine,
-        checkpoint: b.checkpoint,
+        checkpoints: b.checkpoints,
         extra: b.extra,
       });
     },
@@ -171,22 +173,36 @@ export async function ingestInto(
   opts: IngestOptions,
 ): Promise<IngestResult> {
   const results: SourceResult[] = [];
-  const totals = IngestCounts.zero();
   const progress = { records: 0 };
-  let error: KnownError | null = null;
-  // One aggregator for every source: an S3 export tree holds thousands of small files, and a table per file was
-  // most of the time spent on them (allocating it, then collecting it). Every way out of a source drains it into a
-  // commit, refused or not, so the next source starts empty.
+  // One aggregator and one pending commit for every source: an S3 export tree holds thousands of small files, and
+  // a table and a commit per file were most of the time spent on them.
   const agg = new EdgeAggregator(bucketSeconds);
+  const pending = new PendingCommit(sink, agg, opts.records, {
+    flushLines: opts.flushLines ?? DEFAULTS.flushLines,
+    maxEdges: opts.maxEdges ?? DEFAULTS.maxEdges,
+    maxQuarantine: DEFAULTS.maxQuarantine,
+    flushMs: DEFAULTS.flushMs,
+  });
+  // Fingerprint lengths of once-small sources: the store's, then those of this run's sources as they are read (a
+  // source may still be in the pending commit, and one query per file cost 5 % of a tree of small files).
+  const kind = opts.collector.sourceKind;
+  const shortLengths = new Set(sink.shortFingerprintLengths(kind, FINGERPRINT_BYTES));
   for (const ref of refs) {
     if (opts.signal?.aborted) break;
-    const r = await ingestOne(sink, ref, opts, agg, progress);
+    results.push(await ingestOne(sink, ref, opts, agg, pending, shortLengths, progress));
     await sink.settle?.();
-    results.push(r);
-    IngestCounts.add(totals, r.counts);
-    if (r.error !== null && error === null) error = r.error;
   }
-  return { sources: results, totals, error };
+  try {
+    await pending.write();
+  } catch (err) {
+    // A refused commit has failed the sources it held (their results say so); any other error ends the run.
+    if (!(err instanceof ConcurrentIngestError)) throw err;
+  }
+  await sink.settle?.();
+  // Summed at the end: a refused commit takes its counts back out of the results of the sources it held.
+  const totals = IngestCounts.zero();
+  for (const r of results) IngestCounts.add(totals, r.counts);
+  return { sources: results, totals, error: results.find((r) => r.error !== null)?.error ?? null };
 }
 
 async function ingestOne(
@@ -194,6 +210,8 @@ async function ingestOne(
   ref: SourceRef,
   opts: IngestOptions,
   agg: EdgeAggregator,
+  pending: PendingCommit,
+  shortLengths: Set<number>,
   progress: { records: number },
 ): Promise<SourceResult> {
   const kind = opts.collector.sourceKind;
@@ -208,11 +226,12 @@ async function ingestOne(
   try {
     opened = await openSource(ref, {
       kind,
-      knownShortLengths: sink.shortFingerprintLengths(kind, FINGERPRINT_BYTES),
+      knownShortLengths: [...shortLengths],
       identify: (candidates) => {
-        // The full-length fingerprint first; then the shorter ones a once-small file was first seen with.
+        // The full-length fingerprint first; then the shorter ones a once-small file was first seen with. A source
+        // read earlier in this run may be in the pending commit, not yet in the store.
         for (const c of candidates) {
-          const found = sink.checkpointOf(c.sourceId);
+          const found = pending.stateOf(c.sourceId) ?? sink.checkpointOf(c.sourceId);
           if (found !== null && found.counts.stored === 0 && found.counts.malformed > 0) {
             readAgain = found;
             return { sourceId: c.sourceId, fingerprintLength: found.fingerprintLength, resumeOffset: 0 };
@@ -235,6 +254,7 @@ async function ingestOne(
       return { name: ref.name, sourceId: null, status: 'failed', counts, reasons, error: err };
     throw err;
   }
+  if (opened.fingerprintLength < FINGERPRINT_BYTES) shortLengths.add(opened.fingerprintLength);
   const cp = checkpoint as SourceState | null;
   const seeks = opened.startOffset > 0;
   // A finished plain file is re-read from where it ended, which picks up appended lines. A gzip file whose
@@ -275,12 +295,12 @@ async function ingestOne(
   let sinceFlush = 0;
   let lastFlushAt = performance.now();
 
+  // Counts of the source's last checkpoint when it waits in the pending commit (see PendingCommit).
+  let waiting: IngestCounts | null = null;
   const flush = async (done: boolean): Promise<void> => {
     if (!done && sinceFlush === 0) return;
-    await sink.write({
-      edges: agg.drainTable(),
-      quarantine,
-      checkpoint: {
+    pending.add(
+      {
         sourceId: opened.sourceId,
         fingerprintLength: opened.fingerprintLength,
         previousLineNo: committedLineNo,
@@ -295,8 +315,12 @@ async function ingestOne(
         lastTime,
         restart,
       },
-      extra: records !== undefined ? () => records.flush() : undefined,
-    });
+      quarantine,
+      sinceFlush,
+    );
+    // A finished source leaves a small commit for the next one; anything else commits now (throwing if refused).
+    if (done && pending.canWait) waiting = delta;
+    else await pending.write();
     committedLineNo = lineNo;
     restart = false;
     IngestCounts.add(counts, delta);
@@ -435,5 +459,29 @@ async function ingestOne(
     status = 'failed';
     error = err;
   }
-  return { name: ref.name, sourceId: opened.sourceId, status, counts, reasons, error };
+  const result: SourceResult = { name: ref.name, sourceId: opened.sourceId, status, counts, reasons, error };
+  if (waiting !== null) {
+    const before = restart || cp === null ? IngestCounts.zero() : { ...cp.counts };
+    IngestCounts.add(before, counts);
+    pending.hold(
+      {
+        sourceId: opened.sourceId,
+        fingerprintLength: opened.fingerprintLength,
+        kind,
+        name: ref.name,
+        lineNo,
+        byteOffset,
+        done: true,
+        parserState: parser.snapshot?.() ?? null,
+        counts: before,
+        firstTime: null,
+        lastTime: null,
+        startedAt: 0,
+        updatedAt: 0,
+      },
+      result,
+      waiting,
+    );
+  }
+  return result;
 }

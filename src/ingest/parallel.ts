@@ -56,7 +56,7 @@ export async function ingestParallel(
             case 'batch': {
               // The reading thread orders a batch only when this one was busy (see ingest-worker).
               const edges = 'order' in m.edges ? m.edges : orderer.sorted(m.edges);
-              store.writeBatch({ edges, quarantine: m.quarantine, checkpoint: m.checkpoint });
+              store.writeBatch({ edges, quarantine: m.quarantine, checkpoints: m.checkpoints });
               const buffers = transferablesOf(edges);
               send({ type: 'ack', seq: m.seq, buffers }, buffers);
               break;

@@ -44,7 +44,7 @@ export type ToWriter =
       /** Ordered when the reading thread had to wait for the writer anyway. */
       readonly edges: EdgeTable | OrderedEdges;
       readonly quarantine: readonly QuarantineRow[];
-      readonly checkpoint: Checkpoint;
+      readonly checkpoints: readonly Checkpoint[];
     }
   | { readonly type: 'progress'; readonly source: string; readonly records: number }
   | { readonly type: 'done'; readonly sources: readonly SourceResultData[] }

@@ -44,6 +44,12 @@ export const IngestCounts = Object.freeze({
     into.skipped += x.skipped;
     into.malformed += x.malformed;
   },
+  subtract(from: IngestCounts, x: IngestCounts): void {
+    from.records -= x.records;
+    from.stored -= x.stored;
+    from.skipped -= x.skipped;
+    from.malformed -= x.malformed;
+  },
 });
 
 /** A malformed line, kept with where it came from and why it was refused. */

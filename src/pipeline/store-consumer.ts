@@ -98,21 +98,23 @@ export async function consumeIntoStore(store: Store, opts: KafkaIngestOptions): 
       written = store.writeBatch({
         edges: reader.edges.drainOrdered(),
         quarantine: sums.quarantine,
-        checkpoint: {
-          sourceId,
-          fingerprintLength: 0,
-          previousLineNo: stored?.nextOffset ?? null,
-          kind,
-          name: `kafka:${topic}/${partition}`,
-          // For a partition, "line" is the next offset: what `ingest-status` shows and the compare-and-set checks.
-          lineNo: last + 1,
-          byteOffset: last + 1,
-          done: false,
-          parserState: reader.parserState(partition),
-          delta: sums.counts,
-          firstTime: sums.firstTime,
-          lastTime: sums.lastTime,
-        },
+        checkpoints: [
+          {
+            sourceId,
+            fingerprintLength: 0,
+            previousLineNo: stored?.nextOffset ?? null,
+            kind,
+            name: `kafka:${topic}/${partition}`,
+            // For a partition, "line" is the next offset: what `ingest-status` shows and the compare-and-set checks.
+            lineNo: last + 1,
+            byteOffset: last + 1,
+            done: false,
+            parserState: reader.parserState(partition),
+            delta: sums.counts,
+            firstTime: sums.firstTime,
+            lastTime: sums.lastTime,
+          },
+        ],
         extra: () => {
           reader.dns?.flush();
           offsets.write({

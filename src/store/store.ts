@@ -10,12 +10,15 @@ import { MIGRATIONS } from './migrations/index.js';
 import { registerFunctions } from './sql-functions.js';
 import { writeTransaction } from './write-transaction.js';
 
-/** What one transaction writes: edge deltas, quarantined lines and the checkpoint that covers them. */
+/**
+ * What one transaction writes: edge deltas, quarantined lines and the checkpoints that cover them, one per input
+ * (several small inputs share a commit), applied in order.
+ */
 export interface Batch {
   /** Edges as an aggregator sums them, in key order (`EdgeOrderer`), or one by one. */
   readonly edges: OrderedEdges | Iterable<Edge>;
   readonly quarantine: readonly QuarantineRow[];
-  readonly checkpoint: Checkpoint;
+  readonly checkpoints: readonly Checkpoint[];
   /** Writes of another record path (DNS answers), run inside this transaction before the checkpoint. */
   readonly extra?: (() => void) | undefined;
 }
@@ -144,15 +147,21 @@ export class Store {
 
     this.#maxSpan = Number((this.#getMeta.get('max_span') as { value: string } | undefined)?.value ?? 0);
     this.#writeBatch = writeTransaction(this.db, (batch: Batch): number => {
-      const c = batch.checkpoint;
-      const stored = this.#getSource.get(c.sourceId) as SourceRow | undefined;
-      if ((stored?.line_no ?? null) !== c.previousLineNo) throw new ConcurrentIngestError(c.name);
-      // A re-read ends where the first read did: only the stored count tells whether another re-read got there first.
-      if (c.restart === true && stored !== undefined && stored.stored !== 0)
-        throw new ConcurrentIngestError(c.name);
-      if (c.restart === true) {
-        this.#forgetQuarantine.run(c.sourceId);
-        this.#resetCounts.run(c.sourceId);
+      // Each input's compare-and-set; a refused one rolls back the whole batch. Two checkpoints of one input (a copy
+      // of it read in the same run) chain: the later one starts where the earlier one ends.
+      const lineNow = new Map<string, number>();
+      for (const c of batch.checkpoints) {
+        const stored = this.#getSource.get(c.sourceId) as SourceRow | undefined;
+        const at = lineNow.get(c.sourceId) ?? stored?.line_no ?? null;
+        if (at !== c.previousLineNo) throw new ConcurrentIngestError(c.name);
+        // A re-read ends where the first read did: only the stored count tells whether another re-read got there first.
+        if (c.restart === true && stored !== undefined && stored.stored !== 0)
+          throw new ConcurrentIngestError(c.name);
+        if (c.restart === true) {
+          this.#forgetQuarantine.run(c.sourceId);
+          this.#resetCounts.run(c.sourceId);
+        }
+        lineNow.set(c.sourceId, c.lineNo);
       }
       const { rows: n, span } = this.#edges.write(
         'order' in batch.edges ? batch.edges : orderedOf(batch.edges),
@@ -166,23 +175,25 @@ export class Store {
         this.#insertQuarantine.run(q.sourceId, q.lineNo, q.sourceName, q.kind, q.reason, q.raw, now);
       }
       batch.extra?.();
-      this.#upsertSource.run({
-        sourceId: c.sourceId,
-        fingerprintLength: c.fingerprintLength,
-        kind: c.kind,
-        name: c.name,
-        lineNo: c.lineNo,
-        byteOffset: c.byteOffset,
-        done: c.done ? 1 : 0,
-        parserState: c.parserState,
-        records: c.delta.records,
-        stored: c.delta.stored,
-        skipped: c.delta.skipped,
-        malformed: c.delta.malformed,
-        firstTime: c.firstTime,
-        lastTime: c.lastTime,
-        now,
-      });
+      for (const c of batch.checkpoints) {
+        this.#upsertSource.run({
+          sourceId: c.sourceId,
+          fingerprintLength: c.fingerprintLength,
+          kind: c.kind,
+          name: c.name,
+          lineNo: c.lineNo,
+          byteOffset: c.byteOffset,
+          done: c.done ? 1 : 0,
+          parserState: c.parserState,
+          records: c.delta.records,
+          stored: c.delta.stored,
+          skipped: c.delta.skipped,
+          malformed: c.delta.malformed,
+          firstTime: c.firstTime,
+          lastTime: c.lastTime,
+          now,
+        });
+      }
       return n;
     });
   }

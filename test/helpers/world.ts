@@ -161,20 +161,22 @@ export class World {
       edges,
       quarantine: [],
       extra,
-      checkpoint: {
-        sourceId: `world-${n}`,
-        fingerprintLength: 0,
-        previousLineNo: null,
-        kind: 'vpcflow',
-        name: `world-${n}`,
-        lineNo: 1,
-        byteOffset: 1,
-        done: true,
-        parserState: null,
-        delta: { records: edges.length, stored: edges.length, skipped: 0, malformed: 0 },
-        firstTime: null,
-        lastTime: null,
-      },
+      checkpoints: [
+        {
+          sourceId: `world-${n}`,
+          fingerprintLength: 0,
+          previousLineNo: null,
+          kind: 'vpcflow',
+          name: `world-${n}`,
+          lineNo: 1,
+          byteOffset: 1,
+          done: true,
+          parserState: null,
+          delta: { records: edges.length, stored: edges.length, skipped: 0, malformed: 0 },
+          firstTime: null,
+          lastTime: null,
+        },
+      ],
     });
   }
 

@@ -307,20 +307,22 @@ describe('refreshAttribution', () => {
     store.writeBatch({
       edges,
       quarantine: [],
-      checkpoint: {
-        sourceId: `s${seq}`,
-        kind: 'vpcflow',
-        name: `s${seq}`,
-        lineNo: edges.length,
-        byteOffset: 0,
-        done: true,
-        parserState: null,
-        delta: { records: edges.length, stored: edges.length, skipped: 0, malformed: 0 },
-        firstTime: null,
-        lastTime: null,
-        fingerprintLength: 0,
-        previousLineNo: null,
-      },
+      checkpoints: [
+        {
+          sourceId: `s${seq}`,
+          kind: 'vpcflow',
+          name: `s${seq}`,
+          lineNo: edges.length,
+          byteOffset: 0,
+          done: true,
+          parserState: null,
+          delta: { records: edges.length, stored: edges.length, skipped: 0, malformed: 0 },
+          firstTime: null,
+          lastTime: null,
+          fingerprintLength: 0,
+          previousLineNo: null,
+        },
+      ],
     });
   };
   const pod = (uid: string, ip: string, startedAt: number): PodRecord => ({

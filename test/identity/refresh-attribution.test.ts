@@ -60,20 +60,22 @@ class Fixture {
     this.store.writeBatch({
       edges: [edge],
       quarantine: [],
-      checkpoint: {
-        sourceId: `s${n}`,
-        kind: 'vpcflow',
-        name: `s${n}`,
-        lineNo: 1,
-        byteOffset: 0,
-        done: true,
-        parserState: null,
-        delta: { records: 1, stored: 1, skipped: 0, malformed: 0 },
-        firstTime: null,
-        lastTime: null,
-        fingerprintLength: 0,
-        previousLineNo: null,
-      },
+      checkpoints: [
+        {
+          sourceId: `s${n}`,
+          kind: 'vpcflow',
+          name: `s${n}`,
+          lineNo: 1,
+          byteOffset: 0,
+          done: true,
+          parserState: null,
+          delta: { records: 1, stored: 1, skipped: 0, malformed: 0 },
+          firstTime: null,
+          lastTime: null,
+          fingerprintLength: 0,
+          previousLineNo: null,
+        },
+      ],
     });
     return this;
   }

@@ -27,11 +27,11 @@ try {
         packetsIn: 0, bytesIn: 0, firstSeen: 1763596800, lastSeen: 1763596800, sources: 1,
       }],
       quarantine: [],
-      checkpoint: {
+      checkpoints: [{
         sourceId: 'writer-' + id, fingerprintLength: 0, previousLineNo: i === 0 ? null : i, kind: 'vpcflow',
         name: 'writer-' + id, lineNo: i + 1, byteOffset: i + 1, done: false, parserState: null,
         delta: { ...zero, records: 1, stored: 1 }, firstTime: 1763596800, lastTime: 1763596800,
-      },
+      }],
     });
   }
 } catch (err) {

@@ -97,7 +97,7 @@ describe('Store', () => {
       ingest.writeBatch({
         edges,
         quarantine: [],
-        checkpoint: checkpoint({ previousLineNo: first === 0 ? null : 10, lineNo: first === 0 ? 10 : 20 }),
+        checkpoints: [checkpoint({ previousLineNo: first === 0 ? null : 10, lineNo: first === 0 ? 10 : 20 })],
       });
     }
     expect(tempStore(ingest)).toBe(2); // MEMORY
@@ -111,11 +111,11 @@ describe('Store', () => {
   it('adds up an edge written in two batches and keeps the widest seen range', () => {
     const dir = tempDir();
     const store = new Store(join(dir, 'x.db'));
-    store.writeBatch({ edges: [edge()], quarantine: [], checkpoint: checkpoint() });
+    store.writeBatch({ edges: [edge()], quarantine: [], checkpoints: [checkpoint()] });
     store.writeBatch({
       edges: [edge({ flows: 0, replies: 2, firstSeen: 1_763_596_805, lastSeen: 1_763_596_860, sources: 2 })],
       quarantine: [],
-      checkpoint: checkpoint({ lineNo: 20, previousLineNo: 10 }),
+      checkpoints: [checkpoint({ lineNo: 20, previousLineNo: 10 })],
     });
     const rows = [...queryFlows(store.db, { filter: {}, groupBy: null, sort: 'bytes', limit: null })];
     expect(rows).toEqual([
@@ -138,9 +138,9 @@ describe('Store', () => {
   it('refuses a commit when another writer moved the checkpoint meanwhile', () => {
     const dir = tempDir();
     const store = new Store(join(dir, 'x.db'));
-    store.writeBatch({ edges: [edge()], quarantine: [], checkpoint: checkpoint() });
+    store.writeBatch({ edges: [edge()], quarantine: [], checkpoints: [checkpoint()] });
     // A second collector that opened the source before the first commit still believes it is new.
-    expect(() => store.writeBatch({ edges: [edge()], quarantine: [], checkpoint: checkpoint() })).toThrow(
+    expect(() => store.writeBatch({ edges: [edge()], quarantine: [], checkpoints: [checkpoint()] })).toThrow(
       /another collect is reading this input/,
     );
     expect(edgeTotals(store.db).flows).toBe(1);
@@ -153,12 +153,12 @@ describe('Store', () => {
     // SQLite stores NaN as NULL, which the NOT NULL column refuses.
     const bad = { ...edge({ srcAddr: '10.9.9.9' }), firstSeen: Number.NaN };
     expect(() =>
-      store.writeBatch({ edges: [edge(), bad], quarantine: [], checkpoint: checkpoint() }),
+      store.writeBatch({ edges: [edge(), bad], quarantine: [], checkpoints: [checkpoint()] }),
     ).toThrow();
     expect(edgeTotals(store.db).edges).toBe(0);
     expect(store.checkpointOf('src-1')).toBeNull();
     // Nothing of the failed batch comes back with the next one.
-    store.writeBatch({ edges: [edge({ srcAddr: '10.7.7.7' })], quarantine: [], checkpoint: checkpoint() });
+    store.writeBatch({ edges: [edge({ srcAddr: '10.7.7.7' })], quarantine: [], checkpoints: [checkpoint()] });
     expect(edgeTotals(store.db)).toMatchObject({ edges: 1, flows: 1 });
     store.close();
   });
@@ -176,7 +176,7 @@ describe('Store', () => {
     const dir = tempDir();
     const path = join(dir, 'x.db');
     const writer = new Store(path);
-    writer.writeBatch({ edges: [edge()], quarantine: [], checkpoint: checkpoint() });
+    writer.writeBatch({ edges: [edge()], quarantine: [], checkpoints: [checkpoint()] });
     writer.db.prepare('BEGIN IMMEDIATE').run();
     writer.db.prepare('UPDATE edge_rows SET bytes_out = 999999').run();
     const reader = new Store(path, { readonly: true });
@@ -205,13 +205,13 @@ describe('reading a source again from its start (restart)', () => {
           raw: 'x',
         },
       ],
-      checkpoint: checkpoint({ done: true, delta: wrongLayout }),
+      checkpoints: [checkpoint({ done: true, delta: wrongLayout })],
     });
     const reread = (): number =>
       store.writeBatch({
         edges: [edge()],
         quarantine: [],
-        checkpoint: checkpoint({ previousLineNo: 10, done: true, restart: true }),
+        checkpoints: [checkpoint({ previousLineNo: 10, done: true, restart: true })],
       });
     reread();
     expect(store.checkpointOf('src-1')?.counts).toEqual({
@@ -285,7 +285,7 @@ describe('edge storage (migration 0009)', () => {
         edge({ bucket: 3600, srcAddr, dstAddr, firstSeen: 3600, lastSeen: 3601 }),
       ),
       quarantine: [],
-      checkpoint: checkpoint(),
+      checkpoints: [checkpoint()],
     });
     expect(text()).toEqual(sorted);
     expect(edgeTotals(store.db)).toMatchObject({ edges: 4, flows: 9 });
@@ -332,7 +332,7 @@ describe('edge keys (migration 0010)', () => {
         }),
       ),
       quarantine: [],
-      checkpoint: checkpoint(),
+      checkpoints: [checkpoint()],
     });
     expect(four()).toEqual(rows.map((r) => [...r, 2]));
     store.close();

@@ -1,0 +1,137 @@
+import { copyFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { expandPaths } from '../../collectors/sources/open.js';
+import { ingest, ingestInto, storeSink, type BatchSink, type SourceBatch } from '../../src/ingest/ingest.js';
+import { ConcurrentIngestError } from '../../src/model/errors.js';
+import { edgeTotals } from '../../src/store/source-query.js';
+import { Store } from '../../src/store/store.js';
+import { dumpIngest } from '../helpers/db-dump.js';
+import { tempDir } from '../helpers/tmp.js';
+import { toyCollector } from '../helpers/toy-collector.js';
+
+const T0 = 1_763_596_800;
+
+/** `n` toy lines from line `from` on; line i carries i + 1 bytes. */
+function toyLines(from: number, n: number): string {
+  let out = '';
+  for (let i = from; i < from + n; i++)
+    out += `${T0 + i * 7} 10.0.${i % 3}.1 192.0.2.${i % 5} ${i % 2 ? 443 : 80} ${i + 1}\n`;
+  return out;
+}
+
+const bytesOf = (from: number, n: number): number => n * from + (n * (n + 1)) / 2;
+
+/** `count` files of `lines` lines each, every one different, in a folder; returns the folder. */
+function smallFiles(count: number, lines: number): string {
+  const dir = tempDir();
+  for (let f = 0; f < count; f++)
+    writeFileSync(join(dir, `part-${String(f).padStart(4, '0')}.log`), toyLines(f * lines, lines));
+  return dir;
+}
+
+/** The store's sink, recording each batch's checkpoints (by file name) before it commits. */
+function recordingSink(store: Store, batches: string[][], refuse?: (b: SourceBatch) => boolean): BatchSink {
+  const inner = storeSink(store);
+  return {
+    ...inner,
+    write(b) {
+      batches.push(b.checkpoints.map((c) => c.name.slice(c.name.lastIndexOf('/') + 1)));
+      if (refuse?.(b) === true) throw new ConcurrentIngestError(b.checkpoints[0]!.name);
+      return inner.write(b);
+    },
+  };
+}
+
+const options = { collector: toyCollector, parserOptions: {} };
+
+describe('small sources share a commit', () => {
+  it('one commit for many small files, and the database they leave is that of a commit each', async () => {
+    const dir = smallFiles(40, 25);
+    const shared = new Store(join(tempDir(), 'shared.db'));
+    const batches: string[][] = [];
+    const r = await ingestInto(recordingSink(shared, batches), 3600, await expandPaths([dir]), options);
+    expect(batches).toHaveLength(1);
+    expect(batches[0]).toHaveLength(40);
+    expect(r.sources.every((s) => s.status === 'ingested')).toBe(true);
+    expect(r.totals.stored).toBe(1000);
+    expect(edgeTotals(shared.db).bytes).toBe(bytesOf(0, 1000));
+
+    // The same files, one run each: one commit each.
+    const separate = new Store(join(tempDir(), 'separate.db'));
+    for (const ref of await expandPaths([dir])) await ingest(separate, [ref], options);
+    const paths = [shared.path, separate.path];
+    shared.close();
+    separate.close();
+    expect(dumpIngest(paths[0]!)).toEqual(dumpIngest(paths[1]!));
+  });
+
+  it('still commits whenever it holds a commit of lines', async () => {
+    const dir = smallFiles(10, 60);
+    const store = new Store(join(tempDir(), 'x.db'));
+    const batches: string[][] = [];
+    await ingestInto(recordingSink(store, batches), 3600, await expandPaths([dir]), {
+      ...options,
+      flushLines: 150,
+    });
+    // 60 lines a file: a commit holds three files (180 lines), the last one what is left at the end.
+    expect(batches.map((b) => b.length)).toEqual([3, 3, 3, 1]);
+    expect(edgeTotals(store.db).bytes).toBe(bytesOf(0, 600));
+    store.close();
+  });
+
+  it('a refused commit fails every source it held; the next run reads them all, once', async () => {
+    const dir = smallFiles(5, 20);
+    const store = new Store(join(tempDir(), 'x.db'));
+    const refs = await expandPaths([dir]);
+    const refused = await ingestInto(
+      recordingSink(store, [], () => true),
+      3600,
+      refs,
+      options,
+    );
+    expect(refused.sources.map((s) => s.status)).toEqual(Array(5).fill('failed'));
+    expect(refused.totals).toEqual({ records: 0, stored: 0, skipped: 0, malformed: 0 });
+    expect(refused.error).toBeInstanceOf(ConcurrentIngestError);
+    expect(edgeTotals(store.db).bytes).toBe(0);
+
+    const again = await ingest(store, refs, options);
+    expect(again.sources.map((s) => s.status)).toEqual(Array(5).fill('ingested'));
+    expect(edgeTotals(store.db).bytes).toBe(bytesOf(0, 100));
+    store.close();
+  });
+
+  it('a copy of a source whose commit is still pending counts once, plain or gzip', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'a.log'), toyLines(0, 30));
+    copyFileSync(join(dir, 'a.log'), join(dir, 'b-copy.log'));
+    writeFileSync(join(dir, 'c-rotated.log.gz'), gzipSync(toyLines(0, 30)));
+    const store = new Store(join(tempDir(), 'x.db'));
+    const batches: string[][] = [];
+    const r = await ingestInto(recordingSink(store, batches), 3600, await expandPaths([dir]), options);
+    expect(r.sources.map((s) => [s.status, s.counts.stored])).toEqual([
+      ['ingested', 30],
+      ['unchanged', 0],
+      ['unchanged', 0],
+    ]);
+    expect(batches).toHaveLength(1);
+    expect(edgeTotals(store.db).bytes).toBe(bytesOf(0, 30));
+    store.close();
+  });
+
+  it('a once-small source that grew, seen again in the same run, reads only its new lines', async () => {
+    const dir = tempDir();
+    // Under 4 KiB, so it is known by a shorter fingerprint; the grown copy starts with the same bytes.
+    writeFileSync(join(dir, 'a-small.log'), toyLines(0, 20));
+    writeFileSync(join(dir, 'b-grown.log'), toyLines(0, 200));
+    const store = new Store(join(tempDir(), 'x.db'));
+    const r = await ingest(store, await expandPaths([dir]), options);
+    expect(r.sources.map((s) => [s.status, s.counts.stored])).toEqual([
+      ['ingested', 20],
+      ['resumed', 180],
+    ]);
+    expect(edgeTotals(store.db).bytes).toBe(bytesOf(0, 200));
+    store.close();
+  });
+});
