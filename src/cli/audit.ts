@@ -42,6 +42,13 @@ function byNamespace(m: Map<string, Record<string, string>>): Map<string, Record
   return new Map([...m].map(([k, v]) => [k.slice(k.indexOf('/') + 1), v]));
 }
 
+/** Protocols as policies name them (NetworkPolicy, security groups), the way `suggest` and `report` print them. */
+const PROTOCOL_LABELS: Record<number, string> = { 1: 'ICMP', 6: 'TCP', 17: 'UDP', 58: 'ICMPv6', 132: 'SCTP' };
+
+export function protocolLabel(protocol: number): string {
+  return PROTOCOL_LABELS[protocol] ?? String(protocol);
+}
+
 const REPLAY_COLUMNS = [
   'verdict',
   'sender',
@@ -147,7 +154,12 @@ Examples:
       } finally {
         store.close();
       }
-      const shown = opts.deniedOnly === true ? rows.filter((r) => r.verdict === 'denied') : rows;
+      const shown = (opts.deniedOnly === true ? rows.filter((r) => r.verdict === 'denied') : rows).map(
+        (r) => ({
+          ...r,
+          protocol: protocolLabel(r.protocol),
+        }),
+      );
       if (format === 'json') process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
       else
         writeRows(

@@ -7,7 +7,7 @@ import { renderHtml } from '../report/html.js';
 import { renderMarkdown } from '../report/markdown.js';
 import { lastReport, recordReport } from '../store/report-query.js';
 import { openForRead, openForWrite, say, type GlobalOptions } from './context.js';
-import { loadPolicyLayers, replayStore, withPolicyOptions } from './audit.js';
+import { loadPolicyLayers, protocolLabel, replayStore, withPolicyOptions } from './audit.js';
 import { collect } from './query.js';
 import { parseInstant } from './time-window.js';
 import { makeOutDir, writeOutFile } from './out-path.js';
@@ -16,8 +16,6 @@ export const REPORT_FORMATS = ['md', 'html', 'json'] as const;
 type ReportFormat = (typeof REPORT_FORMATS)[number];
 
 const DAY = 86_400;
-const PROTOCOL_NAMES: Record<number, string> = { 1: 'ICMP', 6: 'TCP', 17: 'UDP', 58: 'ICMPv6', 132: 'SCTP' };
-
 export function reportCommand(now: () => number): Command {
   return withPolicyOptions(new Command('report'))
     .description('the nightly report: what changed since the last report, what awaits review, ingest health')
@@ -71,7 +69,7 @@ export function reportCommand(now: () => number): Command {
                   sender: r.sender,
                   target: r.target,
                   port: r.port,
-                  protocol: PROTOCOL_NAMES[r.protocol] ?? String(r.protocol),
+                  protocol: protocolLabel(r.protocol),
                   flows: r.flows,
                   reason: r.layers
                     .map((l) => l.reason)

@@ -166,11 +166,14 @@ describe('audit', () => {
       sender: string;
       target: string;
       port: number;
+      protocol: string;
       layers: { allowedBy: string[] }[];
     }[];
     const denied = rows.filter((x) => x.verdict === 'denied');
     expect(denied.length).toBeGreaterThan(0);
     expect(denied.every((x) => x.target === '203.0.113.66' && x.port === 4444)).toBe(true);
+    // Protocols as policies and `suggest` name them, not IANA numbers.
+    expect([...new Set(rows.map((x) => x.protocol))].sort()).toEqual(['TCP', 'UDP']);
     const rds = rows.find((x) => x.sender === 'shop/Deployment/checkout' && x.target === '10.0.20.5')!;
     expect(rds.verdict).toBe('allowed');
     expect(rds.layers[0]!.allowedBy.join()).toMatch(/networkpolicy shop\/checkout-egress egress\[\d+\]/);
