@@ -158,6 +158,27 @@ function fingerprint(kind: string, bytes: Buffer): string {
  * The caller must `close()` a source it does not read to the end.
  */
 export async function openSource(ref: SourceRef, opts: OpenOptions): Promise<OpenedSource> {
+  return identifySource(await peekSource(ref), opts);
+}
+
+/**
+ * A source's first decompressed bytes, read and checked but not yet identified: the part of opening that waits on
+ * the disk, which a caller may start for the next source while it reads this one (an S3 export tree is thousands
+ * of small files). `identifySource` finishes it; a peeked source that will not be read must be `close()`d.
+ */
+export interface PeekedSource {
+  readonly ref: SourceRef;
+  readonly gzip: boolean;
+  readonly mtimeMs: number | null;
+  readonly gzipSize: number | null;
+  /** Up to the first 4 KiB and more of the decompressed text. */
+  readonly head: Buffer;
+  close(): Promise<void>;
+  /** The decompressed bytes after `head`, then the error that cut the input short, if any. */
+  rest(): AsyncGenerator<Buffer>;
+}
+
+export async function peekSource(ref: SourceRef): Promise<PeekedSource> {
   if (ref.error !== undefined) throw ref.error;
   let mtimeMs: number | null = null;
   let readChunk = READ_CHUNK;
@@ -224,8 +245,7 @@ export async function openSource(ref: SourceRef, opts: OpenOptions): Promise<Ope
     ended = true;
   }
   const headBuf = Buffer.concat(head);
-  const span = headBuf.subarray(0, FINGERPRINT_BYTES);
-  if (looksBinary(span)) {
+  if (looksBinary(headBuf.subarray(0, FINGERPRINT_BYTES))) {
     await decoded.return(undefined);
     throw new InputError(
       ref.name,
@@ -233,6 +253,27 @@ export async function openSource(ref: SourceRef, opts: OpenOptions): Promise<Ope
       'binary',
     );
   }
+  return {
+    ref,
+    gzip,
+    mtimeMs,
+    gzipSize: gzip && ref.path !== null ? await trailerSize(ref.path) : null,
+    head: headBuf,
+    close: async (): Promise<void> => {
+      await decoded.return(undefined);
+    },
+    async *rest(): AsyncGenerator<Buffer> {
+      if (headError !== null) throw headError;
+      if (!ended) yield* decoded;
+    },
+  };
+}
+
+/** Finishes opening a peeked source: its identity (see `OpenOptions.identify`) and where its bytes start. */
+export async function identifySource(peeked: PeekedSource, opts: OpenOptions): Promise<OpenedSource> {
+  const { ref, gzip, mtimeMs, gzipSize, close } = peeked;
+  const headBuf = peeked.head;
+  const span = headBuf.subarray(0, FINGERPRINT_BYTES);
   const candidates: FingerprintCandidate[] = [
     { sourceId: fingerprint(opts.kind, span), length: span.length },
   ];
@@ -245,10 +286,6 @@ export async function openSource(ref: SourceRef, opts: OpenOptions): Promise<Ope
     fingerprintLength: candidates[0]!.length,
     resumeOffset: 0,
   };
-  const close = async (): Promise<void> => {
-    await decoded.return(undefined);
-  };
-  const gzipSize = gzip && ref.path !== null ? await trailerSize(ref.path) : null;
   const base = {
     gzipSize,
     ref,
@@ -264,8 +301,7 @@ export async function openSource(ref: SourceRef, opts: OpenOptions): Promise<Ope
   }
   async function* all(): AsyncGenerator<Buffer> {
     if (headBuf.length > 0) yield headBuf;
-    if (headError !== null) throw headError;
-    if (!ended) yield* decoded;
+    yield* peeked.rest();
   }
   return { ...base, bytes: all(), startOffset: 0 };
 }

@@ -1,8 +1,10 @@
 import { lastLineNo, lineText } from '../../collectors/sources/line-chunk.js';
 import {
   FINGERPRINT_BYTES,
-  openSource,
+  identifySource,
+  peekSource,
   type OpenedSource,
+  type PeekedSource,
   type SourceRef,
 } from '../../collectors/sources/open.js';
 import { splitLines } from '../../collectors/sources/split-lines.js';
@@ -187,11 +189,25 @@ export async function ingestInto(
   // source may still be in the pending commit, and one query per file cost 5 % of a tree of small files).
   const kind = opts.collector.sourceKind;
   const shortLengths = new Set(sink.shortFingerprintLengths(kind, FINGERPRINT_BYTES));
-  for (const ref of refs) {
+  // Each next source is opened (its first bytes read, which waits on the disk) while this one is read.
+  const peek = (ref: SourceRef): Promise<PeekedSource> => {
+    const peeked = peekSource(ref);
+    peeked.catch(() => undefined); // its error is the source's, met when it is read
+    return peeked;
+  };
+  let next = refs.length > 0 ? peek(refs[0]!) : null;
+  for (let i = 0; i < refs.length; i++) {
     if (opts.signal?.aborted) break;
-    results.push(await ingestOne(sink, ref, opts, agg, pending, shortLengths, progress));
+    const peeked = next!;
+    next = i + 1 < refs.length ? peek(refs[i + 1]!) : null;
+    results.push(await ingestOne(sink, refs[i]!, peeked, opts, agg, pending, shortLengths, progress));
     await sink.settle?.();
   }
+  // A run that stopped early leaves a source opened that it will not read.
+  await next?.then(
+    (p) => p.close(),
+    () => undefined,
+  );
   try {
     await pending.write();
   } catch (err) {
@@ -208,6 +224,7 @@ export async function ingestInto(
 async function ingestOne(
   sink: BatchSink,
   ref: SourceRef,
+  peeked: Promise<PeekedSource>,
   opts: IngestOptions,
   agg: EdgeAggregator,
   pending: PendingCommit,
@@ -224,7 +241,7 @@ async function ingestOne(
   let readAgain: SourceState | null = null;
   let opened: OpenedSource;
   try {
-    opened = await openSource(ref, {
+    opened = await identifySource(await peeked, {
       kind,
       knownShortLengths: [...shortLengths],
       identify: (candidates) => {
