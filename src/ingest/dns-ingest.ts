@@ -119,6 +119,9 @@ export function dnsRecordPath(
     flush: () => {
       store.writeAnswers(agg.drain());
     },
+    discard: () => {
+      agg.drain();
+    },
     createParser: (options, resumeState): RecordLineParser => {
       const parser = descriptor.createParser(options, resumeState);
       const snapshot = parser.snapshot?.bind(parser);

@@ -67,6 +67,8 @@ export interface RecordPath {
   readonly size: number;
   /** Writes what it holds and empties; called inside the commit's transaction. */
   flush(): void;
+  /** Empties without writing: the commit that would have carried it was not written. */
+  discard(): void;
 }
 
 export interface IngestProgress {
@@ -248,8 +250,11 @@ async function ingestOne(
         // The full-length fingerprint first; then the shorter ones a once-small file was first seen with. A source
         // read earlier in this run may be in the pending commit, not yet in the store.
         for (const c of candidates) {
-          const found = pending.stateOf(c.sourceId) ?? sink.checkpointOf(c.sourceId);
-          if (found !== null && found.counts.stored === 0 && found.counts.malformed > 0) {
+          const held = pending.stateOf(c.sourceId);
+          const found = held ?? sink.checkpointOf(c.sourceId);
+          // Read again from its start only what an earlier run stored nothing of; a copy read earlier in this run
+          // was read with the same layout, and its checkpoint is not written yet.
+          if (held === null && found !== null && found.counts.stored === 0 && found.counts.malformed > 0) {
             readAgain = found;
             return { sourceId: c.sourceId, fingerprintLength: found.fingerprintLength, resumeOffset: 0 };
           }
@@ -314,6 +319,7 @@ async function ingestOne(
 
   // Counts of the source's last checkpoint when it waits in the pending commit (see PendingCommit).
   let waiting: IngestCounts | null = null;
+  let writeFailed = false;
   const flush = async (done: boolean): Promise<void> => {
     if (!done && sinceFlush === 0) return;
     pending.add(
@@ -337,7 +343,15 @@ async function ingestOne(
     );
     // A finished source leaves a small commit for the next one; anything else commits now (throwing if refused).
     if (done && pending.canWait) waiting = delta;
-    else await pending.write();
+    else {
+      try {
+        await pending.write();
+      } catch (err) {
+        // What the commit held is gone (drained into it): flushing again would store a checkpoint without its lines.
+        writeFailed = true;
+        throw err;
+      }
+    }
     committedLineNo = lineNo;
     restart = false;
     IngestCounts.add(counts, delta);
@@ -470,15 +484,25 @@ async function ingestOne(
   } catch (err) {
     // An interrupt while blocked on a pipe destroys the stream (collect-run): the lines read so far are complete.
     if (!(err instanceof KnownError)) throw err;
-    // Lines read before the failure are complete lines: keep them, and the checkpoint that says so.
-    if (!(err instanceof ConcurrentIngestError)) await flush(false);
-    else await opened.close();
+    if (writeFailed) {
+      await opened.close();
+      // A refused commit fails its sources and the run goes on; a database that cannot be written ends the run.
+      if (!(err instanceof ConcurrentIngestError)) throw err;
+    } else {
+      // Lines read before the failure are complete lines: keep them, and the checkpoint that says so. A commit
+      // refused for another source it held has failed that one (PendingCommit); this one has its own error.
+      try {
+        await flush(false);
+      } catch (refused) {
+        if (!(refused instanceof ConcurrentIngestError)) throw refused;
+      }
+    }
     status = 'failed';
     error = err;
   }
   const result: SourceResult = { name: ref.name, sourceId: opened.sourceId, status, counts, reasons, error };
   if (waiting !== null) {
-    const before = restart || cp === null ? IngestCounts.zero() : { ...cp.counts };
+    const before = readAgain !== null || cp === null ? IngestCounts.zero() : { ...cp.counts };
     IngestCounts.add(before, counts);
     pending.hold(
       {

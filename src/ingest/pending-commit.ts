@@ -1,5 +1,5 @@
 import { IngestCounts, type Checkpoint, type QuarantineRow } from '../model/edge.js';
-import { ConcurrentIngestError } from '../model/errors.js';
+import { KnownError } from '../model/errors.js';
 import type { SourceState } from '../store/store.js';
 import type { EdgeAggregator } from './aggregate.js';
 import type { BatchSink, RecordPath, SourceResult } from './ingest.js';
@@ -30,11 +30,10 @@ export class PendingCommit {
   #quarantine: QuarantineRow[] = [];
   #lines = 0;
   #since = 0;
-  /** Inputs read to their end whose last checkpoint waits here, by source id. */
-  #finished = new Map<
-    string,
-    { readonly state: SourceState; readonly result: Result; readonly delta: IngestCounts }
-  >();
+  /** Inputs read to their end whose last checkpoint waits here; a copy of one read later in the run is another. */
+  #finished: { readonly result: Result; readonly delta: IngestCounts }[] = [];
+  /** The state each input held here will be stored with (the latest, for a copy read twice), by source id. */
+  #states = new Map<string, SourceState>();
   readonly #sink: BatchSink;
   readonly #agg: EdgeAggregator;
   readonly #records: RecordPath | undefined;
@@ -72,17 +71,19 @@ export class PendingCommit {
    * the run must find it read), its result (failed if the commit is refused) and the counts the commit holds of it.
    */
   hold(state: SourceState, result: SourceResult, delta: IngestCounts): void {
-    this.#finished.set(state.sourceId, { state, result: result as Result, delta });
+    this.#finished.push({ result: result as Result, delta });
+    this.#states.set(state.sourceId, state);
   }
 
   /** The stored state an input will have once this commit is written, if the commit holds it. */
   stateOf(sourceId: string): SourceState | null {
-    return this.#finished.get(sourceId)?.state ?? null;
+    return this.#states.get(sourceId) ?? null;
   }
 
   /**
-   * Writes everything held in one commit. A refused commit (another collector moved one of its inputs) fails the
-   * inputs that finished in it, takes their refused counts back out of their results, and is thrown on.
+   * Writes everything held in one commit. A commit that fails (refused because another collector moved one of its
+   * inputs, or a database that cannot be written) fails the inputs that finished in it, takes their counts back out
+   * of their results, and is thrown on.
    */
   async write(): Promise<void> {
     if (this.#checkpoints.length === 0) return;
@@ -92,7 +93,8 @@ export class PendingCommit {
     this.#checkpoints = [];
     this.#quarantine = [];
     this.#lines = 0;
-    this.#finished = new Map();
+    this.#finished = [];
+    this.#states = new Map();
     const records = this.#records;
     try {
       await this.#sink.write({
@@ -102,8 +104,10 @@ export class PendingCommit {
         extra: records !== undefined ? () => records.flush() : undefined,
       });
     } catch (err) {
-      if (err instanceof ConcurrentIngestError) {
-        for (const { result, delta } of finished.values()) {
+      // Nothing of it was stored: answers summed beside the edges must not ride on the next commit either.
+      records?.discard();
+      if (err instanceof KnownError) {
+        for (const { result, delta } of finished) {
           result.status = 'failed';
           result.error = err;
           IngestCounts.subtract(result.counts, delta);

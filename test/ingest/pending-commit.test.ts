@@ -4,7 +4,7 @@ import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { expandPaths } from '../../collectors/sources/open.js';
 import { ingest, ingestInto, storeSink, type BatchSink, type SourceBatch } from '../../src/ingest/ingest.js';
-import { ConcurrentIngestError } from '../../src/model/errors.js';
+import { ConcurrentIngestError, UsageError } from '../../src/model/errors.js';
 import { edgeTotals } from '../../src/store/source-query.js';
 import { Store } from '../../src/store/store.js';
 import { dumpIngest } from '../helpers/db-dump.js';
@@ -132,6 +132,80 @@ describe('small sources share a commit', () => {
       ['resumed', 180],
     ]);
     expect(edgeTotals(store.db).bytes).toBe(bytesOf(0, 200));
+    store.close();
+  });
+
+  it('a copy of an input whose lines were all refused counts once, and is not read again from its start', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'a-bad.log'), 'not a line\nnor this\nnor that\n');
+    copyFileSync(join(dir, 'a-bad.log'), join(dir, 'b-bad-copy.log'));
+    const store = new Store(join(tempDir(), 'x.db'));
+    const r = await ingest(store, await expandPaths([dir]), options);
+    expect(r.sources.map((x) => [x.status, x.counts.malformed])).toEqual([
+      ['ingested', 3],
+      ['unchanged', 0],
+    ]);
+    const row = store.db.prepare('SELECT records, malformed FROM sources').all();
+    expect(row).toEqual([{ records: 3, malformed: 3 }]);
+    store.close();
+  });
+
+  it('a refused commit fails an input and its copy alike', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'a.log'), toyLines(0, 50));
+    copyFileSync(join(dir, 'a.log'), join(dir, 'b-copy.log'));
+    writeFileSync(join(dir, 'c.log'), toyLines(50, 50));
+    const store = new Store(join(tempDir(), 'x.db'));
+    const r = await ingestInto(
+      recordingSink(store, [], () => true),
+      3600,
+      await expandPaths([dir]),
+      options,
+    );
+    expect(r.sources.map((x) => x.status)).toEqual(['failed', 'failed', 'failed']);
+    expect(r.totals.stored).toBe(0);
+    store.close();
+  });
+
+  it("an input's own read error survives a refusal of the commit it shares", async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'a.log'), toyLines(0, 50));
+    const gz = gzipSync(toyLines(50, 5000));
+    writeFileSync(join(dir, 'b-cut.log.gz'), gz.subarray(0, gz.length - 200));
+    const store = new Store(join(tempDir(), 'x.db'));
+    const r = await ingestInto(
+      recordingSink(store, [], () => true),
+      3600,
+      await expandPaths([dir]),
+      options,
+    );
+    expect(r.sources.map((x) => [x.status, x.error?.name])).toEqual([
+      ['failed', 'ConcurrentIngestError'],
+      ['failed', 'InputError'],
+    ]);
+    store.close();
+  });
+
+  it('a database that cannot be written ends the run, and stores no checkpoint without its lines', async () => {
+    const dir = smallFiles(3, 40);
+    const store = new Store(join(tempDir(), 'x.db'));
+    const refs = await expandPaths([dir]);
+    let failures = 1;
+    const inner = storeSink(store);
+    const busy: BatchSink = {
+      ...inner,
+      write(b) {
+        if (failures-- > 0) throw new UsageError('database is locked', 'db_busy');
+        return inner.write(b);
+      },
+    };
+    await expect(ingestInto(busy, 3600, refs, { ...options, flushLines: 50 })).rejects.toThrow(/locked/);
+    // Whatever was committed carries its lines: the next run brings the store to exactly one reading.
+    expect(edgeTotals(store.db).bytes).toBe(0);
+    await ingest(store, refs, options);
+    expect(edgeTotals(store.db).bytes).toBe(bytesOf(0, 120));
+    const sources = store.db.prepare('SELECT SUM(records) AS n FROM sources').get();
+    expect(sources).toEqual({ n: 120 });
     store.close();
   });
 });
