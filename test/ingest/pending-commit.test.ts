@@ -2,7 +2,7 @@ import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { expandPaths } from '../../collectors/sources/open.js';
+import { expandPaths, type SourceRef } from '../../collectors/sources/open.js';
 import { ingest, ingestInto, storeSink, type BatchSink, type SourceBatch } from '../../src/ingest/ingest.js';
 import { ConcurrentIngestError, UsageError } from '../../src/model/errors.js';
 import { edgeTotals } from '../../src/store/source-query.js';
@@ -46,6 +46,16 @@ function recordingSink(store: Store, batches: string[][], refuse?: (b: SourceBat
 
 const options = { collector: toyCollector, parserOptions: {} };
 
+/** A run whose every commit is refused, as when another collector got to its inputs first. */
+function refuseEveryCommit(store: Store, refs: readonly SourceRef[]) {
+  return ingestInto(
+    recordingSink(store, [], () => true),
+    3600,
+    refs,
+    options,
+  );
+}
+
 describe('small sources share a commit', () => {
   it('one commit for many small files, and the database they leave is that of a commit each', async () => {
     const dir = smallFiles(40, 25);
@@ -85,12 +95,7 @@ describe('small sources share a commit', () => {
     const dir = smallFiles(5, 20);
     const store = new Store(join(tempDir(), 'x.db'));
     const refs = await expandPaths([dir]);
-    const refused = await ingestInto(
-      recordingSink(store, [], () => true),
-      3600,
-      refs,
-      options,
-    );
+    const refused = await refuseEveryCommit(store, refs);
     expect(refused.sources.map((s) => s.status)).toEqual(Array(5).fill('failed'));
     expect(refused.totals).toEqual({ records: 0, stored: 0, skipped: 0, malformed: 0 });
     expect(refused.error).toBeInstanceOf(ConcurrentIngestError);
@@ -156,12 +161,7 @@ describe('small sources share a commit', () => {
     copyFileSync(join(dir, 'a.log'), join(dir, 'b-copy.log'));
     writeFileSync(join(dir, 'c.log'), toyLines(50, 50));
     const store = new Store(join(tempDir(), 'x.db'));
-    const r = await ingestInto(
-      recordingSink(store, [], () => true),
-      3600,
-      await expandPaths([dir]),
-      options,
-    );
+    const r = await refuseEveryCommit(store, await expandPaths([dir]));
     expect(r.sources.map((x) => x.status)).toEqual(['failed', 'failed', 'failed']);
     expect(r.totals.stored).toBe(0);
     store.close();
@@ -173,12 +173,7 @@ describe('small sources share a commit', () => {
     const gz = gzipSync(toyLines(50, 5000));
     writeFileSync(join(dir, 'b-cut.log.gz'), gz.subarray(0, gz.length - 200));
     const store = new Store(join(tempDir(), 'x.db'));
-    const r = await ingestInto(
-      recordingSink(store, [], () => true),
-      3600,
-      await expandPaths([dir]),
-      options,
-    );
+    const r = await refuseEveryCommit(store, await expandPaths([dir]));
     expect(r.sources.map((x) => [x.status, x.error?.name])).toEqual([
       ['failed', 'ConcurrentIngestError'],
       ['failed', 'InputError'],
