@@ -36,7 +36,7 @@ function formatCommand(c: CollectorDescriptor): Command {
     .addOption(
       new Option(
         '--threads <n>',
-        'threads: 2 reads and parses beside the database writer; 1 does both in one (default: 2 when there are 2 cores)',
+        'threads: 2 reads and parses beside the database writer; 1 does both in one (default: 2 when there are 2 cores and an input holds 64 MB of text or more)',
       ),
     )
     .addHelpText(
