@@ -89,15 +89,26 @@ export function kafkaConfig(
 
 /**
  * kafkajs logs retriable conditions at ERROR (a coordinator that is loading, a broker that restarts) and retries
- * them itself, so its log is debug detail here. A consumer crash is the one line a person needs: it says why the
- * consumer restarts (or, when it does not, the command fails with that error anyway).
+ * them itself, so its log is debug detail here. Two things a person needs to see: a consumer crash (it says why the
+ * consumer restarts, or, when it does not, the command fails with that error anyway), and, once per broker, that
+ * a broker cannot be reached (the retries take most of a minute before the command gives up, silent otherwise).
  */
-function kafkaLogCreator(log: Logger): logCreator {
-  return () =>
-    ({ level, log: entry }) => {
+export function kafkaLogCreator(log: Logger): logCreator {
+  return () => {
+    const unreachable = new Set<string>();
+    return ({ level, log: entry }) => {
       const { message, ...rest } = entry;
       const fields = { kafka: true, ...rest };
+      const broker = typeof rest['broker'] === 'string' ? rest['broker'] : '';
       if (level <= kafkajs().logLevel.ERROR && message.startsWith('Crash')) log.warn(fields, message);
-      else log.debug(fields, message);
+      else if (
+        level <= kafkajs().logLevel.ERROR &&
+        message.startsWith('Connection error') &&
+        !unreachable.has(broker)
+      ) {
+        unreachable.add(broker);
+        log.warn({ broker }, `cannot reach the broker (${message}); retrying`);
+      } else log.debug(fields, message);
     };
+  };
 }
