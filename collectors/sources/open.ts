@@ -340,17 +340,22 @@ async function* gunzip(name: string, input: AsyncIterable<Buffer>): AsyncGenerat
     for await (const b of z) yield b as Buffer;
   } catch (err) {
     if (err instanceof InputError) throw err;
-    const code = (err as NodeJS.ErrnoException).code;
-    const what =
-      code === 'Z_BUF_ERROR'
-        ? 'truncated gzip stream (unexpected end of file)'
-        : `corrupt gzip stream (${code ?? 'error'})`;
-    throw new InputError(name, what, 'gzip');
+    throw gzipError(name, err);
   } finally {
     // A consumer that stops early (interrupt) must not leave the file open.
     z.destroy();
     src.destroy();
   }
+}
+
+/** zlib's failure as the input's error: cut short, or not gzip after its magic bytes. */
+function gzipError(name: string, err: unknown): InputError {
+  const code = (err as NodeJS.ErrnoException).code;
+  const what =
+    code === 'Z_BUF_ERROR'
+      ? 'truncated gzip stream (unexpected end of file)'
+      : `corrupt gzip stream (${code ?? 'error'})`;
+  return new InputError(name, what, 'gzip');
 }
 
 /** NUL bytes or mostly control characters in the head: a log file is text. */
@@ -380,8 +385,7 @@ export async function readWholeText(path: string, code: string): Promise<string>
     try {
       bytes = gunzipSync(bytes);
     } catch (err) {
-      const truncated = (err as NodeJS.ErrnoException).code === 'Z_BUF_ERROR';
-      throw new InputError(path, truncated ? 'truncated gzip stream' : 'corrupt gzip stream', 'gzip');
+      throw gzipError(path, err);
     }
   }
   return bytes.toString('utf8');

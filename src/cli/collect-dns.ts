@@ -7,7 +7,7 @@ import { DnsStore } from '../store/dns-store.js';
 import { runCollect } from './collect-run.js';
 import { openForRead, positiveInt, type GlobalOptions } from './context.js';
 import { parseOutputFormat, render, type OutputRow } from './output.js';
-import { isoTime, parseInstant } from './time-window.js';
+import { isoTime, parseWindow } from './time-window.js';
 
 interface CollectDnsOptions {
   readonly format: string;
@@ -100,12 +100,7 @@ export function queryDnsCommand(now: () => number = () => Date.now() / 1000): Co
         if (!HOST_FILTER.test(n))
           throw new UsageError(`--name ${JSON.stringify(n)}: expected a host name or *.suffix`);
       }
-      const since =
-        opts['since'] === undefined ? undefined : parseInstant(opts['since'] as string, t, '--since');
-      const until =
-        opts['until'] === undefined ? undefined : parseInstant(opts['until'] as string, t, '--until');
-      if (since !== undefined && until !== undefined && since > until)
-        throw new UsageError('--since is after --until');
+      const { since, until } = parseWindow(opts, t);
       const store = openForRead(g);
       try {
         const dns = new DnsStore(store);

@@ -54,7 +54,8 @@ function threshold(logLevel: string): number {
 }
 
 export function dbPath(g: GlobalOptions): string {
-  // An empty EGRESS_LEARNER_DB is unset; an empty --db is a mistake (a variable that expanded to nothing).
+  // An empty EGRESS_LEARNER_DB is unset; an empty --db is a mistake (a variable that expanded to nothing), and
+  // SQLite would open a temporary database for it.
   if (g.db === '') throw new UsageError('--db is empty: name a database file', 'db_open');
   return g.db ?? (process.env.EGRESS_LEARNER_DB || DEFAULT_DB);
 }

@@ -6,7 +6,7 @@ import { DEMO_END, DEMO_START, demoFiles } from '../demo/dataset.js';
 import { destinationLabel, type Endpoint } from '../model/endpoint.js';
 import { UsageError } from '../model/errors.js';
 import { Store } from '../store/store.js';
-import type { GlobalOptions } from './context.js';
+import { dbPath, type GlobalOptions } from './context.js';
 import { render } from './output.js';
 import { buildProgram } from './program.js';
 import { isoTime } from './time-window.js';
@@ -47,7 +47,7 @@ export function demoCommand(): Command {
     )
     .action(async (opts: { out: string; keep?: string }, self: Command) => {
       const g = self.optsWithGlobals<GlobalOptions>();
-      const db = g.db ?? './egress-learner-demo.db';
+      const db = g.db === undefined ? './egress-learner-demo.db' : dbPath(g);
       refuseToOverwrite(db);
       // Before anything is collected: a demo that cannot write its results should not start.
       makeOutDir(opts.out);

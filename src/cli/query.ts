@@ -40,7 +40,7 @@ import { listKafkaPartitions } from '../store/kafka-offsets.js';
 import { listSources } from '../store/source-query.js';
 import { dbPath, oneOf, openForRead, openForWrite, positiveInt, say, type GlobalOptions } from './context.js';
 import { OUTPUT_FORMATS, parseOutputFormat, render, writeRows, type OutputRow } from './output.js';
-import { isoTime as isoTimeUnguarded, parseInstant } from './time-window.js';
+import { isoTime as isoTimeUnguarded, parseWindow } from './time-window.js';
 
 /** Last second of year 9999. */
 const MAX_TIME = 253402300799;
@@ -548,10 +548,7 @@ export function parseFilter(opts: Record<string, unknown>, now: number): FlowFil
     throw new UsageError(`--protocol ${JSON.stringify(p)}: expected tcp, udp, icmp, icmpv6 or 0-255`);
   });
   const sourceKind = list('sourceKind')?.map((k) => oneOf<SourceKind>(SOURCE_KINDS, k, '--source-kind'));
-  const since = opts.since === undefined ? undefined : parseInstant(String(opts.since), now, '--since');
-  const until = opts.until === undefined ? undefined : parseInstant(String(opts.until), now, '--until');
-  if (since !== undefined && until !== undefined && since > until)
-    throw new UsageError('--since is after --until');
+  const { since, until } = parseWindow(opts, now);
   const workload = list('workload');
   for (const w of workload ?? []) {
     const parts = w.split('/');

@@ -36,6 +36,18 @@ export function parseInstant(text: string, now: number, flag: string): number {
   );
 }
 
+/** `--since` and `--until` as given (either may be absent), refused when the window ends before it starts. */
+export function parseWindow(
+  opts: { readonly since?: unknown; readonly until?: unknown },
+  now: number,
+): { since: number | undefined; until: number | undefined } {
+  const since = opts.since === undefined ? undefined : parseInstant(String(opts.since), now, '--since');
+  const until = opts.until === undefined ? undefined : parseInstant(String(opts.until), now, '--until');
+  if (since !== undefined && until !== undefined && since > until)
+    throw new UsageError('--since is after --until');
+  return { since, until };
+}
+
 export function isoTime(epochSeconds: number): string {
   return new Date(epochSeconds * 1000).toISOString().replace('.000Z', 'Z');
 }

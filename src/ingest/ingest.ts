@@ -302,8 +302,6 @@ async function ingestOne(
     opts.byteParsing !== false && 'parseBytes' in parser && parser.parseBytes !== undefined
       ? parser.parseBytes.bind(parser)
       : null;
-  const flushLines = opts.flushLines ?? DEFAULTS.flushLines;
-  const maxEdges = opts.maxEdges ?? DEFAULTS.maxEdges;
   let quarantine: QuarantineRow[] = [];
   let delta = IngestCounts.zero();
   let firstTime: number | null = null;
@@ -464,12 +462,7 @@ async function ingestOne(
       sinceFlush += count;
       progress.records += count;
       opts.onProgress?.({ source: ref.name, records: progress.records });
-      if (
-        sinceFlush >= flushLines ||
-        agg.size + (records?.size ?? 0) >= maxEdges ||
-        quarantine.length >= DEFAULTS.maxQuarantine ||
-        performance.now() - lastFlushAt >= DEFAULTS.flushMs
-      ) {
+      if (pending.isCommitsWorth(sinceFlush, quarantine.length, lastFlushAt)) {
         await flush(false);
       }
       if (opts.signal?.aborted) {

@@ -54,15 +54,25 @@ export class PendingCommit {
     this.#lines += lines;
   }
 
-  /** True while what is held is less than a commit's worth: a finished input may leave it for the next one. */
-  get canWait(): boolean {
+  /**
+   * True when lines, quarantined lines and time since `since` (an input's own, since its last checkpoint), or the
+   * edges held, make a commit's worth: the input then commits before it reads on.
+   */
+  isCommitsWorth(lines: number, quarantined: number, since: number): boolean {
     const l = this.#limits;
     return (
-      this.#lines < l.flushLines &&
-      this.#agg.size + (this.#records?.size ?? 0) < l.maxEdges &&
-      this.#quarantine.length < l.maxQuarantine &&
+      lines >= l.flushLines ||
+      this.#agg.size + (this.#records?.size ?? 0) >= l.maxEdges ||
+      quarantined >= l.maxQuarantine ||
+      performance.now() - since >= l.flushMs
+    );
+  }
+
+  /** True while what is held is less than a commit's worth: a finished input may leave it for the next one. */
+  get canWait(): boolean {
+    return (
       this.#checkpoints.length < MAX_INPUTS_PER_COMMIT &&
-      performance.now() - this.#since < l.flushMs
+      !this.isCommitsWorth(this.#lines, this.#quarantine.length, this.#since)
     );
   }
 

@@ -80,8 +80,7 @@ export class Store {
   constructor(path: string, opts: StoreOptions = {}) {
     this.path = path;
     this.#now = opts.now ?? (() => Date.now() / 1000);
-    // SQLite would say "disk I/O error" or "unable to open database file", or open an in-memory database for ''.
-    if (path === '') throw new UsageError('--db is empty: name a database file', 'db_open');
+    // SQLite would say "disk I/O error" or "unable to open database file".
     if (statSync(path, { throwIfNoEntry: false })?.isDirectory() === true)
       throw new UsageError(`--db ${path} is a directory: name a database file in it`, 'db_open');
     try {
