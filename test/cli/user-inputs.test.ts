@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { Store } from '../../src/store/store.js';
 import { cli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -55,6 +57,26 @@ describe('collect', () => {
     expect(r.stderr).toMatch(new RegExp(`warn no files in this directory path=${empty}\\n`));
     expect(r.stderr).toMatch(/read 7 records from 1 source/);
   });
+});
+
+describe('a database another process keeps locked', () => {
+  it('is one line and exit 1, wherever in the command SQLite finds it locked', () => {
+    const dir = tempDir();
+    const db = join(dir, 'x.db');
+    new Store(db).close();
+    const holder = new Database(db);
+    try {
+      holder.exec('BEGIN IMMEDIATE');
+      // The first write of a collect into a new database is its bucket width, outside any batch.
+      const r = cli(['--db', db, 'collect', 'vpc-flow', fixture('vpcflow/default-format.log')]);
+      expect([r.code, lines(r.stderr)]).toEqual([
+        1,
+        [`egress-learner: ${db} is locked by another writer for more than 10 s; try again when it is done`],
+      ]);
+    } finally {
+      holder.close();
+    }
+  }, 30_000);
 });
 
 describe('--log-level', () => {
@@ -153,7 +175,7 @@ describe('inventory documents', () => {
     const truncated = cli(['--db', join(dir, 'a.db'), 'collect', 'aws-inventory', cut]);
     expect([truncated.code, lines(truncated.stderr)]).toEqual([
       2,
-      [`egress-learner: ${cut}: truncated gzip stream`],
+      [`egress-learner: ${cut}: truncated gzip stream (unexpected end of file)`],
     ]);
   });
 
