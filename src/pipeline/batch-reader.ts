@@ -8,15 +8,15 @@
  */
 import { dnsRecordPath } from '../ingest/dns-ingest.js';
 import type { RecordPath, RecordLineParser } from '../ingest/ingest.js';
-import { EdgeAggregator } from '../ingest/aggregate.js';
-import type { LineParser, ObservationScratch } from '../model/collector.js';
+import { EdgeAggregator, sourceBit } from '../ingest/aggregate.js';
+import type { FlowSink, LineParser, ObservationScratch } from '../model/collector.js';
 import { IngestCounts, QUARANTINE_RAW_CHARS, type QuarantineRow } from '../model/edge.js';
 import { observation } from '../model/observation.js';
 import { DnsStore } from '../store/dns-store.js';
 import type { Store } from '../store/store.js';
 import { decodeEdgeDelta } from './edge-delta.js';
 import { sourceKindOf, type KafkaFormat } from './kafka-format.js';
-import { linesOfValue } from './message-lines.js';
+import { bytesOfValue, linesOfValue, unwrapLine } from './message-lines.js';
 
 /** The parts of a kafkajs message this module reads. */
 export interface KafkaRecord {
@@ -42,6 +42,12 @@ export interface BatchSums {
   firstTime: number | null;
   lastTime: number | null;
   messages: number;
+}
+
+/** Widens the sums' time range to take in `[start, end]`. */
+function widen(sums: BatchSums, start: number, end: number): void {
+  if (sums.firstTime === null || start < sums.firstTime) sums.firstTime = start;
+  if (sums.lastTime === null || end > sums.lastTime) sums.lastTime = end;
 }
 
 export function emptySums(): BatchSums {
@@ -74,6 +80,9 @@ export class BatchReader {
   readonly #kind: string;
   readonly #parsers = new Map<number, LineParser>();
   #scratch: ObservationScratch | null = null;
+  /** Where the byte parser's flows go: the edges, and the sums of the message being read (`#flowSums`). */
+  readonly #flows: FlowSink;
+  #flowSums: BatchSums = emptySums();
 
   constructor(
     format: KafkaFormat,
@@ -92,6 +101,16 @@ export class BatchReader {
     if (format.kind === 'observations') {
       this.#scratch = { ...observation({ sourceKind: format.collector.sourceKind }) };
     }
+    const edges = this.edges;
+    const bit = format.kind === 'observations' ? sourceBit(format.collector.sourceKind) : 0;
+    this.#flows = {
+      ipv6Key: (hextets) => edges.ipv6Key(hextets),
+      flow: (src, dst, dstPort, protocol, reject, ingress, reply, packets, bytes, start, end) => {
+        edges.addFlow(src, dst, dstPort, protocol, reject, ingress, reply, packets, bytes, start, end, bit);
+        this.#flowSums.counts.stored++;
+        widen(this.#flowSums, start, end);
+      },
+    };
   }
 
   get dns(): RecordPath | null {
@@ -163,17 +182,24 @@ export class BatchReader {
       });
       dead ??= reason;
     };
-    const time = (start: number, end: number): void => {
-      if (sums.firstTime === null || start < sums.firstTime) sums.firstTime = start;
-      if (sums.lastTime === null || end > sums.lastTime) sums.lastTime = end;
-    };
+    const time = (start: number, end: number): void => widen(sums, start, end);
 
-    const value = linesOfValue(m.value);
+    let parser: LineParser | undefined;
+    if (this.format.kind === 'observations') {
+      parser = this.#parsers.get(partition);
+      if (parser === undefined) {
+        parser = this.format.collector.createParser(this.#parserOptions, null);
+        this.#parsers.set(partition, parser);
+      }
+    }
+    const value = parser?.parseBytes !== undefined ? bytesOfValue(m.value) : linesOfValue(m.value);
     if (value.kind === 'reject') {
       // The whole value is one record that could not be read; line 0 says "the message itself".
       sums.counts.records++;
       const raw = m.value === null ? '' : m.value.subarray(0, QUARANTINE_RAW_CHARS).toString('latin1');
       reject(0, value.reason, raw);
+    } else if (value.kind === 'bytes') {
+      this.#readBytes(value.bytes, parser!, sums, reject, time);
     } else if (this.format.kind === 'edges') {
       this.#readDeltas(value.lines, sums, reject, time);
     } else if (this.format.kind === 'dns') {
@@ -184,12 +210,7 @@ export class BatchReader {
       );
       this.#readLines(value.lines, parser, sums, reject, time);
     } else {
-      let parser = this.#parsers.get(partition);
-      if (parser === undefined) {
-        parser = this.format.collector.createParser(this.#parserOptions, null);
-        this.#parsers.set(partition, parser);
-      }
-      this.#readLines(value.lines, parser, sums, reject, time);
+      this.#readLines(value.lines, parser!, sums, reject, time);
     }
     if (dead !== null) sums.deadLetters.push({ offset, value: m.value, reason: dead });
   }
@@ -201,25 +222,69 @@ export class BatchReader {
     reject: (lineNo: number, reason: string, raw: string) => void,
     time: (start: number, end: number) => void,
   ): void {
-    const scratch = this.#scratch;
-    const into = 'parseInto' in parser && parser.parseInto !== undefined && scratch !== null ? parser : null;
-    for (let i = 0; i < lines.length; i++) {
-      const text = lines[i]!;
-      sums.counts.records++;
-      const out = into !== null ? into.parseInto!(text, scratch!) : parser.parse(text);
-      if (out.kind === 'observation') {
-        this.edges.add(out.value);
-        sums.counts.stored++;
-        time(out.value.start, out.value.end);
-      } else if (out.kind === 'records') {
-        sums.counts.stored++;
-        time(out.start, out.end);
-      } else if (out.kind === 'skip') {
-        sums.counts.skipped++;
-        sums.reasons[out.reason] = (sums.reasons[out.reason] ?? 0) + 1;
+    for (let i = 0; i < lines.length; i++) this.#readLine(lines[i]!, i + 1, parser, sums, reject, time);
+  }
+
+  /**
+   * Reads a value's lines straight from its bytes, as file ingest does: the byte parser takes the records it reads
+   * exactly; any other line (an envelope, a header, one to reject) is decoded and read as `#readLines` would,
+   * numbered as there.
+   */
+  #readBytes(
+    bytes: Buffer,
+    parser: LineParser,
+    sums: BatchSums,
+    reject: (lineNo: number, reason: string, raw: string) => void,
+    time: (start: number, end: number) => void,
+  ): void {
+    this.#flowSums = sums;
+    const texts: string[] = [];
+    let lineNo = 0;
+    for (let from = 0; from < bytes.length;) {
+      let nl = bytes.indexOf(0x0a, from);
+      if (nl < 0) nl = bytes.length;
+      const to = nl > from && bytes[nl - 1] === 0x0d ? nl - 1 : nl;
+      // A line that starts with `{` may be a shipper's envelope, which only the text path unwraps.
+      if (to === from) {
+        // Blank lines are no records, as in linesOfValue.
+      } else if (bytes[from] !== 0x7b && parser.parseBytes!(bytes, from, to, this.#flows)) {
+        lineNo++;
+        sums.counts.records++;
       } else {
-        reject(i + 1, out.reason, text);
+        texts.length = 0;
+        unwrapLine(bytes.toString('utf8', from, to), texts);
+        for (const text of texts) this.#readLine(text, ++lineNo, parser, sums, reject, time);
       }
+      from = nl + 1;
+    }
+  }
+
+  #readLine(
+    text: string,
+    lineNo: number,
+    parser: LineParser | RecordLineParser,
+    sums: BatchSums,
+    reject: (lineNo: number, reason: string, raw: string) => void,
+    time: (start: number, end: number) => void,
+  ): void {
+    const scratch = this.#scratch;
+    sums.counts.records++;
+    const out =
+      scratch !== null && 'parseInto' in parser && parser.parseInto !== undefined
+        ? parser.parseInto(text, scratch)
+        : parser.parse(text);
+    if (out.kind === 'observation') {
+      this.edges.add(out.value);
+      sums.counts.stored++;
+      time(out.value.start, out.value.end);
+    } else if (out.kind === 'records') {
+      sums.counts.stored++;
+      time(out.start, out.end);
+    } else if (out.kind === 'skip') {
+      sums.counts.skipped++;
+      sums.reasons[out.reason] = (sums.reasons[out.reason] ?? 0) + 1;
+    } else {
+      reject(lineNo, out.reason, text);
     }
   }
 

@@ -23,9 +23,14 @@ export type ValueLines =
 /** Decompressed values beyond this are refused: a gzip bomb must not take the consumer's memory. */
 export const MAX_VALUE_BYTES = 64 * 1024 * 1024;
 
-export function linesOfValue(value: Buffer | null): ValueLines {
+export type ValueBytes =
+  | { readonly kind: 'bytes'; readonly bytes: Buffer }
+  | { readonly kind: 'reject'; readonly reason: ValueRejectReason };
+
+/** The text bytes a value carries: inflated when it is gzip, refused when it is binary. */
+export function bytesOfValue(value: Buffer | null): ValueBytes {
   // A tombstone (null value) carries no record.
-  if (value === null || value.length === 0) return { kind: 'lines', lines: [] };
+  if (value === null) return { kind: 'bytes', bytes: Buffer.alloc(0) };
   let bytes = value;
   if (bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
@@ -37,7 +42,13 @@ export function linesOfValue(value: Buffer | null): ValueLines {
   }
   // NUL bytes never occur in the text formats read here: such a value is binary (another codec, Avro, …).
   if (bytes.includes(0)) return { kind: 'reject', reason: 'not_text' };
-  const text = bytes.toString('utf8');
+  return { kind: 'bytes', bytes };
+}
+
+export function linesOfValue(value: Buffer | null): ValueLines {
+  const v = bytesOfValue(value);
+  if (v.kind === 'reject') return v;
+  const text = v.bytes.toString('utf8');
   const out: string[] = [];
   let start = 0;
   for (;;) {
@@ -45,15 +56,18 @@ export function linesOfValue(value: Buffer | null): ValueLines {
     const end = nl === -1 ? text.length : nl;
     let line = text.slice(start, end);
     if (line.endsWith('\r')) line = line.slice(0, -1);
-    if (line.length > 0) pushUnwrapped(line, out);
+    if (line.length > 0) unwrapLine(line, out);
     if (nl === -1) break;
     start = nl + 1;
   }
   return { kind: 'lines', lines: out };
 }
 
-/** Adds the line an envelope carries, or the line itself when it is none. */
-function pushUnwrapped(line: string, out: string[]): void {
+/**
+ * Adds to `out` the lines an envelope carries, or the line itself when it is none. `line` is one line of a value,
+ * without its line ending, not empty.
+ */
+export function unwrapLine(line: string, out: string[]): void {
   const first = line.charCodeAt(0) === 0x7b ? 0 : line.search(/\S/);
   if (first < 0 || line.charCodeAt(first) !== 0x7b /* { */) {
     out.push(line);
