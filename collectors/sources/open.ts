@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, gunzipSync } from 'node:zlib';
+import type { ShortHead } from '../../src/model/edge.js';
 import { InputError } from '../../src/model/errors.js';
 
 /** A named input before it is opened: a file path or `-` for standard input. */
@@ -25,6 +26,10 @@ export interface OpenedSource {
   readonly gzip: boolean;
   /** Modification time of a file (null for stdin). */
   readonly mtimeMs: number | null;
+  /** Size of a file on disk, compressed for gzip (null for stdin). */
+  readonly rawSize: number | null;
+  /** A new source first seen small (its whole text shorter than FINGERPRINT_BYTES): that length, and how it ended. */
+  readonly shortHead: ShortHead | null;
   /**
    * For a gzip file, the uncompressed size its trailer records (ISIZE, modulo 2^32, of the last member): equal
    * to the bytes an earlier read got through means the file has not changed since, without decompressing it.
@@ -40,6 +45,34 @@ export interface OpenedSource {
 
 /** Bytes hashed for a source's identity: enough to tell two log files apart, little enough to survive appends. */
 export const FINGERPRINT_BYTES = 4096;
+
+/**
+ * The lengths of sources first seen small, each hashed over its whole text then. Any later input that begins with
+ * one of those texts may be that source grown (appended to, or rotated into gzip with more lines), so its prefix of
+ * that length is looked up too. A text that ended with a newline can only be a prefix that ends with one: an input
+ * is checked only at its own line ends for those, which keeps a tree of thousands of small files from hashing
+ * thousands of prefixes each.
+ */
+export class ShortLengths {
+  readonly #lineEnded = new Set<number>();
+  readonly #others = new Set<number>();
+
+  add(head: ShortHead): void {
+    (head.endsLine ? this.#lineEnded : this.#others).add(head.length);
+  }
+
+  /** The known lengths that `head` could begin with a source of, longest first. */
+  prefixesOf(head: Buffer): number[] {
+    const out: number[] = [];
+    for (const len of this.#others) if (len > 0 && len < head.length) out.push(len);
+    if (this.#lineEnded.size > 0) {
+      for (let nl = head.indexOf(0x0a); nl >= 0 && nl + 1 < head.length; nl = head.indexOf(0x0a, nl + 1)) {
+        if (this.#lineEnded.has(nl + 1) && !this.#others.has(nl + 1)) out.push(nl + 1);
+      }
+    }
+    return out.sort((x, y) => y - x);
+  }
+}
 const READ_CHUNK = 1 << 20;
 const MIN_READ_CHUNK = 64 * 1024;
 
@@ -138,7 +171,7 @@ export interface OpenOptions {
    * Fingerprint lengths shorter than FINGERPRINT_BYTES that sources were first seen with (files that were
    * small then). A file that has grown since still starts with those bytes, so it is recognised by them.
    */
-  readonly knownShortLengths?: readonly number[];
+  readonly shortLengths?: ShortLengths;
   /**
    * Picks the identity among the candidates (longest first) and the byte offset an earlier read of it got to.
    * Without it the full-length fingerprint is used and reading starts at 0.
@@ -170,6 +203,7 @@ export interface PeekedSource {
   readonly ref: SourceRef;
   readonly gzip: boolean;
   readonly mtimeMs: number | null;
+  readonly rawSize: number | null;
   readonly gzipSize: number | null;
   /** Up to the first 4 KiB and more of the decompressed text. */
   readonly head: Buffer;
@@ -181,11 +215,13 @@ export interface PeekedSource {
 export async function peekSource(ref: SourceRef): Promise<PeekedSource> {
   if (ref.error !== undefined) throw ref.error;
   let mtimeMs: number | null = null;
+  let rawSize: number | null = null;
   let readChunk = READ_CHUNK;
   if (ref.path !== null) {
     try {
       const st = await stat(ref.path);
       mtimeMs = st.mtimeMs;
+      rawSize = st.size;
       // A read stream allocates a whole chunk for every read, and what it hands out keeps that alive: a small file
       // (an S3 export tree holds thousands) would hold a megabyte each until collected.
       readChunk = Math.min(READ_CHUNK, Math.max(MIN_READ_CHUNK, st.size + 1));
@@ -257,6 +293,7 @@ export async function peekSource(ref: SourceRef): Promise<PeekedSource> {
     ref,
     gzip,
     mtimeMs,
+    rawSize,
     gzipSize: gzip && ref.path !== null ? await trailerSize(ref.path) : null,
     head: headBuf,
     close: async (): Promise<void> => {
@@ -271,16 +308,14 @@ export async function peekSource(ref: SourceRef): Promise<PeekedSource> {
 
 /** Finishes opening a peeked source: its identity (see `OpenOptions.identify`) and where its bytes start. */
 export async function identifySource(peeked: PeekedSource, opts: OpenOptions): Promise<OpenedSource> {
-  const { ref, gzip, mtimeMs, gzipSize, close } = peeked;
+  const { ref, gzip, mtimeMs, rawSize, gzipSize, close } = peeked;
   const headBuf = peeked.head;
   const span = headBuf.subarray(0, FINGERPRINT_BYTES);
   const candidates: FingerprintCandidate[] = [
     { sourceId: fingerprint(opts.kind, span), length: span.length },
   ];
-  for (const len of [...(opts.knownShortLengths ?? [])].sort((x, y) => y - x)) {
-    if (len > 0 && len < span.length)
-      candidates.push({ sourceId: fingerprint(opts.kind, span.subarray(0, len)), length: len });
-  }
+  for (const len of opts.shortLengths?.prefixesOf(span) ?? [])
+    candidates.push({ sourceId: fingerprint(opts.kind, span.subarray(0, len)), length: len });
   const identity = opts.identify?.(candidates) ?? {
     ...candidates[0]!,
     fingerprintLength: candidates[0]!.length,
@@ -293,6 +328,12 @@ export async function identifySource(peeked: PeekedSource, opts: OpenOptions): P
     fingerprintLength: identity.fingerprintLength,
     gzip,
     mtimeMs,
+    rawSize,
+    // Its own whole text, not that of a source it grew from.
+    shortHead:
+      span.length < FINGERPRINT_BYTES && identity.fingerprintLength === span.length
+        ? { length: span.length, endsLine: span.length > 0 && span[span.length - 1] === 0x0a }
+        : null,
     close,
   };
   if (!gzip && identity.resumeOffset > 0 && ref.path !== null) {

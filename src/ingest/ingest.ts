@@ -4,13 +4,20 @@ import {
   identifySource,
   peekSource,
   type OpenedSource,
+  ShortLengths,
   type PeekedSource,
   type SourceRef,
 } from '../../collectors/sources/open.js';
 import { splitLines } from '../../collectors/sources/split-lines.js';
 import type { CollectorDescriptor, FlowSink, LineParser, ObservationScratch } from '../model/collector.js';
 import type { ParseOutcome } from '../model/parse-outcome.js';
-import { IngestCounts, QUARANTINE_RAW_CHARS, type Checkpoint, type QuarantineRow } from '../model/edge.js';
+import {
+  IngestCounts,
+  QUARANTINE_RAW_CHARS,
+  type Checkpoint,
+  type QuarantineRow,
+  type ShortHead,
+} from '../model/edge.js';
 import { ConcurrentIngestError, KnownError } from '../model/errors.js';
 import { observation } from '../model/observation.js';
 import type { SourceState, Store } from '../store/store.js';
@@ -134,7 +141,7 @@ export interface SourceBatch {
  */
 export interface BatchSink {
   checkpointOf(sourceId: string): SourceState | null;
-  shortFingerprintLengths(kind: string, full: number): number[];
+  shortFingerprintLengths(kind: string, full: number): ShortHead[];
   write(batch: SourceBatch): void | Promise<void>;
   settle?(): Promise<void>;
 }
@@ -190,7 +197,8 @@ export async function ingestInto(
   // Fingerprint lengths of once-small sources: the store's, then those of this run's sources as they are read (a
   // source may still be in the pending commit, and one query per file cost 5 % of a tree of small files).
   const kind = opts.collector.sourceKind;
-  const shortLengths = new Set(sink.shortFingerprintLengths(kind, FINGERPRINT_BYTES));
+  const shortLengths = new ShortLengths();
+  for (const head of sink.shortFingerprintLengths(kind, FINGERPRINT_BYTES)) shortLengths.add(head);
   // Each next source is opened (its first bytes read, which waits on the disk) while this one is read.
   const peek = (ref: SourceRef): Promise<PeekedSource> => {
     const peeked = peekSource(ref);
@@ -230,7 +238,7 @@ async function ingestOne(
   opts: IngestOptions,
   agg: EdgeAggregator,
   pending: PendingCommit,
-  shortLengths: Set<number>,
+  shortLengths: ShortLengths,
   progress: { records: number },
 ): Promise<SourceResult> {
   const kind = opts.collector.sourceKind;
@@ -245,13 +253,16 @@ async function ingestOne(
   try {
     opened = await identifySource(await peeked, {
       kind,
-      knownShortLengths: [...shortLengths],
+      shortLengths,
       identify: (candidates) => {
         // The full-length fingerprint first; then the shorter ones a once-small file was first seen with. A source
         // read earlier in this run may be in the pending commit, not yet in the store.
         for (const c of candidates) {
           const held = pending.stateOf(c.sourceId);
           const found = held ?? sink.checkpointOf(c.sourceId);
+          // An input that only begins with the text of a source that stored nothing (a header line alone) is not
+          // that source grown: nothing of it can be counted twice, and the header begins every other file too.
+          if (c !== candidates[0] && found !== null && found.counts.stored === 0) continue;
           // Read again from its start only what an earlier run stored nothing of; a copy read earlier in this run
           // was read with the same layout, and its checkpoint is not written yet.
           if (held === null && found !== null && found.counts.stored === 0 && found.counts.malformed > 0) {
@@ -276,13 +287,20 @@ async function ingestOne(
       return { name: ref.name, sourceId: null, status: 'failed', counts, reasons, error: err };
     throw err;
   }
-  if (opened.fingerprintLength < FINGERPRINT_BYTES) shortLengths.add(opened.fingerprintLength);
+  if (opened.shortHead !== null) shortLengths.add(opened.shortHead);
   const cp = checkpoint as SourceState | null;
   const seeks = opened.startOffset > 0;
   // A finished plain file is re-read from where it ended, which picks up appended lines. A gzip file whose
   // trailer gives the size already read is unchanged; any other stream that cannot seek (a gzip rotation that
   // holds lines written after the last read, stdin) is read again past the lines already counted.
-  if (cp?.done && opened.gzip && opened.gzipSize !== null && opened.gzipSize === cp.byteOffset % 2 ** 32) {
+  if (
+    cp?.done &&
+    opened.gzip &&
+    opened.gzipSize !== null &&
+    opened.gzipSize === cp.byteOffset % 2 ** 32 &&
+    // The trailer gives the last member's size only: a member appended changes the file's size on disk.
+    (cp.rawSize === null || cp.rawSize === opened.rawSize)
+  ) {
     await opened.close();
     return { name: ref.name, sourceId: opened.sourceId, status: 'unchanged', counts, reasons, error: null };
   }
@@ -335,6 +353,8 @@ async function ingestOne(
         firstTime,
         lastTime,
         restart,
+        endsLine: opened.shortHead?.endsLine ?? null,
+        rawSize: opened.rawSize,
       },
       quarantine,
       sinceFlush,
@@ -510,6 +530,7 @@ async function ingestOne(
         counts: before,
         firstTime: null,
         lastTime: null,
+        rawSize: opened.rawSize,
         startedAt: 0,
         updatedAt: 0,
       },

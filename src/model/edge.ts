@@ -66,6 +66,12 @@ export interface QuarantineRow {
 export const QUARANTINE_RAW_CHARS = 200;
 
 /** How far a source has been read; committed in the same transaction as the data it covers. */
+/** The whole text of a source first seen small (under 4 KiB): its length, and whether it ended with a newline. */
+export interface ShortHead {
+  readonly length: number;
+  readonly endsLine: boolean;
+}
+
 export interface Checkpoint {
   readonly sourceId: string;
   /** Leading bytes the source id hashes; less than 4 KiB for a source first seen small. */
@@ -82,6 +88,10 @@ export interface Checkpoint {
   readonly delta: IngestCounts;
   readonly firstTime: number | null;
   readonly lastTime: number | null;
+  /** A source first seen small: whether its whole text then ended with a newline (see migration 0011). */
+  readonly endsLine?: boolean | null;
+  /** The input's size on disk as read (compressed, for gzip); null for stdin. */
+  readonly rawSize?: number | null;
   /**
    * The source is read again from its start: this commit replaces its counters and its quarantined lines instead
    * of adding to them (see `ingest`: a source that stored nothing).

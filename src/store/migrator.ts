@@ -34,6 +34,16 @@ function refuseNewer(current: number, migrations: readonly Migration[]): void {
 }
 
 /**
+ * Refuses a database that holds another program's tables (any, but no `schema_migrations`): migrating it would add
+ * this program's tables beside them, or fail half-way on a name both use.
+ */
+export function assertOwnDatabase(db: Database.Database, path: string): void {
+  const names = db.prepare("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").pluck().all();
+  if (names.length > 0 && !names.includes('schema_migrations'))
+    throw new UsageError(`${path} is not an egress-learner database (it holds another program's tables)`, 'db_schema');
+}
+
+/**
  * For a connection that only reads (and so cannot migrate): the schema must be exactly this program's. Assumes
  * `schema_migrations` exists.
  */

@@ -1,11 +1,11 @@
 import { statSync } from 'node:fs';
 import { basename } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Checkpoint, Edge, IngestCounts, QuarantineRow } from '../model/edge.js';
+import type { Checkpoint, Edge, IngestCounts, QuarantineRow, ShortHead } from '../model/edge.js';
 import { orderedOf, type OrderedEdges } from '../model/edge-table.js';
 import { ConcurrentIngestError, UsageError } from '../model/errors.js';
 import { EdgeWriter } from './edge-writer.js';
-import { assertCurrentSchema, migrate } from './migrator.js';
+import { assertCurrentSchema, assertOwnDatabase, migrate } from './migrator.js';
 import { MIGRATIONS } from './migrations/index.js';
 import { registerFunctions } from './sql-functions.js';
 import { writeTransaction } from './write-transaction.js';
@@ -36,6 +36,8 @@ export interface SourceState {
   readonly counts: IngestCounts;
   readonly firstTime: number | null;
   readonly lastTime: number | null;
+  /** The input's size on disk when last read (compressed, for gzip); null for stdin or not known. */
+  readonly rawSize: number | null;
   readonly startedAt: number;
   readonly updatedAt: number;
 }
@@ -92,12 +94,14 @@ export class Store {
       throw new UsageError(`cannot open database ${path}: ${(err as Error).message}`, 'db_open');
     }
     try {
+      this.db.pragma('busy_timeout = 10000');
       if (!opts.readonly) {
+        // Before WAL mode or any table is written: another program's database is refused untouched.
+        assertOwnDatabase(this.db, path);
         this.db.pragma('journal_mode = WAL');
         // NORMAL in WAL mode survives a process crash; only an OS crash can lose the last commits.
         this.db.pragma('synchronous = NORMAL');
       }
-      this.db.pragma('busy_timeout = 10000');
       this.db.pragma(`cache_size = -${(opts.cacheMb ?? 32) * 1024}`);
       registerFunctions(this.db);
       if (!opts.readonly) migrate(this.db, MIGRATIONS, this.#now);
@@ -115,11 +119,13 @@ export class Store {
       VALUES (?, ?, ?, ?, ?, ?, ?)`);
     this.#upsertSource = this.db.prepare(`
       INSERT INTO sources (source_id, fingerprint_len, kind, name, line_no, byte_offset, done, parser_state,
-                           records, stored, skipped, malformed, first_time, last_time, started_at, updated_at)
+                           records, stored, skipped, malformed, first_time, last_time, started_at, updated_at,
+                           ends_line, raw_size)
       VALUES (@sourceId, @fingerprintLength, @kind, @name, @lineNo, @byteOffset, @done, @parserState,
-              @records, @stored, @skipped, @malformed, @firstTime, @lastTime, @now, @now)
+              @records, @stored, @skipped, @malformed, @firstTime, @lastTime, @now, @now, @endsLine, @rawSize)
       ON CONFLICT DO UPDATE SET
         name = excluded.name,
+        raw_size = excluded.raw_size,
         line_no = excluded.line_no,
         byte_offset = excluded.byte_offset,
         done = excluded.done,
@@ -136,9 +142,11 @@ export class Store {
     this.#resetCounts = this.db.prepare(`
       UPDATE sources SET records = 0, stored = 0, skipped = 0, malformed = 0, first_time = NULL, last_time = NULL
       WHERE source_id = ?`);
-    this.#shortLengths = this.db.prepare(
-      'SELECT DISTINCT fingerprint_len AS n FROM sources WHERE kind = ? AND fingerprint_len < ? ORDER BY n DESC',
-    );
+    // A source that stored nothing (a header alone, lines all skipped) is no source to resume: its text is likely the
+    // start of many other inputs (every S3 flow-log file begins with the same header line).
+    this.#shortLengths = this.db.prepare(`
+      SELECT DISTINCT fingerprint_len AS length, COALESCE(ends_line, 0) AS endsLine FROM sources
+      WHERE kind = ? AND fingerprint_len < ? AND stored > 0`);
     this.#getMeta = this.db.prepare('SELECT value FROM meta WHERE key = ?');
     this.#setMeta = this.db.prepare(
       'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT DO UPDATE SET value = excluded.value',
@@ -191,6 +199,8 @@ export class Store {
           firstTime: c.firstTime,
           lastTime: c.lastTime,
           now,
+          endsLine: c.endsLine === undefined || c.endsLine === null ? null : c.endsLine ? 1 : 0,
+          rawSize: c.rawSize ?? null,
         });
       }
       return n;
@@ -218,9 +228,12 @@ export class Store {
     }
   }
 
-  /** Fingerprint lengths under `full` that sources of this kind were first seen with (see `openSource`). */
-  shortFingerprintLengths(kind: string, full: number): number[] {
-    return (this.#shortLengths.all(kind, full) as { n: number }[]).map((r) => r.n);
+  /** Fingerprint lengths under `full` that sources of this kind that stored data were first seen with (see `ShortLengths`). */
+  shortFingerprintLengths(kind: string, full: number): ShortHead[] {
+    return (this.#shortLengths.all(kind, full) as { length: number; endsLine: number }[]).map((r) => ({
+      length: r.length,
+      endsLine: r.endsLine === 1,
+    }));
   }
 
   checkpointOf(sourceId: string): SourceState | null {
@@ -317,6 +330,7 @@ interface SourceRow {
   malformed: number;
   first_time: number | null;
   last_time: number | null;
+  raw_size: number | null;
   started_at: number;
   updated_at: number;
 }
@@ -334,6 +348,7 @@ export function toSourceState(r: SourceRow): SourceState {
     counts: { records: r.records, stored: r.stored, skipped: r.skipped, malformed: r.malformed },
     firstTime: r.first_time,
     lastTime: r.last_time,
+    rawSize: r.raw_size ?? null,
     startedAt: r.started_at,
     updatedAt: r.updated_at,
   };

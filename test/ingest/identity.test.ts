@@ -82,6 +82,69 @@ describe('source identity', () => {
     store.close();
   });
 
+  it('reads every file of a tree where one holds only the header all the others begin with', async () => {
+    const { vpcFlowCollector } = await import('../../collectors/vpcflow/index.js');
+    const { V2_HEADER, vpcRecord } = await import('../helpers/vpc-lines.js');
+    const dir = tempDir();
+    const file = (from: number, n: number): string =>
+      [V2_HEADER, ...Array.from({ length: n }, (_, i) => vpcRecord(from + i))].join('\n') + '\n';
+    // An hour's export of an idle interface, then busier ones: in this run, then in a later one.
+    writeFileSync(join(dir, 'a0.log.gz'), gzipSync(`${V2_HEADER}\n`));
+    for (let f = 1; f <= 3; f++) writeFileSync(join(dir, `a${f}.log.gz`), gzipSync(file(f * 100, 20)));
+    writeFileSync(join(dir, 'b.log'), file(900, 7));
+    settle(join(dir, 'b.log'));
+    const store = new Store(join(tempDir(), 'db'));
+    const collect = async (...paths: string[]) =>
+      ingest(store, await expandPaths(paths), { collector: vpcFlowCollector, parserOptions: {} });
+    const first = await collect(join(dir, 'a0.log.gz'), join(dir, 'a1.log.gz'), join(dir, 'a2.log.gz'));
+    expect(first.sources.map((s) => s.status)).toEqual(['ingested', 'ingested', 'ingested']);
+    expect(first.totals.stored).toBe(40);
+    const second = await collect(dir);
+    expect(second.sources.map((s) => [s.name.slice(dir.length + 1), s.status, s.counts.stored])).toEqual([
+      ['a0.log.gz', 'unchanged', 0],
+      ['a1.log.gz', 'unchanged', 0],
+      ['a2.log.gz', 'unchanged', 0],
+      ['a3.log.gz', 'ingested', 20],
+      ['b.log', 'ingested', 7],
+    ]);
+    store.close();
+  });
+
+  it('still knows a small file grown when its first read ended mid-line, or at a line end', async () => {
+    const dir = tempDir();
+    const store = new Store(join(dir, 'db'));
+    const settled = join(dir, 'settled.log');
+    writeFileSync(settled, lines(0, 2).trimEnd()); // a finished file without its final newline
+    settle(settled);
+    const ended = join(dir, 'ended.log');
+    writeFileSync(ended, lines(50, 3));
+    await run(store, settled, ended);
+    appendFileSync(settled, `\n${lines(2, 60)}`);
+    appendFileSync(ended, lines(53, 60));
+    const again = await run(store, settled, ended);
+    expect(again.sources.map((s) => [s.status, s.counts.stored])).toEqual([
+      ['resumed', 60],
+      ['resumed', 60],
+    ]);
+    expect(edgeTotals(store.db).bytes).toBe(bytesOf(0, 62) + bytesOf(50, 63));
+    store.close();
+  });
+
+  it('reads a member appended to a gzip file, though its size is that of the last one', async () => {
+    const dir = tempDir();
+    const f = join(dir, 'app.log.gz');
+    // Same lengths of text: the trailer (the last member's size) cannot tell the file grew.
+    writeFileSync(f, gzipSync(lines(100, 40)));
+    const store = new Store(join(dir, 'db'));
+    await run(store, f);
+    appendFileSync(f, gzipSync(lines(200, 40)));
+    expect(lines(100, 40).length).toBe(lines(200, 40).length);
+    const again = await run(store, f);
+    expect(again.sources[0]).toMatchObject({ status: 'resumed', counts: { records: 40 } });
+    expect(edgeTotals(store.db).bytes).toBe(bytesOf(100, 40) + bytesOf(200, 40));
+    store.close();
+  });
+
   it('closes gzip files it finds unchanged', async () => {
     const dir = tempDir();
     for (let i = 0; i < 40; i++) writeFileSync(join(dir, `f${i}.log.gz`), gzipSync(lines(i * 100, 100)));

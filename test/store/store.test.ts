@@ -72,6 +72,29 @@ describe('Store', () => {
     expect(() => new Store(path)).toThrow(new RegExp(`${path} is not an egress-learner database`));
   });
 
+  it("refuses another program's database untouched: no table added, its journal mode kept", () => {
+    const dir = tempDir();
+    for (const table of ['sources (id, url)', 'notes (body)']) {
+      const path = join(dir, `${table.split(' ')[0]}.db`);
+      const other = new Database(path);
+      other.exec(`CREATE TABLE ${table}`);
+      other.close();
+      expect(() => new Store(path)).toThrow(
+        new RegExp(`${path} is not an egress-learner database \\(it holds another program's tables\\)`),
+      );
+      const after = new Database(path, { readonly: true });
+      expect(after.pragma('journal_mode', { simple: true })).toBe('delete');
+      expect(after.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").pluck().all()).toEqual([
+        table.split(' ')[0],
+      ]);
+      after.close();
+    }
+    // An empty file is a new database, not another program's.
+    const empty = join(dir, 'empty.db');
+    writeFileSync(empty, '');
+    new Store(empty).close();
+  });
+
   it('refuses a database from a newer version of the program', () => {
     const dir = tempDir();
     const path = join(dir, 'x.db');

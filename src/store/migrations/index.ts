@@ -9,6 +9,7 @@ import { migration0007 } from './0007-attribution-candidates.js';
 import { migration0008 } from './0008-candidate-first-seen.js';
 import { migration0009 } from './0009-edge-rows.js';
 import { migration0010 } from './0010-edge-key.js';
+import { migration0011 } from './0011-source-shape.js';
 
 /** Every schema change, in order. Append; never edit a migration that has shipped. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -22,4 +23,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0008,
   migration0009,
   migration0010,
+  migration0011,
 ];
