@@ -210,7 +210,13 @@ export function parseVpcFlowLineInto(
     if (tidy.length !== layout.fieldCount) return rejectUnlessHeader(text, 'field_count');
     return parseTidyLine(tidy.join(' '), layout, text, into);
   }
-  return parseTidyLine(text, layout, text, into);
+  const out = parseTidyLine(text, layout, text, into);
+  // Split on spaces alone, a line of tab-separated columns around a record (CloudWatch's text output) can have the
+  // right number of fields, and fail on one of them: its fault is its shape.
+  if (out.kind === 'reject' && out.reason !== 'field_count' && /[\t\v\f]/.test(text)) {
+    if (tokenize(text).length !== layout.fieldCount) return rejectUnlessHeader(text, 'field_count');
+  }
+  return out;
 }
 
 /**

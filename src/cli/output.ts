@@ -95,7 +95,20 @@ function pick(r: OutputRow, columns: readonly string[]): Record<string, Cell> {
 function text(v: Cell): string {
   if (v === null) return '-';
   if (Array.isArray(v)) return v.join(',');
-  return String(v);
+  return typeof v === 'string' ? visible(v) : String(v);
+}
+
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/**
+ * A table goes to a terminal, and its cells hold what log lines said (a quarantined line, a host name): an escape
+ * sequence in one could retitle or clear the terminal, and a tab would break the columns. Shown as `\xNN`.
+ */
+function visible(s: string): string {
+  return CONTROL.test(s)
+    ? s.replace(CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
+    : s;
 }
 
 function csvCell(v: Cell): string {

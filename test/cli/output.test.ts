@@ -40,6 +40,16 @@ describe('render', () => {
     expect(render([], ['name', 'n'], 'table')).toBe('NAME  N\n');
   });
 
+  it('shows control characters of a table cell escaped (a logged escape sequence must not reach the terminal)', () => {
+    const raw = 'evil \u001b]0;pwned\u0007\u001b[2J\tend\u009b';
+    expect(render([{ raw, n: 1 }], ['raw', 'n'], 'table')).toBe(
+      'RAW                                      N\nevil \\x1b]0;pwned\\x07\\x1b[2J\\x09end\\x9b  1\n',
+    );
+    // Data formats keep the text as it was: JSON escapes it its own way, CSV is for programs.
+    expect(JSON.parse(render([{ raw }], ['raw'], 'json'))).toEqual([{ raw }]);
+    expect(render([{ raw }], ['raw'], 'csv')).toBe(`raw\n${raw}\n`);
+  });
+
   it('prints a table of 200k rows (no spread into Math.max)', () => {
     const many = Array.from({ length: 200_000 }, (_v, i) => ({ source: 'f.log', line: i + 1 }));
     const out = render(many, ['source', 'line'], 'table');

@@ -175,6 +175,12 @@ describe('parseVpcFlowLine, default format (AWS flow log record examples)', () =
     expect(parseVpcFlowLine(SSH_ACCEPT.replaceAll(' ', '\t'), DEFAULT_LAYOUT)).toEqual(tidy);
   });
 
+  it('calls a record wrapped in tab-separated columns (CloudWatch text output) a field_count, not a bad field', () => {
+    // Split on spaces alone it has 14 fields, the first and last holding tabs.
+    const wrapped = `EVENTS\t3823847584\t1418530070000\teni-1235b8ca123456789-all\t${SSH_ACCEPT}\t1418530071000`;
+    expect(parseVpcFlowLine(wrapped, DEFAULT_LAYOUT)).toEqual(ParseOutcome.reject('field_count'));
+  });
+
   it('skips blank lines', () => {
     expect(parseVpcFlowLine('', DEFAULT_LAYOUT)).toEqual(ParseOutcome.skip('blank'));
     expect(parseVpcFlowLine(' \t\r', DEFAULT_LAYOUT)).toEqual(ParseOutcome.skip('blank'));
