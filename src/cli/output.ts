@@ -98,7 +98,10 @@ function text(v: Cell): string {
   return typeof v === 'string' ? visible(v) : String(v);
 }
 
+// Control characters are what these look for.
+// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+// eslint-disable-next-line no-control-regex
 const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
 
 /**
