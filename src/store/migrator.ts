@@ -40,7 +40,10 @@ function refuseNewer(current: number, migrations: readonly Migration[]): void {
 export function assertOwnDatabase(db: Database.Database, path: string): void {
   const names = db.prepare("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").pluck().all();
   if (names.length > 0 && !names.includes('schema_migrations'))
-    throw new UsageError(`${path} is not an egress-learner database (it holds another program's tables)`, 'db_schema');
+    throw new UsageError(
+      `${path} is not an egress-learner database (it holds another program's tables)`,
+      'db_schema',
+    );
 }
 
 /**
