@@ -35,7 +35,11 @@ import { InventoryStore } from '../store/inventory-store.js';
 import type { Store } from '../store/store.js';
 import { importAwsFiles } from './collect-aws.js';
 import { queryDnsCommand } from './collect-dns.js';
-import { queryQuarantine } from '../store/quarantine-query.js';
+import {
+  quarantineCountsByReason,
+  quarantineSourceNames,
+  queryQuarantine,
+} from '../store/quarantine-query.js';
 import { listKafkaPartitions } from '../store/kafka-offsets.js';
 import { listSources } from '../store/source-query.js';
 import { dbPath, oneOf, openForRead, openForWrite, positiveInt, say, type GlobalOptions } from './context.js';
@@ -629,15 +633,43 @@ function quarantineCommand(): Command {
       const limit = parsePositiveInt(opts.top, '--top');
       const store = openForRead(g);
       try {
+        let found = 0;
         const rows = (function* (): Generator<OutputRow> {
-          for (const q of queryQuarantine(store.db, { reason: opts.reason, source: opts.source, limit }))
+          for (const q of queryQuarantine(store.db, { reason: opts.reason, source: opts.source, limit })) {
+            found++;
             yield { source: q.source, line: q.line, kind: q.kind, reason: q.reason, raw: q.raw };
+          }
         })();
         writeRows(process.stdout, rows, ['source', 'line', 'kind', 'reason', 'raw'], format);
+        // A filter that can match nothing is more likely a typo than a clean input: say what there is.
+        if (found === 0) warnUnmatched(g, store, opts.reason, opts.source);
       } finally {
         store.close();
       }
     });
+}
+
+function warnUnmatched(g: GlobalOptions, store: Store, reason?: string, source?: string): void {
+  const list = (xs: readonly string[]): string =>
+    xs.length === 0
+      ? 'none'
+      : xs.length > 10
+        ? `${xs.slice(0, 10).join(', ')}, … (${xs.length})`
+        : xs.join(', ');
+  const reasons = quarantineCountsByReason(store.db);
+  if (reason !== undefined && !reasons.some((r) => r.reason === reason))
+    say(
+      g,
+      `query quarantine: no line was quarantined for ${reason}; the reasons held are: ${list(reasons.map((r) => `${r.reason} (${r.count})`))}`,
+      'warn',
+    );
+  const names = quarantineSourceNames(store.db);
+  if (source !== undefined && !names.includes(source))
+    say(
+      g,
+      `query quarantine: no input named ${source} has quarantined lines (inputs are named as given to collect); those that have: ${list(names)}`,
+      'warn',
+    );
 }
 
 function sourcesCommand(): Command {

@@ -44,3 +44,11 @@ export function quarantineCountsByReason(db: Database.Database): { reason: strin
     .prepare('SELECT reason, COUNT(*) AS count FROM quarantine GROUP BY reason ORDER BY count DESC, reason')
     .all() as { reason: string; count: number }[];
 }
+
+/** The names of the inputs that have quarantined lines, in order. */
+export function quarantineSourceNames(db: Database.Database): string[] {
+  return db
+    .prepare('SELECT DISTINCT source_name FROM quarantine ORDER BY source_name')
+    .pluck()
+    .all() as string[];
+}

@@ -225,3 +225,46 @@ describe('--out', () => {
     ]);
   });
 });
+
+describe('query quarantine', () => {
+  it('says what reasons and inputs there are when a filter matches none of them', () => {
+    const dir = tempDir();
+    const db = join(dir, 'q.db');
+    const log = join(dir, 'q.log');
+    writeFileSync(
+      log,
+      'garbage line\n2 1 eni-x 10.0.0.1 10.0.0.2 1 2 6 1 1 1418530010 1418530070 ALLOW OK\n',
+    );
+    utimesSync(log, new Date(Date.now() - 600_000), new Date(Date.now() - 600_000));
+    expect(cli(['--db', db, 'collect', 'vpc-flow', log, '-q']).code).toBe(0);
+    const typo = cli(['--db', db, 'query', 'quarantine', '--reason', 'bad_acton']);
+    expect([typo.code, lines(typo.stdout), lines(typo.stderr)]).toEqual([
+      0,
+      ['SOURCE  LINE  KIND  REASON  RAW'],
+      [
+        'query quarantine: no line was quarantined for bad_acton; the reasons held are: bad_action (1), field_count (1)',
+      ],
+    ]);
+    const other = cli(['--db', db, 'query', 'quarantine', '--source', 'elsewhere.log', '-o', 'json']);
+    expect([other.stdout, lines(other.stderr)]).toEqual([
+      '[]\n',
+      [
+        `query quarantine: no input named elsewhere.log has quarantined lines (inputs are named as given to collect); those that have: ${log}`,
+      ],
+    ]);
+    // A reason that exists, with nothing left after the other filter, is an answer, not a typo.
+    const none = cli([
+      '--db',
+      db,
+      'query',
+      'quarantine',
+      '--reason',
+      'bad_action',
+      '--source',
+      log,
+      '--top',
+      '1',
+    ]);
+    expect([lines(none.stdout).length, none.stderr]).toEqual([2, '']);
+  });
+});
