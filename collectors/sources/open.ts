@@ -176,7 +176,7 @@ export interface OpenOptions {
    * Picks the identity among the candidates (longest first) and the byte offset an earlier read of it got to.
    * Without it the full-length fingerprint is used and reading starts at 0.
    */
-  readonly identify?: (candidates: readonly FingerprintCandidate[]) => SourceIdentity;
+  readonly identify?: (candidates: readonly FingerprintCandidate[], head: Buffer) => SourceIdentity;
 }
 
 function fingerprint(kind: string, bytes: Buffer): string {
@@ -316,7 +316,7 @@ export async function identifySource(peeked: PeekedSource, opts: OpenOptions): P
   ];
   for (const len of opts.shortLengths?.prefixesOf(span) ?? [])
     candidates.push({ sourceId: fingerprint(opts.kind, span.subarray(0, len)), length: len });
-  const identity = opts.identify?.(candidates) ?? {
+  const identity = opts.identify?.(candidates, span) ?? {
     ...candidates[0]!,
     fingerprintLength: candidates[0]!.length,
     resumeOffset: 0,

@@ -94,7 +94,7 @@ function pick(r: OutputRow, columns: readonly string[]): Record<string, Cell> {
 
 function text(v: Cell): string {
   if (v === null) return '-';
-  if (Array.isArray(v)) return v.join(',');
+  if (Array.isArray(v)) return visible(v.join(','));
   return typeof v === 'string' ? visible(v) : String(v);
 }
 

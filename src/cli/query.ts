@@ -37,7 +37,7 @@ import { importAwsFiles } from './collect-aws.js';
 import { queryDnsCommand } from './collect-dns.js';
 import {
   quarantineCountsByReason,
-  quarantineSourceNames,
+  quarantineSourceNamed,
   queryQuarantine,
 } from '../store/quarantine-query.js';
 import { listKafkaPartitions } from '../store/kafka-offsets.js';
@@ -650,24 +650,23 @@ function quarantineCommand(): Command {
 }
 
 function warnUnmatched(g: GlobalOptions, store: Store, reason?: string, source?: string): void {
-  const list = (xs: readonly string[]): string =>
-    xs.length === 0
-      ? 'none'
-      : xs.length > 10
-        ? `${xs.slice(0, 10).join(', ')}, … (${xs.length})`
-        : xs.join(', ');
+  const list = (xs: readonly string[], total: number): string =>
+    xs.length === 0 ? 'none' : `${xs.join(', ')}${total > xs.length ? `, … (${total} in all)` : ''}`;
   const reasons = quarantineCountsByReason(store.db);
-  if (reason !== undefined && !reasons.some((r) => r.reason === reason))
+  if (reason !== undefined && !reasons.some((r) => r.reason === reason)) {
+    const held = reasons.map((r) => `${r.reason} (${r.count})`);
     say(
       g,
-      `query quarantine: no line was quarantined for ${reason}; the reasons held are: ${list(reasons.map((r) => `${r.reason} (${r.count})`))}`,
+      `query quarantine: no line was quarantined for ${reason}; the reasons held are: ${list(held, held.length)}`,
       'warn',
     );
-  const names = quarantineSourceNames(store.db);
-  if (source !== undefined && !names.includes(source))
+  }
+  if (source === undefined) return;
+  const named = quarantineSourceNamed(store.db, source, 10);
+  if (!named.found)
     say(
       g,
-      `query quarantine: no input named ${source} has quarantined lines (inputs are named as given to collect); those that have: ${list(names)}`,
+      `query quarantine: no input named ${source} has quarantined lines (inputs are named as given to collect); those that have: ${list(named.names, named.total)}`,
       'warn',
     );
 }

@@ -122,6 +122,15 @@ export function dnsRecordPath(
     discard: () => {
       agg.drain();
     },
+    createProbe: (options): RecordLineParser => {
+      const parser = descriptor.createParser(options, null);
+      return {
+        parse: (text) => {
+          const out = parser.parse(text);
+          return out.kind === 'answers' ? { kind: 'records', start: 0, end: 0 } : out;
+        },
+      };
+    },
     createParser: (options, resumeState): RecordLineParser => {
       const parser = descriptor.createParser(options, resumeState);
       const snapshot = parser.snapshot?.bind(parser);

@@ -70,6 +70,8 @@ export interface RecordPath {
     options: Readonly<Record<string, string | undefined>>,
     resumeState: string | null,
   ): RecordLineParser;
+  /** A parser from the start of an input that only tells what each line is: it adds nothing to what is held. */
+  createProbe(options: Readonly<Record<string, string | undefined>>): RecordLineParser;
   /** Distinct aggregates held; counts against `maxEdges`. */
   readonly size: number;
   /** Writes what it holds and empties; called inside the commit's transaction. */
@@ -132,6 +134,22 @@ export interface SourceBatch {
   /** One per source the commit covers, in the order read. */
   readonly checkpoints: readonly Checkpoint[];
   readonly extra?: (() => void) | undefined;
+}
+
+/**
+ * True when `head` (the first bytes of an input) holds a line its format does not skip: a record, or a line it
+ * rejects. Header and blank lines alone do not tell one input from another.
+ */
+function holdsLines(opts: IngestOptions, head: Buffer): boolean {
+  const parser =
+    opts.records !== undefined
+      ? opts.records.createProbe(opts.parserOptions)
+      : opts.collector.createParser!(opts.parserOptions, null);
+  for (const line of head.toString('utf8').split('\n')) {
+    const text = line.endsWith('\r') ? line.slice(0, -1) : line;
+    if (text.length > 0 && parser.parse(text).kind !== 'skip') return true;
+  }
+  return false;
 }
 
 /**
@@ -254,15 +272,16 @@ async function ingestOne(
     opened = await identifySource(await peeked, {
       kind,
       shortLengths,
-      identify: (candidates) => {
+      identify: (candidates, head) => {
         // The full-length fingerprint first; then the shorter ones a once-small file was first seen with. A source
         // read earlier in this run may be in the pending commit, not yet in the store.
         for (const c of candidates) {
           const held = pending.stateOf(c.sourceId);
           const found = held ?? sink.checkpointOf(c.sourceId);
-          // An input that only begins with the text of a source that stored nothing (a header line alone) is not
-          // that source grown: nothing of it can be counted twice, and the header begins every other file too.
-          if (c !== candidates[0] && found !== null && found.counts.stored === 0) continue;
+          // A text of header or blank lines alone begins every other input of its format (every S3 flow-log file
+          // has the same header line): an input beginning with it is not taken for that source grown.
+          if (c !== candidates[0] && found !== null && !holdsLines(opts, head.subarray(0, c.length)))
+            continue;
           // Read again from its start only what an earlier run stored nothing of; a copy read earlier in this run
           // was read with the same layout, and its checkpoint is not written yet.
           if (held === null && found !== null && found.counts.stored === 0 && found.counts.malformed > 0) {

@@ -38,7 +38,10 @@ function refuseNewer(current: number, migrations: readonly Migration[]): void {
  * this program's tables beside them, or fail half-way on a name both use.
  */
 export function assertOwnDatabase(db: Database.Database, path: string): void {
-  const names = db.prepare("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").pluck().all();
+  const names = db
+    .prepare("SELECT name FROM sqlite_master WHERE substr(name, 1, 7) <> 'sqlite_'")
+    .pluck()
+    .all();
   if (names.length > 0 && !names.includes('schema_migrations'))
     throw new UsageError(
       `${path} is not an egress-learner database (it holds another program's tables)`,

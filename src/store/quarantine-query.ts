@@ -45,10 +45,19 @@ export function quarantineCountsByReason(db: Database.Database): { reason: strin
     .all() as { reason: string; count: number }[];
 }
 
-/** The names of the inputs that have quarantined lines, in order. */
-export function quarantineSourceNames(db: Database.Database): string[] {
-  return db
-    .prepare('SELECT DISTINCT source_name FROM quarantine ORDER BY source_name')
+/** Whether `name` has quarantined lines; else the first `limit` names that have, and how many names there are. */
+export function quarantineSourceNamed(
+  db: Database.Database,
+  name: string,
+  limit: number,
+): { readonly found: boolean; readonly names: string[]; readonly total: number } {
+  if (db.prepare('SELECT 1 FROM quarantine WHERE source_name = ? LIMIT 1').get(name) !== undefined)
+    return { found: true, names: [], total: 0 };
+  const names = db
+    .prepare('SELECT DISTINCT source_name FROM quarantine ORDER BY source_name LIMIT ?')
     .pluck()
-    .all() as string[];
+    .all(limit) as string[];
+  const total =
+    (db.prepare('SELECT COUNT(DISTINCT source_name) FROM quarantine').pluck().get() as number) ?? 0;
+  return { found: false, names, total };
 }

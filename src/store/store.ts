@@ -142,11 +142,9 @@ export class Store {
     this.#resetCounts = this.db.prepare(`
       UPDATE sources SET records = 0, stored = 0, skipped = 0, malformed = 0, first_time = NULL, last_time = NULL
       WHERE source_id = ?`);
-    // A source that stored nothing (a header alone, lines all skipped) is no source to resume: its text is likely the
-    // start of many other inputs (every S3 flow-log file begins with the same header line).
     this.#shortLengths = this.db.prepare(`
       SELECT DISTINCT fingerprint_len AS length, COALESCE(ends_line, 0) AS endsLine FROM sources
-      WHERE kind = ? AND fingerprint_len < ? AND stored > 0`);
+      WHERE kind = ? AND fingerprint_len < ?`);
     this.#getMeta = this.db.prepare('SELECT value FROM meta WHERE key = ?');
     this.#setMeta = this.db.prepare(
       'INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT DO UPDATE SET value = excluded.value',
@@ -228,7 +226,7 @@ export class Store {
     }
   }
 
-  /** Fingerprint lengths under `full` that sources of this kind that stored data were first seen with (see `ShortLengths`). */
+  /** Fingerprint lengths under `full` that sources of this kind were first seen with (see `ShortLengths`). */
   shortFingerprintLengths(kind: string, full: number): ShortHead[] {
     return (this.#shortLengths.all(kind, full) as { length: number; endsLine: number }[]).map((r) => ({
       length: r.length,

@@ -45,6 +45,7 @@ describe('render', () => {
     expect(render([{ raw, n: 1 }], ['raw', 'n'], 'table')).toBe(
       'RAW                                      N\nevil \\x1b]0;pwned\\x07\\x1b[2J\\x09end\\x9b  1\n',
     );
+    expect(render([{ tags: ['a', 'b\u001b[2J'] }], ['tags'], 'table')).toBe('TAGS\na,b\\x1b[2J\n');
     // Data formats keep the text as it was: JSON escapes it its own way, CSV is for programs.
     expect(JSON.parse(render([{ raw }], ['raw'], 'json'))).toEqual([{ raw }]);
     expect(render([{ raw }], ['raw'], 'csv')).toBe(`raw\n${raw}\n`);

@@ -110,6 +110,46 @@ describe('source identity', () => {
     store.close();
   });
 
+  it('reads new export files whole in a database where a header-only file had taken in others (before 0011)', async () => {
+    const { vpcFlowCollector } = await import('../../collectors/vpcflow/index.js');
+    const { V2_HEADER, vpcRecord } = await import('../helpers/vpc-lines.js');
+    const dir = tempDir();
+    const store = new Store(join(tempDir(), 'db'));
+    const collect = async (path: string) =>
+      ingest(store, await expandPaths([path]), { collector: vpcFlowCollector, parserOptions: {} });
+    writeFileSync(join(dir, 'a0.log.gz'), gzipSync(`${V2_HEADER}\n`));
+    await collect(join(dir, 'a0.log.gz'));
+    // As the old identity left it: the header's row had counted the records of the files it was taken for.
+    store.db.prepare('UPDATE sources SET stored = 20, records = 21, line_no = 21, byte_offset = 2000').run();
+    const next = [V2_HEADER, ...Array.from({ length: 25 }, (_, i) => vpcRecord(i))].join('\n') + '\n';
+    writeFileSync(join(dir, 'a4.log.gz'), gzipSync(next));
+    const r = await collect(join(dir, 'a4.log.gz'));
+    expect(r.sources[0]).toMatchObject({ status: 'ingested', counts: { stored: 25 } });
+    store.close();
+  });
+
+  it('reads a grown small file again from its start once --fields is right, replacing what it quarantined', async () => {
+    const { vpcFlowCollector } = await import('../../collectors/vpcflow/index.js');
+    const dir = tempDir();
+    const store = new Store(join(tempDir(), 'db'));
+    const fields = 'srcaddr dstaddr srcport dstport protocol packets bytes start end action';
+    const line = (i: number) =>
+      `10.0.0.${i} 52.216.10.5 4${i}000 443 6 1 ${100 + i} ${T0 + i} ${T0 + i + 5} ACCEPT`;
+    const f = join(dir, 'custom.log');
+    writeFileSync(f, [1, 2, 3].map(line).join('\n') + '\n');
+    settle(f);
+    const collect = async (parserOptions: Record<string, string>) =>
+      ingest(store, await expandPaths([f]), { collector: vpcFlowCollector, parserOptions });
+    expect((await collect({})).totals).toMatchObject({ stored: 0, malformed: 3 });
+    appendFileSync(f, [4, 5].map(line).join('\n') + '\n');
+    settle(f);
+    const again = await collect({ fields });
+    expect(again.totals).toMatchObject({ records: 5, stored: 5, malformed: 0 });
+    expect(store.db.prepare('SELECT COUNT(*) FROM sources').pluck().get()).toBe(1);
+    expect(store.db.prepare('SELECT COUNT(*) FROM quarantine').pluck().get()).toBe(0);
+    store.close();
+  });
+
   it('still knows a small file grown when its first read ended mid-line, or at a line end', async () => {
     const dir = tempDir();
     const store = new Store(join(dir, 'db'));
