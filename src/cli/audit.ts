@@ -9,6 +9,7 @@ import {
   type PolicySet,
 } from '../audit/policy-set.js';
 import { replayEdges, type ReplayRow } from '../audit/replay.js';
+import { protocolLabel } from '../model/endpoint.js';
 import { InputError, KnownError, UsageError } from '../model/errors.js';
 import type { FlowFilter } from '../store/flow-query.js';
 import { attributedEdges, namespaceLabels, podLabels } from '../store/infer-query.js';
@@ -40,13 +41,6 @@ export class WouldDeny extends KnownError {
 /** Namespace labels keyed by namespace name (one cluster per database). */
 function byNamespace(m: Map<string, Record<string, string>>): Map<string, Record<string, string>> {
   return new Map([...m].map(([k, v]) => [k.slice(k.indexOf('/') + 1), v]));
-}
-
-/** Protocols as policies name them (NetworkPolicy, security groups), the way `suggest` and `report` print them. */
-const PROTOCOL_LABELS: Record<number, string> = { 1: 'ICMP', 6: 'TCP', 17: 'UDP', 58: 'ICMPv6', 132: 'SCTP' };
-
-export function protocolLabel(protocol: number): string {
-  return PROTOCOL_LABELS[protocol] ?? String(protocol);
 }
 
 const REPLAY_COLUMNS = [

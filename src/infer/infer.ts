@@ -21,7 +21,7 @@ import type {
   Sender,
   SenderEvidence,
 } from '../model/endpoint.js';
-import { destinationKey } from '../model/endpoint.js';
+import { destinationKey, RULE_PROTOCOL_NUMBERS } from '../model/endpoint.js';
 import { SOURCE_KINDS, type SourceKind } from '../model/observation.js';
 import type { Workload } from '../model/workload.js';
 import { PrefixTable } from '../identity/prefix-table.js';
@@ -60,7 +60,6 @@ export interface InferenceStats {
   readonly candidateFlows: number;
 }
 
-const PROTOCOLS: Record<number, RuleProtocol> = { 6: 'TCP', 17: 'UDP', 132: 'SCTP', 1: 'ICMP', 58: 'ICMPv6' };
 const PROXY_KINDS = (1 << SOURCE_KINDS.indexOf('squid')) | (1 << SOURCE_KINDS.indexOf('envoy'));
 const SENDER_WEIGHT: Record<SenderEvidence, number> = {
   exact: 1,
@@ -273,7 +272,7 @@ class Inference {
   }
 
   #take(e: InferenceEdge): void {
-    const protocol = PROTOCOLS[e.protocol];
+    const protocol = RULE_PROTOCOL_NUMBERS[e.protocol];
     if (protocol === undefined) return;
     this.#edges++;
     this.#flows += e.flows;
@@ -393,7 +392,7 @@ class Inference {
     const known = new Set<string>();
     for (const a of this.#accs.values()) known.add(`${a.senderId}\u0000${rawKey(a.raw)}`);
     for (const { edge: e, raws } of this.#pending) {
-      const protocol = PROTOCOLS[e.protocol]!;
+      const protocol = RULE_PROTOCOL_NUMBERS[e.protocol]!;
       const candidates = [
         ...new Set(
           (JSON.parse(e.srcCandidates) as { workload: string; hostNetwork: boolean }[])

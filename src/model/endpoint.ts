@@ -10,6 +10,20 @@ import type { Workload } from './workload.js';
 export const RULE_PROTOCOLS = ['TCP', 'UDP', 'SCTP', 'ICMP', 'ICMPv6'] as const;
 export type RuleProtocol = (typeof RULE_PROTOCOLS)[number];
 
+/** The rule protocol each IANA protocol number is; other numbers no rule can name. */
+export const RULE_PROTOCOL_NUMBERS: Readonly<Record<number, RuleProtocol>> = {
+  1: 'ICMP',
+  6: 'TCP',
+  17: 'UDP',
+  58: 'ICMPv6',
+  132: 'SCTP',
+};
+
+/** A protocol number as rules name it (`suggest`, `audit`, `report` print it so), else the number. */
+export function protocolLabel(protocol: number): string {
+  return RULE_PROTOCOL_NUMBERS[protocol] ?? String(protocol);
+}
+
 /** Who sends: a Kubernetes workload, a node's own traffic, or a cloud instance outside Kubernetes. */
 export interface Sender {
   /** `namespace/Kind/name`, `node/<name>` or `instance/<id>`; unique within a result. */
