@@ -16,7 +16,7 @@ import { DnsStore } from '../store/dns-store.js';
 import type { Store } from '../store/store.js';
 import { decodeEdgeDelta } from './edge-delta.js';
 import { sourceKindOf, type KafkaFormat } from './kafka-format.js';
-import { bytesOfValue, linesOfValue, unwrapLine } from './message-lines.js';
+import { bytesOfValue, forEachLine, linesOfValue, unwrapLine } from './message-lines.js';
 
 /** The parts of a kafkajs message this module reads. */
 export interface KafkaRecord {
@@ -182,7 +182,6 @@ export class BatchReader {
       });
       dead ??= reason;
     };
-    const time = (start: number, end: number): void => widen(sums, start, end);
 
     let parser: LineParser | undefined;
     if (this.format.kind === 'observations') {
@@ -199,18 +198,18 @@ export class BatchReader {
       const raw = m.value === null ? '' : m.value.subarray(0, QUARANTINE_RAW_CHARS).toString('latin1');
       reject(0, value.reason, raw);
     } else if (value.kind === 'bytes') {
-      this.#readBytes(value.bytes, parser!, sums, reject, time);
+      this.#readBytes(value.bytes, parser!, sums, reject);
     } else if (this.format.kind === 'edges') {
-      this.#readDeltas(value.lines, sums, reject, time);
+      this.#readDeltas(value.lines, sums, reject);
     } else if (this.format.kind === 'dns') {
       // CoreDNS lines carry no date: the message's own timestamp places them (as a file's mtime does).
       const parser = this.#dns!.createParser(
         { ...this.#parserOptions, reference: String(Number(m.timestamp) / 1000) },
         null,
       );
-      this.#readLines(value.lines, parser, sums, reject, time);
+      this.#readLines(value.lines, parser, sums, reject);
     } else {
-      this.#readLines(value.lines, parser!, sums, reject, time);
+      this.#readLines(value.lines, parser!, sums, reject);
     }
     if (dead !== null) sums.deadLetters.push({ offset, value: m.value, reason: dead });
   }
@@ -220,9 +219,8 @@ export class BatchReader {
     parser: LineParser | RecordLineParser,
     sums: BatchSums,
     reject: (lineNo: number, reason: string, raw: string) => void,
-    time: (start: number, end: number) => void,
   ): void {
-    for (let i = 0; i < lines.length; i++) this.#readLine(lines[i]!, i + 1, parser, sums, reject, time);
+    for (let i = 0; i < lines.length; i++) this.#readLine(lines[i]!, i + 1, parser, sums, reject);
   }
 
   /**
@@ -235,28 +233,21 @@ export class BatchReader {
     parser: LineParser,
     sums: BatchSums,
     reject: (lineNo: number, reason: string, raw: string) => void,
-    time: (start: number, end: number) => void,
   ): void {
     this.#flowSums = sums;
     const texts: string[] = [];
     let lineNo = 0;
-    for (let from = 0; from < bytes.length;) {
-      let nl = bytes.indexOf(0x0a, from);
-      if (nl < 0) nl = bytes.length;
-      const to = nl > from && bytes[nl - 1] === 0x0d ? nl - 1 : nl;
+    forEachLine(bytes, (from, to) => {
       // A line that starts with `{` may be a shipper's envelope, which only the text path unwraps.
-      if (to === from) {
-        // Blank lines are no records, as in linesOfValue.
-      } else if (bytes[from] !== 0x7b && parser.parseBytes!(bytes, from, to, this.#flows)) {
+      if (bytes[from] !== 0x7b && parser.parseBytes!(bytes, from, to, this.#flows)) {
         lineNo++;
         sums.counts.records++;
       } else {
         texts.length = 0;
         unwrapLine(bytes.toString('utf8', from, to), texts);
-        for (const text of texts) this.#readLine(text, ++lineNo, parser, sums, reject, time);
+        for (const text of texts) this.#readLine(text, ++lineNo, parser, sums, reject);
       }
-      from = nl + 1;
-    }
+    });
   }
 
   #readLine(
@@ -265,7 +256,6 @@ export class BatchReader {
     parser: LineParser | RecordLineParser,
     sums: BatchSums,
     reject: (lineNo: number, reason: string, raw: string) => void,
-    time: (start: number, end: number) => void,
   ): void {
     const scratch = this.#scratch;
     sums.counts.records++;
@@ -276,10 +266,10 @@ export class BatchReader {
     if (out.kind === 'observation') {
       this.edges.add(out.value);
       sums.counts.stored++;
-      time(out.value.start, out.value.end);
+      widen(sums, out.value.start, out.value.end);
     } else if (out.kind === 'records') {
       sums.counts.stored++;
-      time(out.start, out.end);
+      widen(sums, out.start, out.end);
     } else if (out.kind === 'skip') {
       sums.counts.skipped++;
       sums.reasons[out.reason] = (sums.reasons[out.reason] ?? 0) + 1;
@@ -292,7 +282,6 @@ export class BatchReader {
     lines: readonly string[],
     sums: BatchSums,
     reject: (lineNo: number, reason: string, raw: string) => void,
-    time: (start: number, end: number) => void,
   ): void {
     for (let i = 0; i < lines.length; i++) {
       const d = decodeEdgeDelta(lines[i]!);
@@ -312,7 +301,7 @@ export class BatchReader {
       // Counters are the raw records stage 1 read, so `ingest-status` adds up to what was produced.
       IngestCounts.add(sums.counts, delta.counts);
       for (const q of delta.quarantine) sums.quarantine.push(q);
-      if (delta.firstTime !== null && delta.lastTime !== null) time(delta.firstTime, delta.lastTime);
+      if (delta.firstTime !== null && delta.lastTime !== null) widen(sums, delta.firstTime, delta.lastTime);
     }
   }
 }

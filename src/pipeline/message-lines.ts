@@ -48,19 +48,20 @@ export function bytesOfValue(value: Buffer | null): ValueBytes {
 export function linesOfValue(value: Buffer | null): ValueLines {
   const v = bytesOfValue(value);
   if (v.kind === 'reject') return v;
-  const text = v.bytes.toString('utf8');
   const out: string[] = [];
-  let start = 0;
-  for (;;) {
-    const nl = text.indexOf('\n', start);
-    const end = nl === -1 ? text.length : nl;
-    let line = text.slice(start, end);
-    if (line.endsWith('\r')) line = line.slice(0, -1);
-    if (line.length > 0) unwrapLine(line, out);
-    if (nl === -1) break;
-    start = nl + 1;
-  }
+  forEachLine(v.bytes, (from, to) => unwrapLine(v.bytes.toString('utf8', from, to), out));
   return { kind: 'lines', lines: out };
+}
+
+/** Calls `line` with where each line of a value is, without its line ending (LF or CRLF); blank lines are none. */
+export function forEachLine(bytes: Buffer, line: (from: number, to: number) => void): void {
+  for (let from = 0; from < bytes.length;) {
+    let nl = bytes.indexOf(0x0a, from);
+    if (nl < 0) nl = bytes.length;
+    const to = nl > from && bytes[nl - 1] === 0x0d ? nl - 1 : nl;
+    if (to > from) line(from, to);
+    from = nl + 1;
+  }
 }
 
 /**
