@@ -220,7 +220,14 @@ export function parseVpcFlowBytes(
         }
       }
     } else if (role === IGNORED) {
-      while (i < to && b[i] !== SPACE) i++;
+      // Up to a space; a control byte (a tab separates fields on the text path) leaves the line to it.
+      for (; i < to; i++) {
+        const c = b[i]!;
+        if (c <= SPACE) {
+          if (c === SPACE) break;
+          return false;
+        }
+      }
       if (i === at) return false;
     } else {
       // A word: ACCEPT or REJECT, OK, ingress or egress.

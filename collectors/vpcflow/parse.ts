@@ -201,23 +201,26 @@ export function parseVpcFlowLineInto(
   into: ObservationScratch | null,
 ): VpcFlowOutcome {
   if (layout.missing.length !== 0) return rejectUnlessHeader(text, 'layout_missing_field');
-  // Fast path: exactly one space between fields. Anything else (CRLF, tabs, doubled spaces) is tidied first; a
-  // line split on spaces alone into the wrong number of fields may be separated by tabs.
+  // Fast path: exactly one space between fields and no other white space. Anything else (CRLF, tabs, doubled spaces)
+  // is tidied first, so a tab separates fields wherever it stands (a TSV export, or tab-separated columns around a
+  // record, which then has too many fields).
   const count = scanFields(text);
-  if (count === -1 || count !== layout.fieldCount || isSpace(text.charCodeAt(text.length - 1))) {
+  if (
+    count === -1 ||
+    count !== layout.fieldCount ||
+    isSpace(text.charCodeAt(text.length - 1)) ||
+    OTHER_SPACE.test(text)
+  ) {
     const tidy = tokenize(text);
     if (tidy.length === 0) return SKIP.blank;
     if (tidy.length !== layout.fieldCount) return rejectUnlessHeader(text, 'field_count');
     return parseTidyLine(tidy.join(' '), layout, text, into);
   }
-  const out = parseTidyLine(text, layout, text, into);
-  // Split on spaces alone, a line of tab-separated columns around a record (CloudWatch's text output) can have the
-  // right number of fields, and fail on one of them: its fault is its shape.
-  if (out.kind === 'reject' && out.reason !== 'field_count' && /[\t\v\f]/.test(text)) {
-    if (tokenize(text).length !== layout.fieldCount) return rejectUnlessHeader(text, 'field_count');
-  }
-  return out;
+  return parseTidyLine(text, layout, text, into);
 }
+
+/** White space other than the space itself (see `isSpace`). */
+const OTHER_SPACE = /[\t\n\v\f\r]/;
 
 /**
  * Parses a record whose fields are separated by single spaces and already scanned into START (scanFields
