@@ -98,9 +98,7 @@ function text(v: Cell): string {
   return typeof v === 'string' ? visible(v) : String(v);
 }
 
-// Control characters are what these look for.
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+// Control characters are what this looks for.
 // eslint-disable-next-line no-control-regex
 const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
 
@@ -109,9 +107,7 @@ const CONTROLS = /[\u0000-\u001f\u007f-\u009f]/g;
  * sequence in one could retitle or clear the terminal, and a tab would break the columns. Shown as `\xNN`.
  */
 function visible(s: string): string {
-  return CONTROL.test(s)
-    ? s.replace(CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
-    : s;
+  return s.replace(CONTROLS, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
 }
 
 function csvCell(v: Cell): string {

@@ -197,7 +197,7 @@ export class Store {
           firstTime: c.firstTime,
           lastTime: c.lastTime,
           now,
-          endsLine: c.endsLine === undefined || c.endsLine === null ? null : c.endsLine ? 1 : 0,
+          endsLine: c.endsLine === true ? 1 : c.endsLine === false ? 0 : null,
           rawSize: c.rawSize ?? null,
         });
       }
