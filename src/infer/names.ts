@@ -4,13 +4,11 @@
  * asker wins: W's own answers over its node's over anyone's. A long-lived connection outlives the TTL of the
  * answer that opened it, so an earlier answer given to W itself still names it, marked `dns-stale`.
  */
+import { DNS_NAME_REACH } from '../model/dns.js';
 import type { NameEvidence } from '../model/endpoint.js';
 import type { Lease } from '../model/workload.js';
 import { workloadId } from '../model/workload.js';
 import type { AddressAnswer, NameQuestion } from '../store/infer-query.js';
-
-/** How far back an answer to any client may name a flow it no longer covers (stale fallback). */
-const STALE_ANY_CLIENT = 86_400;
 
 /** Who held an address when: pod leases by IP, and node addresses. */
 export class Holders {
@@ -223,8 +221,8 @@ export class NameIndex {
     const recent: Asked[] = [];
     for (let i = end - 1; i >= 0; i--) {
       const x = list.items[i]!;
-      if (x.answer.firstSeen + list.reach < first - STALE_ANY_CLIENT) break;
-      if (x.answer.lastSeen >= first - STALE_ANY_CLIENT) recent.push(x);
+      if (x.answer.firstSeen + list.reach < first - DNS_NAME_REACH) break;
+      if (x.answer.lastSeen >= first - DNS_NAME_REACH) recent.push(x);
     }
     return recent.length > 0 ? match(recent, 'dns-stale') : null;
   }

@@ -13,6 +13,12 @@ export type DnsSourceKind = (typeof DNS_SOURCE_KINDS)[number] & SourceKind;
  * Record types kept by name. Anything else is stored as `TYPE<n>` or the log's own mnemonic when it is a short
  * upper-case word, so an unknown type never widens what the answer column can hold.
  */
+/**
+ * How long before a flow an answer given to any client may still name its address: a connection outlives the TTL of
+ * the answer that opened it. Inference falls back to it when no closer asker is known; `query flows --dst` uses it.
+ */
+export const DNS_NAME_REACH = 86_400;
+
 export const DNS_TYPES = [
   'A',
   'AAAA',

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import { parseCidr } from '../model/cidr.js';
+import { DNS_NAME_REACH } from '../model/dns.js';
 import { isPrivateIp } from '../model/ip.js';
 import type { Action, Direction, SourceKind } from '../model/observation.js';
 import { SOURCE_KINDS } from '../model/observation.js';
@@ -223,6 +224,18 @@ const SORT_SQL: Record<SortKey, string> = {
   'last-seen': 'lastSeen DESC',
 };
 
+/**
+ * True when DNS logs gave the edge's destination address for a name matching `nameSql` (over `a`), no later than the
+ * edge was last seen and no more than DNS_NAME_REACH before it was first seen: a flow log names no host, and a
+ * connection outlives the TTL of the answer that opened it. Any client's answer counts, as in inference's widest
+ * fallback; an address several names shared matches each of them.
+ */
+function dnsNamed(nameSql: string): string {
+  return `EXISTS (SELECT 1 FROM dns_answers a
+    WHERE a.answer = e.dst_addr AND a.answer != '' AND a.type IN ('A', 'AAAA') AND ${nameSql}
+      AND a.last_seen >= e.first_seen - ${DNS_NAME_REACH} AND a.first_seen <= e.last_seen)`;
+}
+
 function likeEscape(s: string): string {
   return s.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
@@ -255,11 +268,12 @@ export function whereClause(f: FlowFilter, a: AttributionSql = CACHED): { sql: s
         const host = d.toLowerCase().replace(/\.$/, '');
         if (host.startsWith('*.')) {
           const suffix = host.slice(2);
-          params.push(suffix, `%.${likeEscape(suffix)}`);
-          return "(e.dst_host = ? OR e.dst_host LIKE ? ESCAPE '\\')";
+          const like = `%.${likeEscape(suffix)}`;
+          params.push(suffix, like, suffix, like);
+          return `(e.dst_host = ? OR e.dst_host LIKE ? ESCAPE '\\' OR ${dnsNamed("(a.name = ? OR a.name LIKE ? ESCAPE '\\')")})`;
         }
-        params.push(host);
-        return 'e.dst_host = ?';
+        params.push(host, host);
+        return `(e.dst_host = ? OR ${dnsNamed('a.name = ?')})`;
       }),
     );
   }
