@@ -34,9 +34,12 @@ export type { VpcFlowRejectReason, VpcFlowSkipReason } from './parse.js';
  */
 export class VpcFlowLineParser implements LineParser {
   #layout: FieldLayout;
+  /** The layout came from a header line of the input, not from `--fields` or the default. */
+  #fromHeader: boolean;
 
-  constructor(layout: FieldLayout = DEFAULT_LAYOUT) {
+  constructor(layout: FieldLayout = DEFAULT_LAYOUT, fromHeader = false) {
     this.#layout = layout;
+    this.#fromHeader = fromHeader;
   }
 
   /** The layout the next record will be read with. */
@@ -54,6 +57,7 @@ export class VpcFlowLineParser implements LineParser {
     // Not null: parseVpcFlowLine only reports `header` for a line parseVpcFlowHeader reads.
     const layout = parseVpcFlowHeader(text)!;
     this.#layout = layout;
+    this.#fromHeader = true;
     // A header that lacks a required field is kept (so its records are rejected, not misread with the old
     // layout) and is itself quarantined, where the reason points at it.
     return layout.missing.length === 0 ? outcome : ParseOutcome.reject('layout_missing_field');
@@ -63,9 +67,13 @@ export class VpcFlowLineParser implements LineParser {
     return parseVpcFlowBytes(bytes, from, to, this.#layout, sink);
   }
 
-  /** The layout in force, so a resumed read of line 9 000 000 uses the header line 1 announced. */
-  snapshot(): string {
-    return this.#layout.names.join(' ');
+  /**
+   * The layout a header announced, so a resumed read of line 9 000 000 uses the header of line 1. A layout from
+   * `--fields` is not state: a run resumed with other `--fields` (a Kafka consumer restarted after its records
+   * were all rejected) reads with those.
+   */
+  snapshot(): string | null {
+    return this.#fromHeader ? this.#layout.names.join(' ') : null;
   }
 }
 
@@ -88,7 +96,7 @@ export const vpcFlowCollector: CollectorDescriptor = Object.freeze({
     resumeState?: string | null,
   ): LineParser {
     // validated when it was saved: it is the names of a layout this parser was using
-    if (resumeState) return new VpcFlowLineParser(layoutOf(resumeState.split(' ')));
+    if (resumeState) return new VpcFlowLineParser(layoutOf(resumeState.split(' ')), true);
     const fields = options['fields'];
     if (fields === undefined) return new VpcFlowLineParser();
     const result = parseFieldList(fields);

@@ -620,6 +620,26 @@ describe('vpcFlowCollector', () => {
     );
   });
 
+  it('saves as resume state the layout a header gave, never the --fields one', () => {
+    const wrong = vpcFlowCollector.createParser({ fields: 'srcaddr dstaddr start action' });
+    expect(wrong.parse('10.0.0.1 10.0.0.2 1616729292 REJECT extra').kind).toBe('reject');
+    // A run resumed with corrected --fields reads with them, not with the saved layout.
+    const state = wrong.snapshot!();
+    expect(state).toBeNull();
+    const fields = 'srcaddr dstaddr start action log-status';
+    const right = vpcFlowCollector.createParser({ fields }, state);
+    expect(right.parse('10.0.0.1 10.0.0.2 1616729292 REJECT OK').kind).toBe('observation');
+    // A header's layout outlives the --fields of a resumed run: the lines after it were written with it.
+    expect(right.parse('srcaddr dstaddr srcport dstport protocol start end action').kind).toBe('skip');
+    const header = right.snapshot!();
+    expect(header).toBe('srcaddr dstaddr srcport dstport protocol start end action');
+    const resumed = vpcFlowCollector.createParser({ fields }, header);
+    expect(resumed.parse('10.0.0.1 10.0.0.2 40000 443 6 1616729292 1616729300 ACCEPT').kind).toBe(
+      'observation',
+    );
+    expect(resumed.snapshot!()).toBe(header);
+  });
+
   it('switches layout at each header of concatenated S3 exports', () => {
     const lines = [
       V2_FIELDS.join(' '),
