@@ -45,6 +45,8 @@ export interface Manifests {
   /** Ordered by id. */
   readonly workloads: readonly WorkloadPeer[];
   readonly policies: readonly NetworkPolicy[];
+  /** Why objects that look relevant were left out (see {@link foreignPolicy}), one line each, for warnings. */
+  readonly skipped: readonly string[];
 }
 
 /** A decoded object and the file it came from. */
@@ -139,7 +141,11 @@ export function parseManifestText(text: string, file: string): Record<string, un
       if (problem !== undefined) {
         throw new InputError(file, `invalid YAML: ${firstLine(problem.message)}`, 'bad_manifest');
       }
-      roots.push(doc.toJS({ maxAliasCount: 1000 }));
+      try {
+        roots.push(doc.toJS({ maxAliasCount: 1000 }));
+      } catch (err) {
+        throw new InputError(file, `invalid YAML: ${yamlValueProblem(err as Error)}`, 'bad_manifest');
+      }
     }
   }
   const out: Record<string, unknown>[] = [];
@@ -159,6 +165,31 @@ export function parseManifestText(text: string, file: string): Record<string, un
   };
   for (const root of roots) flatten(root, null);
   return out;
+}
+
+/**
+ * A problem found while building values (an alias to nothing, an alias bomb). `- *.example.org:80`, as the
+ * EgressRuleSet proposal writes a wildcard target, is an alias in YAML: the message says to quote it.
+ */
+function yamlValueProblem(err: Error): string {
+  const alias = /^Unresolved alias \(the anchor must be set before the alias\): (\S+)/.exec(err.message);
+  if (alias !== null)
+    return `*${alias[1]} is an alias to no anchor; quote a value that begins with *, as in "*${alias[1]}"`;
+  return firstLine(err.message);
+}
+
+/**
+ * Calico, Antrea and others name a kind NetworkPolicy too, with other fields and meanings (a Calico `action: Deny`
+ * rule read as a Kubernetes one would allow everything): a NetworkPolicy of another API group is left out, and
+ * this says why. An object without `apiVersion` (an item of a typed list) is taken as the Kubernetes one.
+ */
+export function foreignPolicy(obj: Record<string, unknown>, file: string): string | null {
+  const version = obj.apiVersion;
+  if (obj.kind !== 'NetworkPolicy' || typeof version !== 'string') return null;
+  if (/^(networking\.k8s\.io|extensions)\/[^/]+$/.test(version)) return null;
+  const meta = metadataOf(obj);
+  const name = `${typeof meta.namespace === 'string' ? `${meta.namespace}/` : ''}${String(meta.name ?? '')}`;
+  return `${file}: ${version} NetworkPolicy ${name} is not a Kubernetes NetworkPolicy (networking.k8s.io/v1): skipped`;
 }
 
 function metadataOf(obj: Record<string, unknown>): Record<string, unknown> {
@@ -258,8 +289,14 @@ export function buildManifests(objects: readonly SourcedObject[]): Manifests {
   const declared = new Map<string, Labels>();
   const pending: PendingWorkload[] = [];
   const policies: NetworkPolicy[] = [];
+  const skipped: string[] = [];
   for (const { file, object } of objects) {
     const kind = object.kind;
+    const foreign = foreignPolicy(object, file);
+    if (foreign !== null) {
+      skipped.push(foreign);
+      continue;
+    }
     try {
       if (kind === 'Namespace') {
         const name = nameOf(object, 'Namespace');
@@ -333,7 +370,7 @@ export function buildManifests(objects: readonly SourcedObject[]): Manifests {
     );
   }
   const workloads = [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  return { namespaces, workloads, policies };
+  return { namespaces, workloads, policies, skipped };
 }
 
 /** Reads every manifest file under `path` (a folder, searched recursively, or one file). */

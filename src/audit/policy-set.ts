@@ -9,7 +9,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { InputError } from '../model/errors.js';
 import { parseEgressRuleSet, type EgressRuleSet } from './egressruleset.js';
 import { ManifestError } from './manifest-error.js';
-import { manifestFiles, parseManifestText } from './manifests.js';
+import { foreignPolicy, manifestFiles, parseManifestText } from './manifests.js';
 import { parseNetworkPolicy, type NetworkPolicy } from './networkpolicy.js';
 import type { Cidr } from '../model/cidr.js';
 import {
@@ -27,6 +27,8 @@ export interface PolicySet {
   readonly prefixLists: Map<string, Cidr[]>;
   /** Files read, for the report. */
   readonly files: string[];
+  /** Objects left out, one line each (see `foreignPolicy`), for warnings. */
+  readonly skipped: string[];
 }
 
 export function emptyPolicySet(): PolicySet {
@@ -36,6 +38,7 @@ export function emptyPolicySet(): PolicySet {
     securityGroupRules: [],
     prefixLists: new Map(),
     files: [],
+    skipped: [],
   };
 }
 
@@ -82,6 +85,11 @@ function addFile(set: PolicySet, file: string): void {
     }
     let used = false;
     for (const obj of parseManifestText(text, file)) {
+      const foreign = foreignPolicy(obj, file);
+      if (foreign !== null) {
+        set.skipped.push(foreign);
+        continue;
+      }
       if (obj.kind === 'NetworkPolicy') set.networkPolicies.push(parseNetworkPolicy(obj));
       else if (obj.kind === 'EgressRuleSet') set.egressRuleSets.push(parseEgressRuleSet(obj));
       else continue;

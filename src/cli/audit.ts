@@ -77,8 +77,11 @@ export function withPolicyOptions(cmd: Command): Command {
     .option('--context <name>', 'kubeconfig context for --from-cluster');
 }
 
-/** The layers the options name, or null when they name none. */
-export async function loadPolicyLayers(opts: Record<string, unknown>): Promise<PolicySet | null> {
+/** The layers the options name, or null when they name none; what was left out is said as a warning. */
+export async function loadPolicyLayers(
+  g: GlobalOptions,
+  opts: Record<string, unknown>,
+): Promise<PolicySet | null> {
   const paths = [
     ...((opts.policies as string[] | undefined) ?? []),
     ...((opts.candidates as string[] | undefined) ?? []),
@@ -88,6 +91,7 @@ export async function loadPolicyLayers(opts: Record<string, unknown>): Promise<P
   for (const p of paths) {
     const before = set.files.length;
     readPolicySet([p], set);
+    for (const why of set.skipped.splice(0)) say(g, `egress-learner: warning: ${why}`, 'warn');
     // An audit against nothing would pass whatever the traffic: a path that holds no layer is a mistake.
     if (set.files.length === before)
       throw new InputError(
@@ -138,7 +142,7 @@ Examples:
       const g = self.optsWithGlobals<GlobalOptions>();
       const filter = parseFilter(opts, now());
       const format = parseOutputFormat(String(opts.output));
-      const set = await loadPolicyLayers(opts);
+      const set = await loadPolicyLayers(g, opts);
       if (set === null)
         throw new UsageError('nothing to audit against: give --policies, --candidates or --from-cluster');
       const { store } = await openAttributed(g, opts, now, true);
@@ -207,8 +211,11 @@ Examples:
   egress-learner audit connectivity k8s/manifests/
   egress-learner audit connectivity k8s/manifests/ -o json | jq '.[] | select(.dst | startswith("payments/"))'`,
     )
-    .action((path: string, opts: { output: ConnectivityFormat }) => {
-      const entries = connectivity(readManifests(path));
+    .action((path: string, opts: { output: ConnectivityFormat }, self: Command) => {
+      const manifests = readManifests(path);
+      for (const why of manifests.skipped)
+        say(self.optsWithGlobals<GlobalOptions>(), `egress-learner: warning: ${why}`, 'warn');
+      const entries = connectivity(manifests);
       if (opts.output === 'json') {
         process.stdout.write(formatConnlistJson(entries));
         return;

@@ -60,7 +60,7 @@ export function reportCommand(now: () => number): Command {
         if (since > until) throw new UsageError('--since is after --until');
         const attribution = attributionUsesCache(store.db);
         if (attribution) refreshAttribution(store.db);
-        const layers = await loadPolicyLayers(opts);
+        const layers = await loadPolicyLayers(g, opts);
         const denied =
           layers === null
             ? null

@@ -133,6 +133,49 @@ spec:
     ]);
   });
 
+  it('leaves out NetworkPolicies of other API groups, saying so, and keeps the Kubernetes ones', () => {
+    const m = buildManifests(
+      objects(
+        [
+          'apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: app}',
+          "spec: {selector: app == 'web', types: [Egress], egress: [{action: Deny, protocol: TCP}]}",
+          '---',
+          'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: k8s, namespace: app}',
+          'spec: {podSelector: {}, policyTypes: [Egress]}',
+          '---',
+          'kind: NetworkPolicy\nmetadata: {name: bare, namespace: app}\nspec: {podSelector: {}}',
+          '---',
+          'kind: Pod\nmetadata: {name: web, namespace: app, labels: {app: web}}',
+        ].join('\n'),
+        'p.yaml',
+      ),
+    );
+    expect(m.policies.map((p) => p.name)).toEqual(['k8s', 'bare']);
+    expect(m.skipped).toEqual([
+      'p.yaml: projectcalico.org/v3 NetworkPolicy app/deny is not a Kubernetes NetworkPolicy (networking.k8s.io/v1): skipped',
+    ]);
+    // The Calico Deny is no allow-all: web stays isolated for egress by the Kubernetes policy alone.
+    expect(connectivity(m).filter((e) => e.src === 'app/web[Pod]')).toEqual([]);
+  });
+
+  it('says to quote a value that YAML took for an alias, and refuses an alias bomb, as invalid YAML', () => {
+    // The EgressRuleSet proposal writes wildcard targets unquoted.
+    expect(() =>
+      parseManifestText('kind: EgressRuleSet\nspec:\n  targets:\n  - *.example.org:80\n', 'ers.yaml'),
+    ).toThrow(
+      'ers.yaml: invalid YAML: *.example.org:80 is an alias to no anchor; quote a value that begins with *, as in "*.example.org:80"',
+    );
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+    for (const [name, prev] of [
+      ['b', 'a'],
+      ['c', 'b'],
+      ['d', 'c'],
+      ['e', 'd'],
+    ])
+      bomb.push(`${name}: &${name} [${new Array(9).fill(`*${prev}`).join(', ')}]`);
+    expect(() => parseManifestText(bomb.join('\n'), 'bomb.yaml')).toThrow(/^bomb\.yaml: invalid YAML: /);
+  });
+
   it('skips empty documents and lets a repeated key take its last value', () => {
     expect(parseManifestText('', 'e.yaml')).toEqual([]);
     expect(parseManifestText('# nothing\n---\n', 'e.yaml')).toEqual([]);
@@ -168,6 +211,25 @@ describe('egress-learner audit connectivity errors', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(
       `egress-learner: ${join(dir, 'np.yaml')}: NetworkPolicy default/np: spec.ingress[0].ports[0].endPort: 80 is below port 90\n`,
+    );
+  });
+
+  it('warns of a Calico NetworkPolicy it leaves out, and exits 2 when nothing else was read', () => {
+    const dir = tempDir();
+    const calico = join(dir, 'calico.yaml');
+    writeFileSync(
+      calico,
+      'apiVersion: projectcalico.org/v3\nkind: NetworkPolicy\nmetadata: {name: deny, namespace: app}\nspec: {}\n',
+    );
+    const warning = `egress-learner: warning: ${calico}: projectcalico.org/v3 NetworkPolicy app/deny is not a Kubernetes NetworkPolicy (networking.k8s.io/v1): skipped\n`;
+    writeFileSync(join(dir, 'pod.yaml'), 'kind: Pod\nmetadata: {name: web, namespace: app}\n');
+    const conn = cli(['audit', 'connectivity', dir, '-o', 'json']);
+    expect(conn.code).toBe(0);
+    expect(conn.stderr).toBe(warning);
+    const replay = cli(['audit', '--db', join(dir, 'x.db'), '--policies', calico]);
+    expect(replay.code).toBe(2);
+    expect(replay.stderr).toBe(
+      `${warning}egress-learner: ${calico}: no NetworkPolicy, EgressRuleSet or security-group rules found (searched *.yaml, *.yml, *.json)\n`,
     );
   });
 
