@@ -288,6 +288,8 @@ export function ruleConnections(rule: PolicyRule, dst: Peer): ConnectionSet {
 /** A rule that matched the remote peer, and what it allows. */
 export interface RuleMatch extends RuleRef {
   readonly connections: ConnectionSet;
+  /** The rule has no `ports`: it allows every protocol, those NetworkPolicy cannot name (ICMP…) too. */
+  readonly anyProtocol: boolean;
 }
 
 /** One direction's answer for one pod: isolated or not, and what is allowed and by which rules. */
@@ -335,6 +337,7 @@ export function evaluateSelected(
         direction,
         rule: index,
         connections: conns,
+        anyProtocol: rule.ports.length === 0,
       });
       connections = ConnectionSet.union(connections, conns);
     });
@@ -392,13 +395,12 @@ export interface ConnectionVerdict {
   readonly ingress: Verdict;
 }
 
-function verdictOf(side: SideResult, protocol: Protocol, port: number): Verdict {
+function verdictOf(side: SideResult, allows: (m: RuleMatch) => boolean): Verdict {
   if (!side.isolated) return { isolated: false, allowed: true, allowedBy: [], isolatedBy: [] };
   const allowedBy: RuleRef[] = [];
   for (const m of side.matches) {
-    if (ConnectionSet.contains(m.connections, protocol, port)) {
+    if (allows(m))
       allowedBy.push({ namespace: m.namespace, name: m.name, direction: m.direction, rule: m.rule });
-    }
   }
   return { isolated: true, allowed: allowedBy.length > 0, allowedBy, isolatedBy: side.policies };
 }
@@ -415,8 +417,25 @@ export function evaluateConnection(
   protocol: Protocol,
 ): ConnectionVerdict {
   const pair = pairConnections(policies, src, dst);
-  const egress = verdictOf(pair.egress, protocol, port);
-  const ingress = verdictOf(pair.ingress, protocol, port);
+  const allows = (m: RuleMatch): boolean => ConnectionSet.contains(m.connections, protocol, port);
+  const egress = verdictOf(pair.egress, allows);
+  const ingress = verdictOf(pair.ingress, allows);
+  return { allowed: egress.allowed && ingress.allowed, egress, ingress };
+}
+
+/**
+ * Would `policies` let `src` send `dst` a protocol NetworkPolicy cannot name (ICMP, GRE, ESP…)? An isolated side
+ * allows it only through a rule without `ports`, which matches all traffic with its peers, as CNIs enforce it.
+ */
+export function evaluateOtherProtocol(
+  policies: readonly NetworkPolicy[],
+  src: Peer,
+  dst: Peer,
+): ConnectionVerdict {
+  const pair = pairConnections(policies, src, dst);
+  const allows = (m: RuleMatch): boolean => m.anyProtocol;
+  const egress = verdictOf(pair.egress, allows);
+  const ingress = verdictOf(pair.ingress, allows);
   return { allowed: egress.allowed && ingress.allowed, egress, ingress };
 }
 

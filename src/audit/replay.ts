@@ -6,11 +6,12 @@
  * - security groups, for traffic from an instance or node whose groups the set holds.
  * A conversation no layer applies to is reported as not covered, not as allowed.
  */
+import { protocolLabel } from '../model/endpoint.js';
 import { SOURCE_KINDS } from '../model/observation.js';
 import type { InferenceEdge } from '../store/infer-query.js';
 import type { Protocol } from './connection-set.js';
 import { matchEgress } from './egressruleset.js';
-import { evaluateConnection, selectingPolicies, type PolicyRef, type RuleRef } from './networkpolicy.js';
+import { evaluateConnection, evaluateOtherProtocol, type PolicyRef, type RuleRef } from './networkpolicy.js';
 import type { Peer, PodPeer } from './peer.js';
 import type { PolicySet } from './policy-set.js';
 import { sgRuleAllows, sgRulePortMatches } from './security-group.js';
@@ -218,24 +219,10 @@ export class Replayer {
     const dst: Peer | null = dstPod ?? (e.dstAddr !== '' ? { kind: 'ip', ip: e.dstAddr } : null);
     if (src === null || dst === null) return [];
     const protocol = NP_PROTOCOLS[e.protocol];
-    if (protocol === undefined) {
-      // NetworkPolicy has no ICMP: an egress-isolated pod cannot send it, an ingress-isolated one cannot get it.
-      const isolating = [
-        ...(srcPod === null ? [] : selectingPolicies(policies, srcPod, 'egress')),
-        ...(dstPod === null ? [] : selectingPolicies(policies, dstPod, 'ingress')),
-      ];
-      return [
-        isolating.length === 0
-          ? { layer: 'networkpolicy', allowed: true, allowedBy: ['not isolated'], reason: '' }
-          : {
-              layer: 'networkpolicy',
-              allowed: false,
-              allowedBy: [],
-              reason: `isolated by ${isolating.map((p) => `${p.namespace}/${p.name}`).join(', ')}; NetworkPolicy cannot allow protocol ${e.protocol}`,
-            },
-      ];
-    }
-    const v = evaluateConnection(policies, src, dst, e.port, protocol);
+    const v =
+      protocol === undefined
+        ? evaluateOtherProtocol(policies, src, dst)
+        : evaluateConnection(policies, src, dst, e.port, protocol);
     if (v.allowed) {
       const by = [...ruleNames(v.egress.allowedBy), ...ruleNames(v.ingress.allowedBy)];
       return [
@@ -247,14 +234,18 @@ export class Replayer {
         },
       ];
     }
+    const what =
+      protocol === undefined
+        ? `${protocolLabel(e.protocol)} (only a rule without ports can)`
+        : `${protocol} ${e.port}`;
     const reasons: string[] = [];
     if (!v.egress.allowed)
       reasons.push(
-        `egress isolated by ${policyNames(v.egress.isolatedBy)}; no rule allows ${protocol} ${e.port} to ${e.dstKind === 'workload' ? e.dstName : e.dstAddr}`,
+        `egress isolated by ${policyNames(v.egress.isolatedBy)}; no rule allows ${what} to ${e.dstKind === 'workload' ? e.dstName : e.dstAddr}`,
       );
     if (!v.ingress.allowed)
       reasons.push(
-        `ingress of ${e.dstName} isolated by ${policyNames(v.ingress.isolatedBy)}; no rule allows ${protocol} ${e.port} from ${e.srcWorkloadId}`,
+        `ingress of ${e.dstName} isolated by ${policyNames(v.ingress.isolatedBy)}; no rule allows ${what} from ${e.srcWorkloadId}`,
       );
     return [{ layer: 'networkpolicy', allowed: false, allowedBy: [], reason: reasons.join('; ') }];
   }

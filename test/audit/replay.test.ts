@@ -90,6 +90,35 @@ describe('replaying observed edges against NetworkPolicies', () => {
     expect(rows.find((r) => r.target === '203.0.113.1')!.verdict).toBe('not-covered');
   });
 
+  it('lets ICMP through only a rule without ports whose peers match', () => {
+    const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [web]);
+    w.flow({ src: '10.244.1.5', dst: '8.8.8.8', protocol: 1, port: 0, at: T0 + 60 });
+    w.flow({ src: '10.244.1.5', dst: '1.1.1.1', protocol: 1, port: 0, at: T0 + 60 });
+    const policy = (egress: string) => `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-out, namespace: shop}
+spec:
+  podSelector: {}
+  policyTypes: [Egress]
+  egress: ${egress}
+`;
+    const verdicts = (rows: ReplayRow[]) => rows.map((r) => `${r.target} ${r.verdict}`).sort();
+    // Kubernetes' "allow all egress" policy.
+    expect(verdicts(replay(w, policy('[{}]')))).toEqual(['1.1.1.1 allowed', '8.8.8.8 allowed']);
+    expect(verdicts(replay(w, policy('[{to: [{ipBlock: {cidr: 8.8.8.0/24}}]}]')))).toEqual([
+      '1.1.1.1 denied',
+      '8.8.8.8 allowed',
+    ]);
+    // Ports name TCP, UDP or SCTP only: such a rule allows no ICMP, whatever its ports.
+    const ported = replay(
+      w,
+      policy('[{ports: [{protocol: TCP, port: 1, endPort: 65535}, {protocol: UDP}]}]'),
+    );
+    expect(verdicts(ported)).toEqual(['1.1.1.1 denied', '8.8.8.8 denied']);
+    expect(ported[0]!.layers[0]!.reason).toContain('no rule allows ICMP (only a rule without ports can)');
+  });
+
   it("judges a SNAT'd flow by its candidate pods, and a node's traffic inside the VPC as the node's own", () => {
     const other = { ...web, uid: 'api-1', workload: 'api', ip: '10.244.1.6', labels: { app: 'api' } };
     const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [web, other]);
