@@ -1,13 +1,14 @@
 /**
  * EgressRuleSets (zalando.org/v1, ../shared/seeds/zalando-…): `spec.targets` of `host:port`, where the host may be
- * `*.domain`. The union of every set is the egress proxy's allow-list, so a proxied request passes when any
- * target of any set matches its host and port exactly (ports never wildcard).
+ * `*.domain`, or `*` alone for the proposal's world access (`*:80`: any host on that port). The union of every set
+ * is the egress proxy's allow-list, so a proxied request passes when any target of any set matches its host and
+ * port exactly (ports never wildcard).
  */
 import { normalizeHost, parsePort } from '../model/authority.js';
 import { ManifestError } from './manifest-error.js';
 
 export interface EgressTarget {
-  /** Lower-case name, or `*.domain`. */
+  /** Lower-case name, `*.domain`, or `*` (any host). */
   readonly host: string;
   readonly port: number;
 }
@@ -39,7 +40,7 @@ export function parseEgressRuleSet(obj: Record<string, unknown>): EgressRuleSet 
     const colon = text.lastIndexOf(':');
     const hostText = colon < 0 ? '' : text.slice(0, colon);
     const wildcard = hostText.startsWith('*.');
-    const host = normalizeHost(wildcard ? hostText.slice(2) : hostText);
+    const host = hostText === '*' ? '*' : normalizeHost(wildcard ? hostText.slice(2) : hostText);
     const port = colon < 0 ? -1 : parsePort(text.slice(colon + 1));
     if (host === null || port < 0)
       throw new ManifestError(
@@ -50,9 +51,10 @@ export function parseEgressRuleSet(obj: Record<string, unknown>): EgressRuleSet 
   return { namespace, name, targets };
 }
 
-/** Does `target` allow `host:port`? `*.d` matches every name below d, not d itself. */
+/** Does `target` allow `host:port`? `*.d` matches every name below d, not d itself; `*` matches any host. */
 export function targetMatches(target: EgressTarget, host: string, port: number): boolean {
   if (target.port !== port) return false;
+  if (target.host === '*') return true;
   if (target.host.startsWith('*.')) return host.endsWith(target.host.slice(1));
   return target.host === host;
 }

@@ -205,6 +205,16 @@ describe('policy layers', () => {
     expect(() => parseEgressRuleSet({ spec: { targets: ['api.example.com:*'] } })).toThrow(/not host:port/);
   });
 
+  it("reads the proposal's world access, *:port, as any host on that port only", () => {
+    const world = parseEgressRuleSet({ metadata: { name: 'world-access' }, spec: { targets: ['*:80'] } });
+    expect(world.targets).toEqual([{ host: '*', port: 80 }]);
+    expect(matchEgress([world], 'anything.example', 80)?.set.name).toBe('world-access');
+    expect(matchEgress([world], '203.0.113.9', 80)?.target.host).toBe('*');
+    expect(matchEgress([world], 'anything.example', 443)).toBeNull();
+    for (const bad of ['*:*', '**:80', '*.:80', ':80'])
+      expect(() => parseEgressRuleSet({ spec: { targets: [bad] } })).toThrow(/not host:port/);
+  });
+
   it('reads security groups from suggest output and from describe-security-groups', () => {
     const dir = tempDir();
     writeFileSync(
