@@ -60,6 +60,7 @@ interface ReviewOutcome {
   readonly fresh: ReadonlySet<string>;
   readonly accepted: ReadonlySet<string>;
   readonly rejected: ReadonlySet<string>;
+  readonly snoozed: ReadonlySet<string>;
 }
 
 /** Records the run's candidates and reads the decisions in force, so generators can honour them. */
@@ -80,7 +81,13 @@ function recordReview(g: GlobalOptions, result: InferenceResult, at: number): Re
  */
 function endpointsJson(result: InferenceResult, stats: InferenceStats, review: ReviewOutcome): string {
   const state = (id: string): string =>
-    review.accepted.has(id) ? 'accepted' : review.rejected.has(id) ? 'rejected' : 'undecided';
+    review.accepted.has(id)
+      ? 'accepted'
+      : review.rejected.has(id)
+        ? 'rejected'
+        : review.snoozed.has(id)
+          ? 'snoozed'
+          : 'undecided';
   const endpoints = result.endpoints.map((e) => ({ ...e, review: state(e.id), new: review.fresh.has(e.id) }));
   return `${JSON.stringify({ ...result, endpoints, stats, run: review.run }, null, 2)}\n`;
 }
@@ -168,15 +175,21 @@ export function suggestCommand(now: () => number): Command {
       }
       writeOutFile(join(out, 'endpoints.json'), endpointsJson(result, stats, review));
       if (g.quiet !== true) {
-        const enabled = result.endpoints.filter((e) => !e.rare && e.suspicions.length === 0).length;
+        // As the generators honour review: rejected ones are left out, accepted ones enabled even if flagged or rare.
+        const enabled = result.endpoints.filter(
+          (e) =>
+            !review.rejected.has(e.id) &&
+            (review.accepted.has(e.id) || (!e.rare && e.suspicions.length === 0)),
+        ).length;
         const flagged = result.endpoints.filter((e) => e.suspicions.length > 0).length;
         const rare = result.endpoints.filter((e) => e.rare).length;
         const share = stats.flows === 0 ? 0 : (100 * stats.unattributedFlows) / stats.flows;
         const rejected = result.endpoints.filter((e) => review.rejected.has(e.id)).length;
+        const snoozed = result.endpoints.filter((e) => review.snoozed.has(e.id)).length;
         say(
           g,
           `suggest: ${result.senders.length} senders, ${result.endpoints.length} endpoints (${enabled} enabled, ${flagged} flagged, ${rare} rare, ` +
-            `${review.fresh.size} new since the last run, ${rejected} rejected in review); ` +
+            `${review.fresh.size} new since the last run, ${rejected} rejected and ${snoozed} snoozed in review); ` +
             `${files} files in ${out}; ${stats.unattributedFlows} of ${stats.flows} flows (${share.toFixed(1)}%) had no sender and taught nothing\n`,
         );
       }

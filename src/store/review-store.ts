@@ -200,13 +200,15 @@ export class ReviewStore {
 export function reviewSets(
   store: ReviewStore,
   now: number,
-): { accepted: Set<string>; rejected: Set<string> } {
+): { accepted: Set<string>; rejected: Set<string>; snoozed: Set<string> } {
   const accepted = new Set<string>();
   const rejected = new Set<string>();
+  const snoozed = new Set<string>();
   for (const [id, d] of store.decisions()) {
     const s = stateOf(d, now);
     if (s === 'accepted') accepted.add(id);
     else if (s === 'rejected') rejected.add(id);
+    else if (s === 'snoozed') snoozed.add(id);
   }
-  return { accepted, rejected };
+  return { accepted, rejected, snoozed };
 }

@@ -154,6 +154,30 @@ describe('suggest on the demo cluster', () => {
     const unknown = cli(['review', 'accept', 'ffffffffff', '--db', db]);
     expect([unknown.code, unknown.stderr.trim().split('\n').length]).toEqual([1, 1]);
   });
+
+  it('counts and marks review states as the generators honour them', () => {
+    const before = learned(join(dir, 'reviewed'));
+    const rejected = before.endpoints.filter((e) => e.review === 'rejected');
+    const accepted = before.endpoints.filter((e) => e.review === 'accepted');
+    expect([rejected.length, accepted.length]).toEqual([1, 1]);
+    const plain = before.endpoints.find(
+      (e) => e.review === 'undecided' && !e.rare && e.suspicions.length === 0,
+    )!;
+    expect(cli(['review', 'snooze', plain.id, '--db', db, '--until', '30d']).code).toBe(0);
+    const out = join(dir, 'snoozed');
+    const r = cli(['suggest', '--db', db, ...WINDOW, '--out', out]);
+    expect(r.code).toBe(0);
+    const after = learned(out);
+    expect(after.endpoints.find((e) => e.id === plain.id)?.review).toBe('snoozed');
+    // Enabled: not rejected, and accepted or neither rare nor flagged. The rejected one is out, the accepted
+    // (flagged) one in.
+    const clean = after.endpoints.filter((e) => !e.rare && e.suspicions.length === 0);
+    const enabled = clean.filter((e) => e.review !== 'rejected').length + 1;
+    expect(accepted[0]!.suspicions.length).toBeGreaterThan(0);
+    expect(clean.some((e) => e.id === rejected[0]!.id)).toBe(true);
+    expect(r.stderr).toContain(`${after.endpoints.length} endpoints (${enabled} enabled, `);
+    expect(r.stderr).toContain('1 rejected and 1 snoozed in review');
+  });
 });
 
 describe('audit', () => {
