@@ -257,6 +257,13 @@ class Inference {
           minDays: this.opts.minDays,
           dnsGrace: this.opts.dnsGrace,
         },
+        observed:
+          this.#dataStart <= this.#dataEnd
+            ? {
+                first: Math.max(this.opts.since, this.#dataStart),
+                last: Math.min(this.opts.until, this.#dataEnd),
+              }
+            : null,
         senders,
         endpoints,
         inbound: this.#inboundEndpoints(),

@@ -187,6 +187,11 @@ export interface InferenceSettings {
 
 export interface InferenceResult {
   readonly settings: InferenceSettings;
+  /**
+   * First and last sighting of the traffic inference read (null: none). Generated files print it rather than the
+   * window asked for, which a relative `--since` moves on every run: the same traffic gives the same bytes.
+   */
+  readonly observed: { readonly first: number; readonly last: number } | null;
   /** Sorted by id. */
   readonly senders: readonly Sender[];
   /** Sorted by sender, destination key, port, protocol, via. */

@@ -104,6 +104,13 @@ describe('suggest on the demo cluster', () => {
     expect(tree(a)).toEqual(tree(b));
     expect(tree(a)).toEqual(tree(join(dir, 'demo', 'candidates')));
     expect(learned(a).endpoints.filter((e) => e.new)).toEqual([]);
+    // A window relative to now (a nightly job's) moves with the clock; the files name the traffic seen instead.
+    const c = join(dir, 'again-c');
+    expect(cli(['suggest', '--db', db, '--since', '36500d', '--out', c, '-q']).code).toBe(0);
+    expect(tree(c)).toEqual(tree(a));
+    expect(readFileSync(join(a, 'networkpolicy', 'shop', 'checkout-egress.yaml'), 'utf8')).toMatch(
+      /^# Traffic observed: \d{4}-\d\d-\d\dT[\d:]+Z \.\. \d{4}-\d\d-\d\dT[\d:]+Z$/m,
+    );
   });
 
   it('honours review decisions across re-generation', () => {

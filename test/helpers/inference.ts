@@ -109,6 +109,7 @@ export function result(senders: Sender[], endpoints: Endpoint[]): InferenceResul
       minDays: 0,
       dnsGrace: 600,
     },
+    observed: { first: T0, last: T0 + 14 * DAY },
     senders: [...senders].sort((a, b) => (a.id < b.id ? -1 : 1)),
     endpoints,
     inbound: [],
