@@ -72,6 +72,8 @@ interface Plan {
   readonly rules: PlannedRule[];
   /** What was left out and why, one comment line each. */
   readonly notes: string[];
+  /** What a reviewer should know before applying (pods on the node groups, quotas), one comment line each. */
+  readonly checks: string[];
   /** Endpoints under the rarity thresholds, one comment line each. */
   readonly rare: string[];
   readonly nodeGroups: readonly string[];
@@ -136,8 +138,9 @@ function compareEndpoints(a: Endpoint, b: Endpoint): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-/** Per sender, how many endpoints were left out for a reason that holds for the whole sender. */
+/** Per sender, how many endpoints were left out for a reason that holds for the whole sender, or moved. */
 interface SenderSkips {
+  /** Moved to the node groups. */
   podTraffic: number;
   noGroups: number;
   proxy: number;
@@ -200,11 +203,10 @@ function buildPlan(result: InferenceResult, options: EmitOptions): Plan {
     }
     let groups = validGroups(s);
     if (groups.length === 0 && s.kind === 'workload') {
-      if (!s.hostNetwork) {
-        skip(s.id).podTraffic++;
-        continue;
-      }
-      // A hostNetwork pod sends from the node's own ENI, so the node's groups are what filter it.
+      // A pod without security groups of its own (no SecurityGroupPolicy) sends from an address of its node's
+      // ENIs, as a hostNetwork pod does: the node's groups filter it, and a node group without its egress would
+      // cut it off, whatever NetworkPolicy allows.
+      if (!s.hostNetwork && nodeGroups.length > 0) skip(s.id).podTraffic++;
       groups = nodeGroups;
     }
     if (groups.length === 0) {
@@ -272,13 +274,14 @@ function buildPlan(result: InferenceResult, options: EmitOptions): Plan {
   }
 
   const notes: string[] = [];
+  const checks: string[] = [];
   for (const sid of [...skips.keys()].sort()) {
     const k = skips.get(sid)!;
     const s = senders.get(sid);
     const who = senderText(s, sid);
     if (k.podTraffic > 0)
-      notes.push(
-        `${who}: ${k.podTraffic} endpoint(s) not here: pod traffic is governed by NetworkPolicy or pod security groups (SecurityGroupPolicy, seeds/eks-traffic-controls-overview.txt)`,
+      checks.push(
+        `${who}: ${k.podTraffic} endpoint(s) on the node groups: a pod without pod security groups (SecurityGroupPolicy, seeds/eks-traffic-controls-overview.txt) sends through its node's network interface`,
       );
     if (k.noGroups > 0)
       notes.push(
@@ -297,8 +300,38 @@ function buildPlan(result: InferenceResult, options: EmitOptions): Plan {
       );
   }
   notes.push(...dropped);
+  checks.push(...quotaNotes([...rules.values()].filter(isActive)));
 
-  return { rules: [...rules.values()].sort(compareRules), notes, rare, nodeGroups };
+  return { rules: [...rules.values()].sort(compareRules), notes, checks, rare, nodeGroups };
+}
+
+/**
+ * AWS's default quota: 60 outbound rules per security group, counted apart for IPv4 and IPv6, a group reference
+ * counting in both. Past it `authorize-security-group-egress` fails part way: say so before anyone applies it.
+ */
+const RULES_PER_GROUP = 60;
+
+function quotaNotes(active: readonly PlannedRule[]): string[] {
+  const counts = new Map<string, { ipv4: number; ipv6: number }>();
+  for (const r of active) {
+    let c = counts.get(r.group);
+    if (c === undefined) counts.set(r.group, (c = { ipv4: 0, ipv6: 0 }));
+    if (r.target.kind !== 'ipv6') c.ipv4++;
+    if (r.target.kind !== 'ipv4') c.ipv6++;
+  }
+  const notes: string[] = [];
+  for (const [group, c] of [...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    for (const [family, n] of [
+      ['IPv4', c.ipv4],
+      ['IPv6', c.ipv6],
+    ] as const) {
+      if (n > RULES_PER_GROUP)
+        notes.push(
+          `${group}: ${n} ${family} egress rules, above the ${RULES_PER_GROUP} a security group holds by default (quota "Inbound or outbound rules per security group"): raise the quota, or fold more with a lower --max-prefix`,
+        );
+    }
+  }
+  return notes;
 }
 
 /**
@@ -372,6 +405,7 @@ function preamble(plan: Plan, result: InferenceResult, what: string): string[] {
       'No security group is known for any node, so the EKS minimum egress rules are not written here.',
       '',
     );
+  if (plan.checks.length > 0) out.push('Check before applying:', ...plan.checks.map((n) => `  ${n}`), '');
   if (plan.notes.length > 0) out.push('Not written here:', ...plan.notes.map((n) => `  ${n}`), '');
   if (plan.rare.length > 0) out.push('Seen rarely, not enabled:', ...plan.rare.map((n) => `  ${n}`), '');
   while (out[out.length - 1] === '') out.pop();

@@ -201,7 +201,7 @@ describe('emitAwsSecurityGroups', () => {
     expect(file(files, 'aws-sg/egress.tf')).toContain(`id=${e.id}`);
   });
 
-  test('pod traffic without groups is left to NetworkPolicy; hostNetwork pods go to the node groups', () => {
+  test('pods without groups of their own, hostNetwork or not, send through the node groups', () => {
     const web = sender(workload('shop', 'Deployment', 'web'));
     const agent = sender(workload('kube-system', 'DaemonSet', 'agent'), { hostNetwork: true });
     const n = node('n1', [NODE_SG]);
@@ -215,9 +215,22 @@ describe('emitAwsSecurityGroups', () => {
       'aws-sg/egress.tf',
       `aws-sg/${NODE_SG}.json`,
     ]);
-    expect(all(files)).not.toContain('203.0.113.10');
+
+    // Without it on the node group, the pod's traffic would be cut off whatever NetworkPolicy allows.
+    expect(cliJson(files, NODE_SG)).toContainEqual({
+      IpProtocol: 'tcp',
+      FromPort: 443,
+      ToPort: 443,
+      IpRanges: [
+        {
+          CidrIp: '203.0.113.10/32',
+          Description: `egress-learner id=${eps[0]!.id} flows=120 last=2026-11-14`,
+        },
+      ],
+      UserIdGroupPairs: [{ GroupId: NODE_SG, Description: 'EKS minimum: TCP 443 to cluster security group' }],
+    });
     expect(file(files, 'aws-sg/egress.tf')).toContain(
-      '#   shop/Deployment/web: 1 endpoint(s) not here: pod traffic is governed by NetworkPolicy or pod security groups',
+      '#   shop/Deployment/web: 1 endpoint(s) on the node groups: a pod without pod security groups',
     );
     expect(cliJson(files, NODE_SG)).toContainEqual({
       IpProtocol: 'udp',
@@ -230,6 +243,19 @@ describe('emitAwsSecurityGroups', () => {
     expect(file(files, 'aws-sg/egress.tf')).toContain(
       '# kube-system/DaemonSet/agent (hostNetwork) -> internet address',
     );
+  });
+
+  test('says when a group would hold more rules than AWS allows by default', () => {
+    const app = instance('i-0app', [APP_SG]);
+    const eps = (n: number) =>
+      Array.from({ length: n }, (_, i) =>
+        endpoint(app, addressDest([exact(`198.51.${100 + (i >> 8)}.${i & 255}/32`)]), { port: 443 }),
+      );
+    const warning = `${APP_SG}: 61 IPv4 egress rules, above the 60 a security group holds by default`;
+    expect(file(run(result([app], eps(61))), 'aws-sg/egress.tf')).toMatch(
+      new RegExp(`# Check before applying:\n#   ${warning}`),
+    );
+    expect(all(run(result([app], eps(60))))).not.toContain('a security group holds by default');
   });
 
   test('a workload with pod security groups gets rules on its own groups', () => {
