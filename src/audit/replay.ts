@@ -7,7 +7,7 @@
  * A conversation no layer applies to is reported as not covered, not as allowed.
  */
 import { protocolLabel } from '../model/endpoint.js';
-import { SOURCE_KINDS } from '../model/observation.js';
+import { edgeVia } from '../model/observation.js';
 import type { InferenceEdge } from '../store/infer-query.js';
 import type { Protocol } from './connection-set.js';
 import { matchEgress } from './egressruleset.js';
@@ -47,7 +47,6 @@ export interface ReplayRow {
 const NP_PROTOCOLS: Record<number, Protocol> = { 6: 'TCP', 17: 'UDP', 132: 'SCTP' };
 /** Destination classes whose traffic from a pod leaves through its node's address. */
 const OUTSIDE_VPC: ReadonlySet<string> = new Set(['internet', 'cloud-service']);
-const PROXY_KINDS = (1 << SOURCE_KINDS.indexOf('squid')) | (1 << SOURCE_KINDS.indexOf('envoy'));
 
 function policyNames(refs: readonly PolicyRef[]): string {
   return refs.map((r) => `${r.namespace}/${r.name}`).join(', ');
@@ -87,7 +86,7 @@ export class Replayer {
   }
 
   add(e: InferenceEdge): void {
-    const via = e.dstHost !== '' && (e.sources & PROXY_KINDS) !== 0 ? 'proxy' : 'direct';
+    const via = edgeVia(e.dstHost, e.sources);
     const target =
       e.dstKind === 'workload' && e.dstClass === 'pod' ? e.dstName : e.dstHost !== '' ? e.dstHost : e.dstAddr;
     const layers =
@@ -137,14 +136,16 @@ export class Replayer {
 
   #proxied(e: InferenceEdge): LayerVerdict[] {
     if (this.set.egressRuleSets.length === 0) return [];
-    const m = matchEgress(this.set.egressRuleSets, e.dstHost, e.port);
+    // A request to an address names it as its host: the proxy matches that text.
+    const host = e.dstHost !== '' ? e.dstHost : e.dstAddr;
+    const m = matchEgress(this.set.egressRuleSets, host, e.port);
     return [
       m === null
         ? {
             layer: 'egressruleset',
             allowed: false,
             allowedBy: [],
-            reason: `no EgressRuleSet target matches ${e.dstHost}:${e.port}`,
+            reason: `no EgressRuleSet target matches ${host}:${e.port}`,
           }
         : {
             layer: 'egressruleset',

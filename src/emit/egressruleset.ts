@@ -68,9 +68,18 @@ export function endpointState(
   return 'enabled';
 }
 
-/** A host destination over TCP: what a `host:port` target can express (the proxy speaks HTTP and CONNECT). */
-export function isNameTarget(e: Endpoint): boolean {
-  return e.destination.kind === 'host' && e.protocol === 'TCP';
+/**
+ * The host of the `host:port` target an endpoint needs, or null: a host destination over TCP (the proxy speaks
+ * HTTP and CONNECT), or for a request the proxy
+ * logged to an address (`CONNECT 203.0.113.9:443`) that address's text, which is what the proxy matches. An IPv6
+ * address has no `host:port` form without brackets: none.
+ */
+export function targetHost(e: Endpoint): string | null {
+  const d = e.destination;
+  if (d.kind === 'host') return e.protocol === 'TCP' ? d.host : null;
+  if (d.kind !== 'address' || e.via !== 'proxy' || e.protocol !== 'TCP' || d.cidrs.length !== 1) return null;
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3})\/32$/.exec(d.cidrs[0]!.cidr);
+  return m === null ? null : m[1]!;
 }
 
 interface TargetAcc {
@@ -98,10 +107,11 @@ export function collectTargets(
   const dropped: DroppedEndpoint[] = [];
   for (const e of endpoints) {
     const d = e.destination;
-    if (d.kind !== 'host' || !isNameTarget(e)) continue;
+    const host = targetHost(e);
+    if (host === null) continue;
     const state = endpointState(e, rejected);
     if (state === 'rejected') continue;
-    const checked = checkTargetHost(d.host);
+    const checked = checkTargetHost(host);
     if ('reason' in checked) {
       dropped.push({ id: e.id, reason: checked.reason });
       continue;
@@ -118,7 +128,7 @@ export function collectTargets(
       t = { host: checked.host, port, names: new Set(), enabled: [], suspicious: [], rare: [] };
       acc.set(key, t);
     }
-    if (checked.host.startsWith('*.')) {
+    if (d.kind === 'host' && checked.host.startsWith('*.')) {
       for (const n of d.names) {
         const safe = safeHost(n);
         if (safe !== null && !safe.startsWith('*.')) t.names.add(safe);
@@ -373,7 +383,7 @@ export const emitEgressRuleSets: Generator = (result: InferenceResult, options: 
   const endpointsOf = new Map<string, Endpoint[]>();
   for (const e of result.endpoints) {
     const st = stems.get(e.sender);
-    if (st === undefined || !isNameTarget(e) || options.rejected.has(e.id)) continue;
+    if (st === undefined || targetHost(e) === null || options.rejected.has(e.id)) continue;
     const key = options.scope === 'namespace' ? st.namespace : `${st.namespace}/${st.stem}`;
     let g = groups.get(key);
     if (g === undefined) {

@@ -13,7 +13,7 @@ import {
   collectTargets,
   droppedLines,
   enabledTargetLines,
-  isNameTarget,
+  targetHost,
   rareBlockLines,
   suspiciousTargetLines,
   type LearnedTarget,
@@ -84,7 +84,7 @@ function proxyEndpoints(result: InferenceResult): Endpoint[] {
   const kindOf = new Map(result.senders.map((s) => [s.id, s.kind]));
   return result.endpoints.filter((e) => {
     const kind = kindOf.get(e.sender);
-    if (kind === undefined || !isNameTarget(e)) return false;
+    if (kind === undefined || targetHost(e) === null) return false;
     return kind === 'workload' || e.via === 'proxy';
   });
 }

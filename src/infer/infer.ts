@@ -22,7 +22,7 @@ import type {
   SenderEvidence,
 } from '../model/endpoint.js';
 import { destinationKey, RULE_PROTOCOL_NUMBERS } from '../model/endpoint.js';
-import { SOURCE_KINDS, type SourceKind } from '../model/observation.js';
+import { SOURCE_KINDS, edgeVia, type SourceKind } from '../model/observation.js';
 import type { Workload } from '../model/workload.js';
 import { PrefixTable } from '../identity/prefix-table.js';
 import type { FlowFilter } from '../store/flow-query.js';
@@ -60,7 +60,6 @@ export interface InferenceStats {
   readonly candidateFlows: number;
 }
 
-const PROXY_KINDS = (1 << SOURCE_KINDS.indexOf('squid')) | (1 << SOURCE_KINDS.indexOf('envoy'));
 const SENDER_WEIGHT: Record<SenderEvidence, number> = {
   exact: 1,
   'dns-client': 0.9,
@@ -381,7 +380,7 @@ class Inference {
   }
 
   #acc(senderId: string, raw: Raw, e: InferenceEdge, protocol: RuleProtocol): Acc {
-    const via = e.dstHost !== '' && (e.sources & PROXY_KINDS) !== 0 ? 'proxy' : 'direct';
+    const via = edgeVia(e.dstHost, e.sources);
     const port = protocol === 'ICMP' || protocol === 'ICMPv6' ? 0 : e.port;
     const key = `${senderId}\u0000${rawKey(raw)}\u0000${port}\u0000${protocol}\u0000${via}`;
     let a = this.#accs.get(key);
@@ -607,7 +606,9 @@ class Inference {
     const single: Acc[] = [];
     for (const a of addrs) {
       const raw = a.raw as Extract<Raw, { kind: 'addr' }>;
-      const hit = raw.dstClass === 'cloud-service' ? this.#published.lookup(raw.addr) : null;
+      // A proxied request names its address as its host: a target holds one address, never a prefix.
+      const hit =
+        raw.dstClass === 'cloud-service' && a.via === 'direct' ? this.#published.lookup(raw.addr) : null;
       if (hit === null || hit.prefix < this.#budget(raw.addr.includes(':') ? 6 : 4)) {
         single.push(a);
         continue;

@@ -7,6 +7,18 @@
 export const SOURCE_KINDS = ['vpcflow', 'squid', 'envoy', 'route53', 'coredns', 'dnsmasq'] as const;
 export type SourceKind = (typeof SOURCE_KINDS)[number];
 
+const PROXY_KINDS = (1 << SOURCE_KINDS.indexOf('squid')) | (1 << SOURCE_KINDS.indexOf('envoy'));
+
+/**
+ * How an edge's traffic left: through the egress proxy when a proxy logged it with a host name, or logged it
+ * alone (a request to an address, `CONNECT 203.0.113.9:443`, which a flow log would see as traffic to the proxy,
+ * not to that address). A flow log seeing the same address means the pod also went there directly.
+ */
+export function edgeVia(dstHost: string, sources: number): 'proxy' | 'direct' {
+  if ((sources & PROXY_KINDS) === 0) return 'direct';
+  return dstHost !== '' || (sources & ~PROXY_KINDS) === 0 ? 'proxy' : 'direct';
+}
+
 export const ACTIONS = ['accept', 'reject'] as const;
 export type Action = (typeof ACTIONS)[number];
 

@@ -193,6 +193,21 @@ spec: {targets: ["*.example.org:443"]}
 });
 
 describe('policy layers', () => {
+  it('judges a request the proxy logged to an address by the EgressRuleSets, as the proxy would', () => {
+    const w = new World().pods(T0 - DAY, [web]);
+    w.flow({ src: '10.244.1.5', dst: '203.0.113.9', port: 443, at: T0, source: 'squid' });
+    const ers = (target: string) =>
+      `apiVersion: zalando.org/v1\nkind: EgressRuleSet\nmetadata: {name: s, namespace: shop}\nspec: {targets: ["${target}"]}\n`;
+    const allowAll =
+      'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: open, namespace: shop}\n' +
+      'spec: {podSelector: {}, policyTypes: [Egress], egress: [{}]}\n';
+    const [ok] = replay(w, ers('203.0.113.9:443'));
+    expect(ok).toMatchObject({ via: 'proxy', verdict: 'allowed', target: '203.0.113.9' });
+    const [no] = replay(w, `${ers('api.example.com:443')}---\n${allowAll}`);
+    expect(no).toMatchObject({ via: 'proxy', verdict: 'denied' });
+    expect(no!.layers.map((l) => l.reason)).toEqual(['no EgressRuleSet target matches 203.0.113.9:443']);
+  });
+
   it('matches EgressRuleSet targets exactly on the port and below the wildcard only', () => {
     const set = parseEgressRuleSet({
       metadata: { name: 'a', namespace: 'x' },

@@ -75,6 +75,9 @@ function mixed(): { r: InferenceResult; eps: Endpoint[] } {
     }),
     endpoint(web, hostDest('quic.example.com'), { id: 'web-udp', protocol: 'UDP' }),
     endpoint(web, addressDest([exact('198.51.100.7/32')]), { id: 'web-addr', port: 8443 }),
+    // Requests the proxy logged to an address: the literal is their target (an IPv6 one has no host:port form).
+    endpoint(web, addressDest([exact('203.0.113.9/32')]), { id: 'web-addr-proxy', via: 'proxy' }),
+    endpoint(web, addressDest([exact('2001:db8::9/128')]), { id: 'web-addr6-proxy', via: 'proxy' }),
     endpoint(web, peerDest(workload('data', 'StatefulSet', 'pg')), { id: 'web-peer', port: 5432 }),
     endpoint(pay, hostDest('psp.example.net'), { id: 'pay-psp', via: 'proxy' }),
     endpoint(node, hostDest('registry.example.io'), { id: 'node-registry', via: 'proxy' }),
@@ -98,8 +101,8 @@ describe('emitEgressRuleSets', () => {
         namespace: 'shop',
         labels: { 'app.kubernetes.io/managed-by': 'egress-learner' },
       },
-      // UDP, addresses and peers are not host:port targets; api.example.com came twice.
-      spec: { targets: ['*.example.org:80', 'api.example.com:443'] },
+      // UDP, direct addresses and peers are not host:port targets; api.example.com came twice.
+      spec: { targets: ['*.example.org:80', '203.0.113.9:443', 'api.example.com:443'] },
     });
     expect(targetsOf(file(files, 'egressruleset/pay.yaml'))).toEqual(['psp.example.net:443']);
     // The node's proxy traffic has no namespace, hence no EgressRuleSet.
@@ -120,7 +123,10 @@ describe('emitEgressRuleSets', () => {
     };
     expect(w.metadata).toMatchObject({ name: 'worker', namespace: 'shop' });
     expect(w.spec.targets).toEqual(['*.example.org:80', 'api.example.com:443']);
-    expect(targetsOf(file(files, 'egressruleset/shop/web.yaml'))).toEqual(['api.example.com:443']);
+    expect(targetsOf(file(files, 'egressruleset/shop/web.yaml'))).toEqual([
+      '203.0.113.9:443',
+      'api.example.com:443',
+    ]);
   });
 
   it('gives workloads that share a name distinct files and object names', () => {

@@ -21,7 +21,7 @@ import {
   startOrigin,
   waitForLines,
 } from '../helpers/proxies.js';
-import { endpoint, hostDest, result, sender, workload } from '../helpers/inference.js';
+import { addressDest, endpoint, exact, hostDest, result, sender, workload } from '../helpers/inference.js';
 
 const HOSTS = [
   'allowed.test',
@@ -142,6 +142,8 @@ describe('the generated squid fragment in a real squid', () => {
       }),
       endpoint(worker, hostDest('*.allowed.test', [], ['api.allowed.test']), { id: 'wild-echo', port: e }),
       endpoint(worker, hostDest('tunnel.test'), { id: 'exact-echo', port: e, via: 'proxy' }),
+      // A request the proxy logged to an address: its literal is the target.
+      endpoint(worker, addressDest([exact('127.0.0.1/32')]), { id: 'address-echo', port: e, via: 'proxy' }),
       endpoint(web, hostDest('evil.test'), {
         id: 'suspicious',
         port: o,
@@ -191,6 +193,7 @@ describe('the generated squid fragment in a real squid', () => {
     });
     expect(await tunnel('tunnel.test', echo.port)).toEqual({ status: 200, echoed: 'ping through squid' });
     expect((await tunnel('allowed.test', origin.port)).status).toBe(200);
+    expect(await tunnel('127.0.0.1', echo.port)).toEqual({ status: 200, echoed: 'ping through squid' });
   });
 
   it('denies everything else with 403', async () => {

@@ -158,6 +158,19 @@ describe('inference from edges, leases and DNS answers', () => {
     expect(e!.evidence.name).toBe('proxy');
   });
 
+  it('learns a request the proxy logged to an address as a proxy endpoint, unless a flow log saw it direct', () => {
+    const w = new World().pods(T0 - DAY, [checkout(), checkout('10.244.1.6', 'checkout-2')]);
+    // CONNECT 203.0.113.9:443: no host name, and a flow log would see only the hop to the proxy.
+    w.flow({ src: '10.244.1.5', dst: '203.0.113.9', port: 443, at: T0 + 60, source: 'squid' });
+    // The other pod went to the same address both ways in the same hour.
+    w.flow({ src: '10.244.1.6', dst: '203.0.113.10', port: 443, at: T0 + 60, source: 'squid' });
+    w.flow({ src: '10.244.1.6', dst: '203.0.113.10', port: 443, at: T0 + 90 });
+    expect(of(run(w), 'shop/Deployment/checkout').map(target)).toEqual([
+      '203.0.113.10/32:443/TCP',
+      '203.0.113.9/32:443/TCP via proxy',
+    ]);
+  });
+
   it('learns in-cluster peers by workload with their stable labels', () => {
     const w = new World().pods(T0 - DAY, [
       checkout(),
