@@ -11,7 +11,14 @@ import { edgeVia } from '../model/observation.js';
 import type { InferenceEdge } from '../store/infer-query.js';
 import type { Protocol } from './connection-set.js';
 import { matchEgress } from './egressruleset.js';
-import { evaluateConnection, evaluateOtherProtocol, type PolicyRef, type RuleRef } from './networkpolicy.js';
+import {
+  evaluateConnection,
+  evaluateOtherProtocol,
+  policySelects,
+  type NetworkPolicy,
+  type PolicyRef,
+  type RuleRef,
+} from './networkpolicy.js';
 import type { Peer, PodPeer } from './peer.js';
 import type { PolicySet } from './policy-set.js';
 import { sgRuleAllows, sgRulePortMatches } from './security-group.js';
@@ -74,8 +81,14 @@ export class Replayer {
     readonly podLabels: ReadonlyMap<string, string> = new Map(),
   ) {}
 
+  /** Every pod judged, by namespace and labels: what the NetworkPolicies had to select from. */
+  readonly #seen = new Map<string, PodPeer>();
+
   #pod(namespace: string, labels: string): PodPeer {
-    return {
+    const key = `${namespace}\u0000${labels}`;
+    const known = this.#seen.get(key);
+    if (known !== undefined) return known;
+    const pod: PodPeer = {
       kind: 'pod',
       namespace,
       labels: labelsOf(labels),
@@ -83,6 +96,17 @@ export class Replayer {
       // Container ports are not in the inventory: a named port in a rule never matches observed traffic.
       ports: [],
     };
+    this.#seen.set(key, pod);
+    return pod;
+  }
+
+  /**
+   * NetworkPolicies that selected none of the pods the replay judged: a manifest rendered without its namespace
+   * (it lands in `default`) or a selector that matches nothing, which an audit would otherwise pass in silence.
+   */
+  idlePolicies(): NetworkPolicy[] {
+    const pods = [...this.#seen.values()];
+    return this.set.networkPolicies.filter((p) => !pods.some((pod) => policySelects(p, pod)));
   }
 
   add(e: InferenceEdge): void {
@@ -297,7 +321,17 @@ export function replayEdges(
   namespaceLabels: ReadonlyMap<string, Record<string, string>>,
   podLabels: ReadonlyMap<string, string> = new Map(),
 ): ReplayRow[] {
+  return replayOutcome(edges, set, namespaceLabels, podLabels).rows;
+}
+
+/** The rows, and the NetworkPolicies that selected no pod judged (see `Replayer.idlePolicies`). */
+export function replayOutcome(
+  edges: Iterable<InferenceEdge>,
+  set: PolicySet,
+  namespaceLabels: ReadonlyMap<string, Record<string, string>>,
+  podLabels: ReadonlyMap<string, string> = new Map(),
+): { rows: ReplayRow[]; idle: NetworkPolicy[] } {
   const r = new Replayer(set, namespaceLabels, podLabels);
   for (const e of edges) r.add(e);
-  return r.rows();
+  return { rows: r.rows(), idle: r.idlePolicies() };
 }

@@ -8,7 +8,8 @@ import {
   readPolicySet,
   type PolicySet,
 } from '../audit/policy-set.js';
-import { replayEdges, type ReplayRow } from '../audit/replay.js';
+import type { NetworkPolicy } from '../audit/networkpolicy.js';
+import { replayOutcome, type ReplayRow } from '../audit/replay.js';
 import { protocolLabel } from '../model/endpoint.js';
 import { InputError, KnownError, UsageError } from '../model/errors.js';
 import type { FlowFilter } from '../store/flow-query.js';
@@ -113,8 +114,12 @@ export async function loadPolicyLayers(
 }
 
 /** Replays the window's edges (an open, attribution-refreshed database) against `set`. */
-export function replayStore(db: Database.Database, set: PolicySet, filter: FlowFilter): ReplayRow[] {
-  return replayEdges(attributedEdges(db, filter), set, byNamespace(namespaceLabels(db)), podLabels(db));
+export function replayStore(
+  db: Database.Database,
+  set: PolicySet,
+  filter: FlowFilter,
+): { rows: ReplayRow[]; idle: NetworkPolicy[] } {
+  return replayOutcome(attributedEdges(db, filter), set, byNamespace(namespaceLabels(db)), podLabels(db));
 }
 
 function replayCommand(now: () => number): Command {
@@ -147,11 +152,28 @@ Examples:
         throw new UsageError('nothing to audit against: give --policies, --candidates or --from-cluster');
       const { store } = await openAttributed(g, opts, now, true);
       let rows: ReplayRow[];
+      let idle: NetworkPolicy[];
       try {
-        rows = replayStore(store.db, set, filter);
+        ({ rows, idle } = replayStore(store.db, set, filter));
       } finally {
         store.close();
       }
+      // An audit that judged nothing passes whatever the policies say: say so rather than pass in silence.
+      if (rows.length === 0)
+        say(
+          g,
+          'egress-learner: warning: audit: no observed traffic in the window matches the filters: nothing was judged',
+          'warn',
+        );
+      if (idle.length > 0 && rows.length > 0)
+        say(
+          g,
+          `egress-learner: warning: audit: ${idle.length} NetworkPolicies select none of the pods judged (check their namespace and podSelector): ${idle
+            .slice(0, 10)
+            .map((p) => `${p.namespace}/${p.name}`)
+            .join(', ')}${idle.length > 10 ? ', …' : ''}`,
+          'warn',
+        );
       const shown = (opts.deniedOnly === true ? rows.filter((r) => r.verdict === 'denied') : rows).map(
         (r) => ({
           ...r,

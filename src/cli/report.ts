@@ -64,7 +64,7 @@ export function reportCommand(now: () => number): Command {
         const denied =
           layers === null
             ? null
-            : replayStore(store.db, layers, { since, until })
+            : replayStore(store.db, layers, { since, until }).rows
                 .filter((r) => r.verdict === 'denied')
                 .map((r) => ({
                   sender: r.sender,

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { matchEgress, parseEgressRuleSet } from '../../src/audit/egressruleset.js';
 import { readPolicySet } from '../../src/audit/policy-set.js';
-import { replayEdges, type ReplayRow } from '../../src/audit/replay.js';
+import { replayEdges, replayOutcome, type ReplayRow } from '../../src/audit/replay.js';
 import { sgRuleAllows } from '../../src/audit/security-group.js';
 import { attributedEdges, podLabels } from '../../src/store/infer-query.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -88,6 +88,23 @@ describe('replaying observed edges against NetworkPolicies', () => {
     const rows = replay(w, WEB_EGRESS);
     expect(rows.find((r) => r.target === '8.8.8.8')!.verdict).toBe('denied');
     expect(rows.find((r) => r.target === '203.0.113.1')!.verdict).toBe('not-covered');
+  });
+
+  it('names the NetworkPolicies that selected none of the pods it judged', () => {
+    const w = new World().pods(T0 - DAY, [web, db]);
+    w.flow({ src: '10.244.1.5', dst: '10.244.2.9', port: 5432, at: T0 + 60 });
+    const db0 = w.ready().db;
+    // As `helm template` renders it: no namespace, so `default`, where no observed pod runs.
+    const rendered = WEB_EGRESS.replace('namespace: shop', 'namespace: default');
+    const { rows, idle } = replayOutcome(
+      attributedEdges(db0, {}),
+      policies(rendered),
+      new Map(),
+      podLabels(db0),
+    );
+    expect(rows).toHaveLength(1);
+    expect(idle.map((p) => `${p.namespace}/${p.name}`)).toEqual(['default/web-egress']);
+    expect(replayOutcome(attributedEdges(db0, {}), policies(WEB_EGRESS), new Map()).idle).toEqual([]);
   });
 
   it('lets ICMP through only a rule without ports whose peers match', () => {

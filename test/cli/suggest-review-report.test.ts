@@ -188,6 +188,14 @@ describe('suggest on the demo cluster', () => {
 });
 
 describe('audit', () => {
+  it('warns, and passes, when no observed traffic matches its filters', () => {
+    const r = auditCandidates('--dst', '192.0.2.254');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(
+      'warning: audit: no observed traffic in the window matches the filters: nothing was judged',
+    );
+  });
+
   it('exits 3 and names the denied traffic and the rule that allows the rest', () => {
     const r = auditCandidates('-o', 'json');
     expect(r.code).toBe(3);
