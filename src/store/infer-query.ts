@@ -153,20 +153,6 @@ export function cloudPrefixes(db: Database.Database): { cidr: string; service: s
   }[];
 }
 
-/** Service selectors by `namespace/name` (the latest row per service), for mapping ClusterIP traffic to pods. */
-export function serviceSelectors(db: Database.Database): Map<string, Record<string, string>> {
-  const rows = db
-    .prepare('SELECT namespace, name, selector FROM k8s_services ORDER BY namespace, name')
-    .all() as {
-    namespace: string;
-    name: string;
-    selector: string;
-  }[];
-  return new Map(
-    rows.map((r) => [`${r.namespace}/${r.name}`, JSON.parse(r.selector) as Record<string, string>]),
-  );
-}
-
 /** What mapping ClusterIP traffic to pods needs of a Service: whom it selects, and where its ports lead. */
 export type ServiceView = Pick<ServiceRecord, 'selector' | 'ports'>;
 
