@@ -8,11 +8,18 @@ import {
   readPolicySet,
   type PolicySet,
 } from '../audit/policy-set.js';
+import { PodIndex } from '../audit/pod-index.js';
 import { replayEdges, type ReplayRow } from '../audit/replay.js';
 import { protocolLabel } from '../model/endpoint.js';
 import { InputError, KnownError, UsageError } from '../model/errors.js';
 import type { FlowFilter } from '../store/flow-query.js';
-import { attributedEdges, namespaceLabels, podLabels } from '../store/infer-query.js';
+import {
+  attributedEdges,
+  leasesInWindow,
+  namespaceLabels,
+  podLabels,
+  services,
+} from '../store/infer-query.js';
 import { say, type GlobalOptions } from './context.js';
 import { OUTPUT_FORMATS, parseOutputFormat, writeRows } from './output.js';
 import { collect, openAttributed, parseFilter, withFilterOptions } from './query.js';
@@ -110,7 +117,14 @@ export async function loadPolicyLayers(opts: Record<string, unknown>): Promise<P
 
 /** Replays the window's edges (an open, attribution-refreshed database) against `set`. */
 export function replayStore(db: Database.Database, set: PolicySet, filter: FlowFilter): ReplayRow[] {
-  return replayEdges(attributedEdges(db, filter), set, byNamespace(namespaceLabels(db)), podLabels(db));
+  const leases = leasesInWindow(db, filter.since ?? -Infinity, filter.until ?? Infinity);
+  return replayEdges(
+    attributedEdges(db, filter),
+    set,
+    byNamespace(namespaceLabels(db)),
+    podLabels(db),
+    new PodIndex(leases, services(db)),
+  );
 }
 
 function replayCommand(now: () => number): Command {
