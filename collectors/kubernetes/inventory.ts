@@ -17,9 +17,12 @@ import type {
 } from '@kubernetes/client-node';
 import { canonicalIp } from '../../src/model/ip.js';
 import type {
+  NamedPort,
   NamespaceRecord,
   NodeRecord,
   PodRecord,
+  PortProtocol,
+  ServicePort,
   ServiceRecord,
   Workload,
 } from '../../src/model/workload.js';
@@ -221,6 +224,7 @@ export function toPodRecord(pod: V1Pod, index: OwnerIndex, cluster = ''): MapOut
       hostNetwork: spec.hostNetwork === true,
       ips,
       labels: workloadLabels(meta.labels),
+      ports: namedPorts(spec),
       phase,
       createdAt,
       startedAt,
@@ -295,6 +299,7 @@ export function toServiceRecord(svc: V1Service): MapOutcome<ServiceRecord> {
       clusterIps,
       externalName: typeof spec.externalName === 'string' ? spec.externalName : '',
       selector: allLabels(spec.selector),
+      ports: servicePorts(spec.ports),
       createdAt,
     },
   };
@@ -315,6 +320,64 @@ export function toNamespaceRecord(ns: V1Namespace): MapOutcome<NamespaceRecord> 
       createdAt,
     },
   };
+}
+
+const PORT_PROTOCOLS: ReadonlySet<string> = new Set<PortProtocol>(['TCP', 'UDP', 'SCTP']);
+
+/** A protocol field as Kubernetes reads it: absent means TCP; anything else unknown is null. */
+function portProtocol(v: unknown): PortProtocol | null {
+  if (v === undefined || v === null) return 'TCP';
+  return typeof v === 'string' && PORT_PROTOCOLS.has(v) ? (v as PortProtocol) : null;
+}
+
+function isPortNumber(v: unknown): v is number {
+  return typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 65535;
+}
+
+/**
+ * The named ports of a pod's containers and sidecars (init containers with `restartPolicy: Always`, which serve
+ * traffic like containers; the endpoints controller looks at both). The API server has validated them; an entry
+ * a hand-made snapshot gets wrong is left out rather than costing the pod its lease.
+ */
+function namedPorts(spec: Loose): NamedPort[] {
+  const containers = [
+    ...(Array.isArray(spec.containers) ? spec.containers : []),
+    ...(Array.isArray(spec.initContainers) ? spec.initContainers : []).filter(
+      (c: unknown) => isObject(c) && c.restartPolicy === 'Always',
+    ),
+  ];
+  const out: NamedPort[] = [];
+  for (const c of containers) {
+    if (!isObject(c) || !Array.isArray(c.ports)) continue;
+    for (const p of c.ports) {
+      if (!isObject(p) || typeof p.name !== 'string' || p.name === '') continue;
+      const protocol = portProtocol(p.protocol);
+      if (!isPortNumber(p.containerPort) || protocol === null) continue;
+      out.push({ name: p.name, port: p.containerPort, protocol });
+    }
+  }
+  return out;
+}
+
+/**
+ * A Service's `spec.ports`. `targetPort` defaults to `port` (the API server fills it in; a hand-made snapshot may
+ * not). Malformed entries are left out, as for pods.
+ */
+function servicePorts(ports: unknown): ServicePort[] {
+  const out: ServicePort[] = [];
+  for (const p of Array.isArray(ports) ? ports : []) {
+    if (!isObject(p) || !isPortNumber(p.port)) continue;
+    const protocol = portProtocol(p.protocol);
+    if (protocol === null) continue;
+    const t: unknown = p.targetPort;
+    let targetPort: number | string;
+    if (t === undefined || t === null || t === 0) targetPort = p.port;
+    else if (isPortNumber(t)) targetPort = t;
+    else if (typeof t === 'string' && t !== '') targetPort = t;
+    else continue;
+    out.push({ name: typeof p.name === 'string' ? p.name : '', protocol, port: p.port, targetPort });
+  }
+  return out;
 }
 
 /** The latest `terminated.finishedAt` over all containers; null when none is known, undefined when one is bad. */

@@ -1,7 +1,8 @@
 /**
  * Replays observed edges against a policy set: would each conversation still work once the policies are
  * enforced, and which rule lets it through? Traffic must pass every layer that applies to it:
- * - NetworkPolicy, for direct traffic from or to a pod (egress at the source AND ingress at the destination);
+ * - NetworkPolicy, for direct traffic from or to a pod (egress at the source AND ingress at the destination); a
+ *   flow to a Service ClusterIP is judged as sent to each pod behind it, on its targetPort (src/audit/pod-index.ts);
  * - EgressRuleSet, for requests through the egress proxy (the union of all sets is the proxy's allow-list);
  * - security groups, for traffic from an instance or node whose groups the set holds.
  * A conversation no layer applies to is reported as not covered, not as allowed.
@@ -20,6 +21,7 @@ import {
   type RuleRef,
 } from './networkpolicy.js';
 import type { Peer, PodPeer } from './peer.js';
+import { PodIndex } from './pod-index.js';
 import type { PolicySet } from './policy-set.js';
 import { sgRuleAllows, sgRulePortMatches } from './security-group.js';
 
@@ -79,13 +81,16 @@ export class Replayer {
     readonly namespaceLabels: ReadonlyMap<string, Record<string, string>>,
     /** `namespace/pod` → labels JSON, for the candidate pods of node-attributed (SNAT'd) flows. */
     readonly podLabels: ReadonlyMap<string, string> = new Map(),
+    /** Destination pods' named ports, and the pods behind Services. */
+    readonly pods: PodIndex = PodIndex.EMPTY,
   ) {}
 
-  /** Every pod judged, by namespace and labels: what the NetworkPolicies had to select from. */
+  /** Every pod judged, by namespace, labels and ports: what the NetworkPolicies had to select from. */
   readonly #seen = new Map<string, PodPeer>();
 
-  #pod(namespace: string, labels: string): PodPeer {
-    const key = `${namespace}\u0000${labels}`;
+  /** A pod as policies see it; `ports` resolve named ports when it is the destination. */
+  #pod(namespace: string, labels: string, ports: PodPeer['ports'] = []): PodPeer {
+    const key = `${namespace}\u0000${labels}\u0000${JSON.stringify(ports)}`;
     const known = this.#seen.get(key);
     if (known !== undefined) return known;
     const pod: PodPeer = {
@@ -93,8 +98,7 @@ export class Replayer {
       namespace,
       labels: labelsOf(labels),
       namespaceLabels: this.namespaceLabels.get(namespace) ?? { 'kubernetes.io/metadata.name': namespace },
-      // Container ports are not in the inventory: a named port in a rule never matches observed traffic.
-      ports: [],
+      ports,
     };
     this.#seen.set(key, pod);
     return pod;
@@ -225,8 +229,55 @@ export class Replayer {
     ];
   }
 
+  /**
+   * A flow to a ClusterIP reaches one of the Service's pods, on its targetPort: each would get some of the
+   * connections, so the flow is denied when any of them would deny it. The row keeps the ClusterIP and port seen.
+   */
+  #service(e: InferenceEdge, protocol: Protocol): LayerVerdict[] {
+    const backends = this.pods.backends(e.dstName, e.port, protocol, e.firstSeen, e.lastSeen);
+    const verdicts: { to: string; v: LayerVerdict }[] = [];
+    for (const b of backends) {
+      const v = this.#networkPolicy({
+        ...e,
+        dstAddr: b.lease.ip,
+        port: b.port,
+        dstKind: 'workload',
+        dstClass: 'pod',
+        dstName: b.workload,
+        dstNamespace: b.lease.namespace,
+        dstLabels: JSON.stringify(b.lease.labels),
+      });
+      if (v.length > 0)
+        verdicts.push({ to: `Service ${e.dstName} → ${b.workload} port ${b.port}`, v: v[0]! });
+    }
+    if (verdicts.length === 0) return [];
+    const denied = verdicts.filter((x) => !x.v.allowed);
+    if (denied.length > 0)
+      return [
+        {
+          layer: 'networkpolicy',
+          allowed: false,
+          allowedBy: [],
+          reason: denied.map((x) => `${x.to}: ${x.v.reason}`).join(' | '),
+        },
+      ];
+    return [
+      {
+        layer: 'networkpolicy',
+        allowed: true,
+        allowedBy: [...new Set(verdicts.flatMap((x) => x.v.allowedBy.map((b) => `${b} (${x.to})`)))],
+        reason: '',
+      },
+    ];
+  }
+
   #networkPolicy(e: InferenceEdge): LayerVerdict[] {
     const policies = this.set.networkPolicies;
+    const protocol = NP_PROTOCOLS[e.protocol];
+    if (policies.length > 0 && e.dstClass === 'service' && protocol !== undefined) {
+      const viaService = this.#service(e, protocol);
+      if (viaService.length > 0) return viaService;
+    }
     if (
       policies.length > 0 &&
       // A node's address carries its pods' traffic only when it leaves the VPC (SNAT); inside, it is the node's.
@@ -238,12 +289,13 @@ export class Replayer {
     }
     const srcPod = e.srcKind === 'workload' ? this.#pod(e.srcNamespace, e.srcLabels) : null;
     const dstPod =
-      e.dstKind === 'workload' && e.dstClass === 'pod' ? this.#pod(e.dstNamespace, e.dstLabels) : null;
+      e.dstKind === 'workload' && e.dstClass === 'pod'
+        ? this.#pod(e.dstNamespace, e.dstLabels, this.pods.portsAt(e.dstAddr, e.firstSeen, e.lastSeen))
+        : null;
     if (policies.length === 0 || (srcPod === null && dstPod === null)) return [];
     const src: Peer | null = srcPod ?? (e.srcAddr !== '' ? { kind: 'ip', ip: e.srcAddr } : null);
     const dst: Peer | null = dstPod ?? (e.dstAddr !== '' ? { kind: 'ip', ip: e.dstAddr } : null);
     if (src === null || dst === null) return [];
-    const protocol = NP_PROTOCOLS[e.protocol];
     const v =
       protocol === undefined
         ? evaluateOtherProtocol(policies, src, dst)
@@ -320,8 +372,9 @@ export function replayEdges(
   set: PolicySet,
   namespaceLabels: ReadonlyMap<string, Record<string, string>>,
   podLabels: ReadonlyMap<string, string> = new Map(),
+  pods: PodIndex = PodIndex.EMPTY,
 ): ReplayRow[] {
-  return replayOutcome(edges, set, namespaceLabels, podLabels).rows;
+  return replayOutcome(edges, set, namespaceLabels, podLabels, pods).rows;
 }
 
 /** The rows, and the NetworkPolicies that selected no pod judged (see `Replayer.idlePolicies`). */
@@ -330,8 +383,9 @@ export function replayOutcome(
   set: PolicySet,
   namespaceLabels: ReadonlyMap<string, Record<string, string>>,
   podLabels: ReadonlyMap<string, string> = new Map(),
+  pods: PodIndex = PodIndex.EMPTY,
 ): { rows: ReplayRow[]; idle: NetworkPolicy[] } {
-  const r = new Replayer(set, namespaceLabels, podLabels);
+  const r = new Replayer(set, namespaceLabels, podLabels, pods);
   for (const e of edges) r.add(e);
   return { rows: r.rows(), idle: r.idlePolicies() };
 }

@@ -9,11 +9,18 @@ import {
   type PolicySet,
 } from '../audit/policy-set.js';
 import type { NetworkPolicy } from '../audit/networkpolicy.js';
+import { PodIndex } from '../audit/pod-index.js';
 import { replayOutcome, type ReplayRow } from '../audit/replay.js';
 import { protocolLabel } from '../model/endpoint.js';
 import { InputError, KnownError, UsageError } from '../model/errors.js';
 import type { FlowFilter } from '../store/flow-query.js';
-import { attributedEdges, namespaceLabels, podLabels } from '../store/infer-query.js';
+import {
+  attributedEdges,
+  leasesInWindow,
+  namespaceLabels,
+  podLabels,
+  services,
+} from '../store/infer-query.js';
 import { say, type GlobalOptions } from './context.js';
 import { OUTPUT_FORMATS, parseOutputFormat, writeRows } from './output.js';
 import { collect, openAttributed, parseFilter, withFilterOptions } from './query.js';
@@ -119,7 +126,14 @@ export function replayStore(
   set: PolicySet,
   filter: FlowFilter,
 ): { rows: ReplayRow[]; idle: NetworkPolicy[] } {
-  return replayOutcome(attributedEdges(db, filter), set, byNamespace(namespaceLabels(db)), podLabels(db));
+  const leases = leasesInWindow(db, filter.since ?? -Infinity, filter.until ?? Infinity);
+  return replayOutcome(
+    attributedEdges(db, filter),
+    set,
+    byNamespace(namespaceLabels(db)),
+    podLabels(db),
+    new PodIndex(leases, services(db)),
+  );
 }
 
 function replayCommand(now: () => number): Command {

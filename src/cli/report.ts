@@ -64,8 +64,8 @@ export function reportCommand(now: () => number): Command {
         const denied =
           layers === null
             ? null
-            : replayStore(store.db, layers, { since, until }).rows
-                .filter((r) => r.verdict === 'denied')
+            : replayStore(store.db, layers, { since, until })
+                .rows.filter((r) => r.verdict === 'denied')
                 .map((r) => ({
                   sender: r.sender,
                   target: r.target,

@@ -193,6 +193,7 @@ function leaseOf(pod: PodRecord, ip: string, start: number, end: number | null):
     node: pod.node,
     hostNetwork: pod.hostNetwork,
     labels: pod.labels,
+    ports: pod.ports,
     start,
     end,
   };
@@ -209,6 +210,7 @@ function podFromLease(l: Lease): PodRecord {
     hostNetwork: l.hostNetwork,
     ips: [l.ip],
     labels: l.labels,
+    ports: l.ports,
     phase: '',
     createdAt: null,
     startedAt: null,

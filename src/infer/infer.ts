@@ -23,7 +23,7 @@ import type {
 } from '../model/endpoint.js';
 import { destinationKey, RULE_PROTOCOL_NUMBERS } from '../model/endpoint.js';
 import { SOURCE_KINDS, edgeVia, type SourceKind } from '../model/observation.js';
-import type { Workload } from '../model/workload.js';
+import { targetPorts, type Workload } from '../model/workload.js';
 import { PrefixTable } from '../identity/prefix-table.js';
 import type { FlowFilter } from '../store/flow-query.js';
 import {
@@ -34,8 +34,9 @@ import {
   nameQuestions,
   namespaceLabels,
   nodeAddresses,
-  serviceSelectors,
+  services,
   type InferenceEdge,
+  type ServiceView,
 } from '../store/infer-query.js';
 import { foldAddresses, type PublishedPrefix } from './fold-addresses.js';
 import { foldNames } from './fold-names.js';
@@ -82,6 +83,17 @@ type Raw =
   | { readonly kind: 'peer'; readonly workload: Workload }
   | { readonly kind: 'name'; readonly name: string }
   | { readonly kind: 'addr'; readonly addr: string; readonly dstClass: string; readonly dstName: string };
+
+/**
+ * A raw destination of one edge, with how its name was known and the port it is reached on: the edge's, except
+ * for traffic to a ClusterIP, which reaches the Service's pods on its targetPort.
+ */
+interface RawTarget {
+  readonly raw: Raw;
+  readonly name: NameEvidence;
+  readonly match: NameMatch | null;
+  readonly port: number;
+}
 
 function rawKey(r: Raw): string {
   switch (r.kind) {
@@ -198,15 +210,12 @@ class Inference {
   readonly #senders = new Map<string, Sender>();
   readonly #profiles: Map<string, WorkloadProfile>;
   readonly #nsLabels: Map<string, Record<string, string>>;
-  readonly #services: Map<string, Record<string, string>>;
+  readonly #services: Map<string, ServiceView>;
   readonly #holders: Holders;
   readonly #names: NameIndex;
   readonly #published = new PrefixTable<PublishedPrefix>();
   /** Node-attributed edges, narrowed once every exact endpoint is known. */
-  readonly #pending: {
-    edge: InferenceEdge;
-    raws: { raw: Raw; name: NameEvidence; match: NameMatch | null }[];
-  }[] = [];
+  readonly #pending: { edge: InferenceEdge; raws: RawTarget[] }[] = [];
   #edges = 0;
   #flows = 0;
   #unattributed = 0;
@@ -221,7 +230,7 @@ class Inference {
     const leases = leasesInWindow(db, opts.since, opts.until);
     this.#profiles = workloadProfiles(leases);
     this.#nsLabels = namespaceLabels(db);
-    this.#services = serviceSelectors(db);
+    this.#services = services(db);
     this.#holders = new Holders(leases, nodeAddresses(db));
     const lookback = opts.dnsGrace + 86_400;
     this.#names = new NameIndex(
@@ -293,15 +302,14 @@ class Inference {
         if (id === null) break;
         // An address several names resolved to: its flows are shared among them, not counted once per name.
         const raws = this.#raws(e, id, e.srcNode);
-        for (const r of raws) this.#acc(id, r.raw, e, protocol).add(e, 'exact', r.name, 1 / raws.length);
+        for (const r of raws) this.#acc(id, r, e, protocol).add(e, 'exact', r.name, 1 / raws.length);
         return;
       }
       case 'instance': {
         const sender = hostSender(e.srcWorkloadId, 'instance', JSON.parse(e.srcSecurityGroups) as string[]);
         if (!this.#senders.has(sender.id)) this.#senders.set(sender.id, sender);
         const raws = this.#raws(e, null, '');
-        for (const r of raws)
-          this.#acc(sender.id, r.raw, e, protocol).add(e, 'exact', r.name, 1 / raws.length);
+        for (const r of raws) this.#acc(sender.id, r, e, protocol).add(e, 'exact', r.name, 1 / raws.length);
         return;
       }
       case 'node':
@@ -328,18 +336,17 @@ class Inference {
       pods: 0,
       maxReplicas: 0,
       hostNetwork: false,
+      ports: [],
     };
     this.#senders.set(id, workloadSender(p, this.#nsLabels.get(`${w.cluster}/${w.namespace}`) ?? {}));
     return id;
   }
 
   /** The raw destinations of an edge: a peer, the proxy's name, DNS names of the address, or the address. */
-  #raws(
-    e: InferenceEdge,
-    workload: string | null,
-    node: string,
-  ): { raw: Raw; name: NameEvidence; match: NameMatch | null }[] {
-    if (e.dstHost !== '') return [{ raw: { kind: 'name', name: e.dstHost }, name: 'proxy', match: null }];
+  #raws(e: InferenceEdge, workload: string | null, node: string): RawTarget[] {
+    const port = e.port;
+    if (e.dstHost !== '')
+      return [{ raw: { kind: 'name', name: e.dstHost }, name: 'proxy', match: null, port }];
     if (e.dstKind === 'workload' && e.dstClass === 'pod') {
       const w = workloadOf(e.dstName, e.dstCluster) ?? {
         cluster: e.dstCluster,
@@ -347,41 +354,59 @@ class Inference {
         kind: e.dstWorkloadKind,
         name: e.dstWorkloadName,
       };
-      return [{ raw: { kind: 'peer', workload: w }, name: 'none', match: null }];
+      return [{ raw: { kind: 'peer', workload: w }, name: 'none', match: null, port }];
     }
     if (e.dstClass === 'service') {
-      const peers = this.#servicePeers(e.dstName);
+      const peers = this.#servicePeers(e);
       if (peers.length > 0)
-        return peers.map((w) => ({ raw: { kind: 'peer', workload: w }, name: 'none', match: null }));
+        return peers.map((p) => ({
+          raw: { kind: 'peer', workload: p.workload },
+          name: 'none',
+          match: null,
+          port: p.port,
+        }));
     }
     if (e.dstAddr === '') return [];
     const m = this.#names.namesFor(e.dstAddr, e.firstSeen, e.lastSeen, workload, node);
     if (m !== null)
-      return m.names.map((n) => ({ raw: { kind: 'name', name: n }, name: m.evidence, match: m }));
+      return m.names.map((n) => ({ raw: { kind: 'name', name: n }, name: m.evidence, match: m, port }));
     return [
       {
         raw: { kind: 'addr', addr: e.dstAddr, dstClass: e.dstClass, dstName: e.dstName },
         name: 'none',
         match: null,
+        port,
       },
     ];
   }
 
-  /** Workloads whose pods a Service (`namespace/name`) selects. */
-  #servicePeers(service: string): Workload[] {
-    const selector = this.#services.get(service);
-    if (selector === undefined) return [];
-    const ns = service.split('/')[0]!;
-    const out: Workload[] = [];
+  /**
+   * The workloads whose pods the edge's Service (`namespace/name`) selects, each with the port its pods receive
+   * the traffic on: NetworkPolicy and Cilium see the destination after kube-proxy's translation to the targetPort.
+   * A port the Service does not list (inventory collected before its ports were stored), or a named targetPort
+   * none of the workload's pods declares, keeps the port as observed.
+   */
+  #servicePeers(e: InferenceEdge): { workload: Workload; port: number }[] {
+    const service = this.#services.get(e.dstName);
+    if (service === undefined) return [];
+    const ns = e.dstName.split('/')[0]!;
+    const protocol = RULE_PROTOCOL_NUMBERS[e.protocol];
+    const out: { workload: Workload; port: number }[] = [];
     for (const p of this.#profiles.values()) {
-      if (p.workload.namespace === ns && selects(selector, p.selector)) out.push(p.workload);
+      if (p.workload.namespace !== ns || !selects(service.selector, p.selector)) continue;
+      const ports =
+        protocol === 'TCP' || protocol === 'UDP' || protocol === 'SCTP'
+          ? targetPorts(service.ports, e.port, protocol, p.ports)
+          : [];
+      for (const port of ports.length > 0 ? ports : [e.port]) out.push({ workload: p.workload, port });
     }
     return out;
   }
 
-  #acc(senderId: string, raw: Raw, e: InferenceEdge, protocol: RuleProtocol): Acc {
+  #acc(senderId: string, target: RawTarget, e: InferenceEdge, protocol: RuleProtocol): Acc {
+    const raw = target.raw;
     const via = edgeVia(e.dstHost, e.sources);
-    const port = protocol === 'ICMP' || protocol === 'ICMPv6' ? 0 : e.port;
+    const port = protocol === 'ICMP' || protocol === 'ICMPv6' ? 0 : target.port;
     const key = `${senderId}\u0000${rawKey(raw)}\u0000${port}\u0000${protocol}\u0000${via}`;
     let a = this.#accs.get(key);
     if (a === undefined) this.#accs.set(key, (a = new Acc(senderId, raw, port, protocol, via)));
@@ -410,7 +435,7 @@ class Inference {
         // The VPC CNI translates only traffic leaving the VPC: a node address talking to a pod, a node or a
         // VPC-internal peer is the node itself (kubelet, host-network daemons), not one of its pods.
         if (e.srcKind === 'node' && !OUTSIDE_VPC.has(e.dstClass) && e.srcNode !== '') {
-          this.#nodeAcc(e, r.raw, protocol).add(e, 'exact', r.name);
+          this.#nodeAcc(e, r, protocol).add(e, 'exact', r.name);
           continue;
         }
         const askers = candidates.filter((w) => r.match?.askers.has(w) === true);
@@ -418,7 +443,7 @@ class Inference {
         let chosen: string[];
         let how: SenderEvidence;
         if (askers.length === 0 && r.match?.nodeAsked === true && e.srcNode !== '') {
-          this.#nodeAcc(e, r.raw, protocol).add(e, 'exact', r.name);
+          this.#nodeAcc(e, r, protocol).add(e, 'exact', r.name);
           continue;
         }
         if (askers.length > 0) [chosen, how] = [askers, 'dns-client'];
@@ -428,11 +453,11 @@ class Inference {
           const id = this.#registerCandidate(w, e.srcCluster);
           const pods = how === 'dns-client' ? r.match?.askerPods.get(w) : undefined;
           const share = 1 / (chosen.length * raws.length);
-          if (id !== null) this.#acc(id, r.raw, e, protocol).add(e, how, r.name, share, pods);
+          if (id !== null) this.#acc(id, r, e, protocol).add(e, how, r.name, share, pods);
         }
         if (how === 'candidate' && e.srcNode !== '') {
           // Nobody could be named: the node's own rule set (security groups) needs it too, as unexplained.
-          this.#nodeAcc(e, r.raw, protocol).add(e, 'candidate', r.name);
+          this.#nodeAcc(e, r, protocol).add(e, 'candidate', r.name);
           this.#candidateFlows += chosen.length > 0 ? e.flows : 0;
         }
       }
@@ -494,10 +519,10 @@ class Inference {
   }
 
   /** The accumulator of the edge's node as a sender (registered on first use). */
-  #nodeAcc(e: InferenceEdge, raw: Raw, protocol: RuleProtocol): Acc {
+  #nodeAcc(e: InferenceEdge, target: RawTarget, protocol: RuleProtocol): Acc {
     const node = hostSender(`node/${e.srcNode}`, 'node', JSON.parse(e.srcSecurityGroups) as string[]);
     if (!this.#senders.has(node.id)) this.#senders.set(node.id, node);
-    return this.#acc(node.id, raw, e, protocol);
+    return this.#acc(node.id, target, e, protocol);
   }
 
   #registerCandidate(id: string, cluster: string): string | null {
@@ -510,6 +535,7 @@ class Inference {
       pods: 0,
       maxReplicas: 0,
       hostNetwork: false,
+      ports: [],
     };
     this.#senders.set(id, workloadSender(p, this.#nsLabels.get(`${w.cluster}/${w.namespace}`) ?? {}));
     return id;

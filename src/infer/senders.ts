@@ -1,9 +1,10 @@
 /**
  * Workload profiles from the lease history of the window: the labels every pod carried (what a podSelector can
- * rely on), how many pods ran and how many at once (the suspicion "one pod of many" needs both).
+ * rely on), how many pods ran and how many at once (the suspicion "one pod of many" needs both), and the named
+ * ports its pods declared (a Service's named targetPort leads to them).
  */
 import type { Sender } from '../model/endpoint.js';
-import type { Lease, Workload } from '../model/workload.js';
+import type { Lease, NamedPort, Workload } from '../model/workload.js';
 import { workloadId } from '../model/workload.js';
 
 /** Labels that change per rollout or per pod and must never select: the collector drops most; these too. */
@@ -25,6 +26,8 @@ export interface WorkloadProfile {
   readonly pods: number;
   readonly maxReplicas: number;
   readonly hostNetwork: boolean;
+  /** Every distinct named container port of its pods over the window. */
+  readonly ports: readonly NamedPort[];
 }
 
 function intersect(a: Record<string, string>, b: Readonly<Record<string, string>>): Record<string, string> {
@@ -69,12 +72,15 @@ export function workloadProfiles(leases: readonly Lease[]): Map<string, Workload
     let selector: Record<string, string> | null = null;
     for (const l of list) selector = selector === null ? { ...l.labels } : intersect(selector, l.labels);
     for (const k of Object.keys(selector ?? {})) if (CHURN.has(k)) delete selector![k];
+    const ports = new Map<string, NamedPort>();
+    for (const l of list) for (const p of l.ports) ports.set(`${p.name}/${p.protocol}/${p.port}`, p);
     out.set(id, {
       workload: list[0]!.workload,
       selector: selector ?? {},
       pods: new Set(list.map((l) => l.podUid)).size,
       maxReplicas: maxConcurrent(list),
       hostNetwork: list.some((l) => l.hostNetwork),
+      ports: [...ports.values()],
     });
   }
   return out;

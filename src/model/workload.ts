@@ -55,12 +55,61 @@ export interface PodRecord {
   readonly hostNetwork: boolean;
   readonly ips: readonly string[];
   readonly labels: Readonly<Record<string, string>>;
+  /** The container ports it declares under a name (see {@link NamedPort}). */
+  readonly ports: readonly NamedPort[];
   /** status.phase: Pending, Running, Succeeded, Failed, Unknown; '' when absent. */
   readonly phase: string;
   readonly createdAt: number | null;
   readonly startedAt: number | null;
   readonly deletedAt: number | null;
   readonly finishedAt: number | null;
+}
+
+/** The protocols a container port, a Service port and a NetworkPolicy port can name. */
+export type PortProtocol = 'TCP' | 'UDP' | 'SCTP';
+
+/**
+ * A container port a pod declares with a name: what a NetworkPolicy's `port: http` and a Service's
+ * `targetPort: http` resolve to on that pod. Unnamed container ports are not kept: nothing refers to them by
+ * anything but their number. Sidecars (init containers with `restartPolicy: Always`) count, as in Kubernetes.
+ */
+export interface NamedPort {
+  readonly name: string;
+  readonly port: number;
+  readonly protocol: PortProtocol;
+}
+
+/** One entry of a Service's `spec.ports`. */
+export interface ServicePort {
+  /** '' when the Service has a single unnamed port. */
+  readonly name: string;
+  readonly protocol: PortProtocol;
+  /** What clients connect to on the ClusterIP. */
+  readonly port: number;
+  /** Where the backing pods receive it: a number, or the name of a container port (resolved per pod). */
+  readonly targetPort: number | string;
+}
+
+/**
+ * The ports a backing pod receives on for traffic sent to a Service's ClusterIP on `port` / `protocol`: kube-proxy
+ * (or the CNI) translates the destination to podIP:targetPort before NetworkPolicy sees it. A named targetPort
+ * resolves through the pod's named container ports, as the endpoints controller does (`FindPort`); `podPorts` may
+ * hold several pods' ports (a workload across a rollout), hence several answers. Empty when the Service lists no
+ * such port (inventory collected before Service ports were stored, or a port it does not serve) or no pod declares
+ * the name.
+ */
+export function targetPorts(
+  service: readonly ServicePort[],
+  port: number,
+  protocol: PortProtocol,
+  podPorts: readonly NamedPort[],
+): number[] {
+  const sp = service.find((p) => p.port === port && p.protocol === protocol);
+  if (sp === undefined) return [];
+  if (typeof sp.targetPort === 'number') return [sp.targetPort];
+  const out = new Set<number>();
+  for (const p of podPorts) if (p.name === sp.targetPort && p.protocol === protocol) out.add(p.port);
+  return [...out].sort((a, b) => a - b);
 }
 
 export interface NodeAddress {
@@ -88,6 +137,7 @@ export interface ServiceRecord {
   readonly clusterIps: readonly string[];
   readonly externalName: string;
   readonly selector: Readonly<Record<string, string>>;
+  readonly ports: readonly ServicePort[];
   readonly createdAt: number | null;
 }
 
@@ -112,6 +162,8 @@ export interface Lease {
   readonly node: string;
   readonly hostNetwork: boolean;
   readonly labels: Readonly<Record<string, string>>;
+  /** The pod's named container ports; [] for leases stored before they were collected (migration 0012). */
+  readonly ports: readonly NamedPort[];
   readonly start: number;
   readonly end: number | null;
 }

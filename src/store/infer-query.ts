@@ -4,7 +4,7 @@
  * refresh the attribution cache first (src/identity/refresh-attribution.ts).
  */
 import type Database from 'better-sqlite3';
-import type { Lease } from '../model/workload.js';
+import type { Lease, ServicePort, ServiceRecord } from '../model/workload.js';
 import { JOIN_SQL, whereClause, type FlowFilter } from './flow-query.js';
 import { toLease, type LeaseRow } from './inventory-store.js';
 
@@ -153,17 +153,27 @@ export function cloudPrefixes(db: Database.Database): { cidr: string; service: s
   }[];
 }
 
-/** Service selectors by `namespace/name` (the latest row per service), for mapping ClusterIP traffic to pods. */
-export function serviceSelectors(db: Database.Database): Map<string, Record<string, string>> {
+/** What mapping ClusterIP traffic to pods needs of a Service: whom it selects, and where its ports lead. */
+export type ServiceView = Pick<ServiceRecord, 'selector' | 'ports'>;
+
+/** Services by `namespace/name` (the latest row per service): their selectors and ports. */
+export function services(db: Database.Database): Map<string, ServiceView> {
   const rows = db
-    .prepare('SELECT namespace, name, selector FROM k8s_services ORDER BY namespace, name')
+    .prepare('SELECT namespace, name, selector, ports FROM k8s_services ORDER BY namespace, name')
     .all() as {
     namespace: string;
     name: string;
     selector: string;
+    ports: string;
   }[];
   return new Map(
-    rows.map((r) => [`${r.namespace}/${r.name}`, JSON.parse(r.selector) as Record<string, string>]),
+    rows.map((r) => [
+      `${r.namespace}/${r.name}`,
+      {
+        selector: JSON.parse(r.selector) as Record<string, string>,
+        ports: JSON.parse(r.ports) as ServicePort[],
+      },
+    ]),
   );
 }
 

@@ -3,6 +3,7 @@ import type {
   InventoryChange,
   Lease,
   LeaseOp,
+  NamedPort,
   NamespaceRecord,
   NodeRecord,
   ServiceRecord,
@@ -39,6 +40,7 @@ export interface LeaseRow {
   labels: string;
   start_time: number;
   end_time: number | null;
+  ports: string;
 }
 
 /**
@@ -48,6 +50,7 @@ export interface LeaseRow {
 export class InventoryStore {
   readonly #openLease: Database.Statement;
   readonly #closeLease: Database.Statement;
+  readonly #fillPorts: Database.Statement;
   readonly #openLeases: Database.Statement;
   readonly #leasesAt: Database.Statement;
   readonly #leasesOf: Database.Statement;
@@ -70,12 +73,16 @@ export class InventoryStore {
   constructor(db: Database.Database) {
     this.#openLease = db.prepare(`
       INSERT INTO k8s_leases (cluster, ip, pod_uid, namespace, pod_name, workload_kind, workload_name, node,
-                              host_network, labels, start_time, end_time)
-      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                              host_network, labels, start_time, end_time, ports)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
       ON CONFLICT DO NOTHING`);
     this.#closeLease = db.prepare(`
       UPDATE k8s_leases SET end_time = ?
       WHERE cluster = ? AND pod_uid = ? AND ip = ? AND start_time = ?`);
+    // Leases opened before migration 0012 have no ports; a pod's ports never change, so any view of it fills them.
+    this.#fillPorts = db.prepare(
+      "UPDATE k8s_leases SET ports = ? WHERE cluster = ? AND pod_uid = ? AND ports = '[]'",
+    );
     this.#openLeases = db.prepare(
       'SELECT * FROM k8s_leases WHERE cluster = ? AND end_time IS NULL ORDER BY start_time, pod_uid, ip',
     );
@@ -118,12 +125,13 @@ export class InventoryStore {
       'UPDATE k8s_nodes SET deleted_at = ? WHERE cluster = ? AND deleted_at IS NULL AND last_seen < ?',
     );
     this.#upsertService = db.prepare(`
-      INSERT INTO k8s_services (cluster, namespace, name, uid, type, cluster_ips, external_name, selector,
+      INSERT INTO k8s_services (cluster, namespace, name, uid, type, cluster_ips, external_name, selector, ports,
                                 created_at, first_seen, last_seen)
-      VALUES (@cluster, @namespace, @name, @uid, @type, @clusterIps, @externalName, @selector, @createdAt, @at, @at)
+      VALUES (@cluster, @namespace, @name, @uid, @type, @clusterIps, @externalName, @selector, @ports, @createdAt,
+              @at, @at)
       ON CONFLICT DO UPDATE SET uid = excluded.uid, type = excluded.type, cluster_ips = excluded.cluster_ips,
-        external_name = excluded.external_name, selector = excluded.selector, created_at = excluded.created_at,
-        last_seen = MAX(last_seen, excluded.last_seen), deleted_at = NULL`);
+        external_name = excluded.external_name, selector = excluded.selector, ports = excluded.ports,
+        created_at = excluded.created_at, last_seen = MAX(last_seen, excluded.last_seen), deleted_at = NULL`);
     this.#deleteService = db.prepare(
       'UPDATE k8s_services SET deleted_at = ? WHERE cluster = ? AND namespace = ? AND name = ? AND deleted_at IS NULL',
     );
@@ -161,6 +169,7 @@ export class InventoryStore {
               JSON.stringify(l.labels),
               l.start,
               l.end,
+              JSON.stringify(l.ports),
             );
           } else {
             this.#closeLease.run(op.end, cluster, op.podUid, op.ip, op.start);
@@ -178,7 +187,8 @@ export class InventoryStore {
 
   /**
    * Writes one inventory view in one transaction: the lease opens and closes computed from it (src/identity/
-   * lease-history.ts) and the nodes, services and namespaces it carries. Pod changes are stored as leases only.
+   * lease-history.ts) and the nodes, services and namespaces it carries. Pod changes are stored as leases only; a
+   * pod's view also gives its ports to its leases stored without them.
    */
   record(cluster: string, changes: readonly InventoryChange[], ops: readonly LeaseOp[]): void {
     this.#record(cluster, changes, ops);
@@ -236,6 +246,8 @@ export class InventoryStore {
   #applyChange(cluster: string, c: InventoryChange): void {
     switch (c.resource) {
       case 'pods':
+        if (c.op === 'replace') for (const p of c.items) this.#putPodPorts(cluster, p.uid, p.ports);
+        else if (c.op === 'upsert') this.#putPodPorts(cluster, c.item.uid, c.item.ports);
         return;
       case 'nodes':
         if (c.op === 'replace') {
@@ -276,6 +288,10 @@ export class InventoryStore {
     for (const a of n.addresses) this.#insertNodeAddress.run(cluster, a.address, n.name, a.type);
   }
 
+  #putPodPorts(cluster: string, podUid: string, ports: readonly NamedPort[]): void {
+    if (ports.length > 0) this.#fillPorts.run(JSON.stringify(ports), cluster, podUid);
+  }
+
   #putService(cluster: string, s: ServiceRecord, at: number): void {
     this.#upsertService.run({
       cluster,
@@ -286,6 +302,7 @@ export class InventoryStore {
       clusterIps: JSON.stringify(s.clusterIps),
       externalName: s.externalName,
       selector: JSON.stringify(s.selector),
+      ports: JSON.stringify(s.ports),
       createdAt: s.createdAt,
       at,
     });
@@ -313,6 +330,7 @@ export function toLease(r: LeaseRow): Lease {
     node: r.node,
     hostNetwork: r.host_network === 1,
     labels: JSON.parse(r.labels) as Record<string, string>,
+    ports: JSON.parse(r.ports) as NamedPort[],
     start: r.start_time,
     end: r.end_time,
   };

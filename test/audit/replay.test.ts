@@ -2,12 +2,13 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { matchEgress, parseEgressRuleSet } from '../../src/audit/egressruleset.js';
+import { PodIndex } from '../../src/audit/pod-index.js';
 import { readPolicySet } from '../../src/audit/policy-set.js';
 import { replayEdges, replayOutcome, type ReplayRow } from '../../src/audit/replay.js';
 import { sgRuleAllows } from '../../src/audit/security-group.js';
-import { attributedEdges, podLabels } from '../../src/store/infer-query.js';
+import { attributedEdges, leasesInWindow, podLabels, services } from '../../src/store/infer-query.js';
 import { tempDir } from '../helpers/tmp.js';
-import { DAY, T0, World } from '../helpers/world.js';
+import { DAY, T0, World, type PodSpec } from '../helpers/world.js';
 
 function policies(yaml: string) {
   const dir = tempDir();
@@ -21,7 +22,8 @@ function replay(w: World, yaml: string): ReplayRow[] {
     ['shop', { 'kubernetes.io/metadata.name': 'shop' }],
     ['data', { 'kubernetes.io/metadata.name': 'data' }],
   ]);
-  return replayEdges(attributedEdges(db, {}), policies(yaml), ns, podLabels(db));
+  const pods = new PodIndex(leasesInWindow(db, -Infinity, Infinity), services(db));
+  return replayEdges(attributedEdges(db, {}), policies(yaml), ns, podLabels(db), pods);
 }
 
 const web = { uid: 'web-1', namespace: 'shop', workload: 'web', ip: '10.244.1.5', start: T0 - DAY };
@@ -165,6 +167,109 @@ spec:
     expect(partner.layers[0]!.allowedBy[0]).toMatch(/web-partner.*candidate shop\/web-1/);
     // Inside the VPC a node address is the node itself: no pod policy governs it.
     expect(rows.find((r) => r.target === '10.20.0.5')!.verdict).toBe('not-covered');
+  });
+
+  it("resolves a named port against the destination pod's ports, for egress and for ingress rules", () => {
+    const api = (uid: string, ip: string, ports: PodSpec['ports']): PodSpec => ({
+      uid,
+      namespace: 'shop',
+      workload: uid,
+      ip,
+      start: T0 - DAY,
+      labels: { app: 'api' },
+      ports,
+    });
+    const w = new World().pods(T0 - DAY, [
+      web,
+      api('api', '10.244.1.7', [{ name: 'http', port: 8080, protocol: 'TCP' }]),
+      // Another pod the rules select, whose `http` is another port: 8080 is no `http` of it.
+      api('legacy', '10.244.1.8', [{ name: 'http', port: 8000, protocol: 'TCP' }]),
+    ]);
+    w.flow({ src: '10.244.1.5', dst: '10.244.1.7', port: 8080, at: T0 + 60 });
+    w.flow({ src: '10.244.1.5', dst: '10.244.1.8', port: 8080, at: T0 + 60 });
+    const named = {
+      egress: `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: named, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Egress]
+  egress: [{to: [{podSelector: {matchLabels: {app: api}}}], ports: [{port: http}]}]
+`,
+      ingress: `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: named, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: api}}
+  policyTypes: [Ingress]
+  ingress: [{from: [{podSelector: {matchLabels: {app: web}}}], ports: [{port: http}]}]
+`,
+    };
+    for (const [direction, yaml] of Object.entries(named)) {
+      const rows = replay(w, yaml);
+      expect(rows.find((r) => r.target === 'shop/Deployment/api')).toMatchObject({
+        verdict: 'allowed',
+        layers: [{ allowedBy: [`networkpolicy shop/named ${direction}[0]`] }],
+      });
+      expect(rows.find((r) => r.target === 'shop/Deployment/legacy')!.verdict).toBe('denied');
+    }
+  });
+
+  it('judges a flow to a ClusterIP at the pods behind it, on their targetPort, keeping the ClusterIP as target', () => {
+    const cart = {
+      uid: 'cart-1',
+      namespace: 'shop',
+      workload: 'cart',
+      ip: '10.244.2.9',
+      start: T0 - DAY,
+      labels: { app: 'cart' },
+      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    } as const;
+    const w = new World()
+      .pods(T0 - DAY, [web, cart])
+      .service(
+        'shop',
+        'cart',
+        '172.20.0.10',
+        { app: 'cart' },
+        [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 'http' }],
+        T0 - DAY,
+      )
+      .service('shop', 'legacy', '172.20.0.11', { app: 'cart' }, [], T0 - DAY);
+    w.flow({ src: '10.244.1.5', dst: '172.20.0.10', port: 80, at: T0 + 60 });
+    w.flow({ src: '10.244.1.5', dst: '172.20.0.11', port: 80, at: T0 + 60 });
+    const toCart = (port: number) => `
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: web-cart, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: web}}
+  policyTypes: [Egress]
+  egress: [{to: [{podSelector: {matchLabels: {app: cart}}}], ports: [{port: ${port}}]}]
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: cart-in, namespace: shop}
+spec:
+  podSelector: {matchLabels: {app: cart}}
+  policyTypes: [Ingress]
+  ingress: [{from: [{podSelector: {matchLabels: {app: web}}}], ports: [{port: ${port}}]}]
+`;
+    const pod = replay(w, toCart(8080)).find((r) => r.target === '172.20.0.10')!;
+    expect(pod).toMatchObject({ verdict: 'allowed', port: 80 });
+    expect(pod.layers[0]!.allowedBy).toEqual([
+      'networkpolicy shop/web-cart egress[0] (Service shop/cart → shop/Deployment/cart port 8080)',
+      'networkpolicy shop/cart-in ingress[0] (Service shop/cart → shop/Deployment/cart port 8080)',
+    ]);
+    const service = replay(w, toCart(80)).find((r) => r.target === '172.20.0.10')!;
+    expect(service.verdict).toBe('denied');
+    expect(service.layers[0]!.reason).toMatch(
+      /^Service shop\/cart → shop\/Deployment\/cart port 8080: egress isolated by shop\/web-cart; no rule allows TCP 8080/,
+    );
+    // A Service stored without its ports: the ClusterIP is an address, as before.
+    expect(replay(w, toCart(8080)).find((r) => r.target === '172.20.0.11')!.verdict).toBe('denied');
   });
 
   it('checks proxied requests against the union of EgressRuleSets', () => {

@@ -9,7 +9,7 @@ import { refreshAttribution } from '../../src/identity/refresh-attribution.js';
 import type { DnsAnswerAggregate } from '../../src/model/dns.js';
 import type { Edge } from '../../src/model/edge.js';
 import { SOURCE_KINDS, type SourceKind } from '../../src/model/observation.js';
-import type { NodeRecord, PodRecord } from '../../src/model/workload.js';
+import type { NamedPort, NodeRecord, PodRecord, ServiceRecord } from '../../src/model/workload.js';
 import { DnsStore } from '../../src/store/dns-store.js';
 import { InventoryStore } from '../../src/store/inventory-store.js';
 import { Store } from '../../src/store/store.js';
@@ -30,6 +30,7 @@ export interface PodSpec {
   readonly labels?: Record<string, string>;
   readonly start: number;
   readonly hostNetwork?: boolean;
+  readonly ports?: readonly NamedPort[];
 }
 
 export interface FlowSpec {
@@ -49,6 +50,7 @@ export class World {
   #seq = 0;
   #pods: PodRecord[] = [];
   #nodes: NodeRecord[] = [];
+  #services: ServiceRecord[] = [];
 
   constructor() {
     this.store = new Store(join(tempDir(), 'world.db'));
@@ -68,6 +70,30 @@ export class World {
     return this;
   }
 
+  /** Adds a ClusterIP Service in `namespace`, as of `at`. */
+  service(
+    namespace: string,
+    name: string,
+    clusterIp: string,
+    selector: Record<string, string>,
+    ports: ServiceRecord['ports'],
+    at: number,
+  ): this {
+    this.#services.push({
+      uid: `svc-${name}`,
+      namespace,
+      name,
+      type: 'ClusterIP',
+      clusterIps: [clusterIp],
+      externalName: '',
+      selector,
+      ports,
+      createdAt: at,
+    });
+    this.#recorder.apply([{ op: 'replace', resource: 'services', at, items: this.#services }]);
+    return this;
+  }
+
   /** Replaces the running pods as of `at` (a snapshot): pods not listed are gone from then on. */
   pods(at: number, specs: readonly PodSpec[]): this {
     this.#pods = specs.map((p) => ({
@@ -79,6 +105,7 @@ export class World {
       hostNetwork: p.hostNetwork ?? false,
       ips: [p.ip],
       labels: p.labels ?? { app: p.workload },
+      ports: p.ports ?? [],
       phase: 'Running',
       createdAt: p.start,
       startedAt: p.start,

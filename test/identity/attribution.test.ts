@@ -34,6 +34,7 @@ function lease(o: Partial<Lease> & Pick<Lease, 'podUid' | 'start' | 'end'>): Lea
     node: NODE,
     hostNetwork: false,
     labels: { app: name },
+    ports: [],
     ...o,
   };
 }
@@ -333,6 +334,7 @@ describe('refreshAttribution', () => {
     node: NODE,
     hostNetwork: false,
     ips: [ip],
+    ports: [],
     labels: {},
     phase: 'Running',
     createdAt: startedAt,

@@ -18,6 +18,7 @@ const pod = (o: Partial<PodRecord> & Pick<PodRecord, 'uid'>): PodRecord => ({
   hostNetwork: false,
   ips: [],
   labels: { app: 'web' },
+  ports: [],
   phase: 'Running',
   createdAt: T0,
   startedAt: T0 + 1,

@@ -124,6 +124,7 @@ const pod = (uid: string, ip: string, start: number, node = NODE): PodRecord => 
   hostNetwork: false,
   ips: [ip],
   labels: { app: uid },
+  ports: [],
   phase: 'Running',
   createdAt: start,
   startedAt: start,
@@ -139,6 +140,7 @@ const service = (name: string, ip: string, createdAt: number): ServiceRecord => 
   clusterIps: [ip],
   externalName: '',
   selector: { app: name },
+  ports: [],
   createdAt,
 });
 

@@ -189,6 +189,57 @@ describe('inference from edges, leases and DNS answers', () => {
     expect(e!.destination).toMatchObject({ kind: 'peer', selector: { app: 'cart' } });
   });
 
+  it("learns traffic to a Service's ClusterIP as its pods' workload on the targetPort, a number or a port name", () => {
+    const pod = (workload: string, ip: string, ports: PodSpec['ports']): PodSpec => ({
+      uid: `${workload}-1`,
+      namespace: 'shop',
+      workload,
+      ip,
+      start: T0 - DAY,
+      ports,
+    });
+    const w = new World()
+      .pods(T0 - DAY, [
+        checkout(),
+        pod('cart', '10.244.2.9', []),
+        pod('search', '10.244.3.3', [{ name: 'grpc', port: 9090, protocol: 'TCP' }]),
+      ])
+      .service(
+        'shop',
+        'cart',
+        '172.20.0.10',
+        { app: 'cart' },
+        [{ name: '', protocol: 'TCP', port: 80, targetPort: 8080 }],
+        T0 - DAY,
+      )
+      .service(
+        'shop',
+        'search',
+        '172.20.0.11',
+        { app: 'search' },
+        [{ name: 'grpc', protocol: 'TCP', port: 443, targetPort: 'grpc' }],
+        T0 - DAY,
+      );
+    w.flow({ src: '10.244.1.5', dst: '172.20.0.10', port: 80, at: T0 + 60 });
+    w.flow({ src: '10.244.1.5', dst: '172.20.0.11', port: 443, at: T0 + 60 });
+    // NetworkPolicy and Cilium see the pod's port, after kube-proxy's translation: port 80 would allow nothing.
+    expect(of(run(w), 'shop/Deployment/checkout').map(target)).toEqual([
+      'shop/Deployment/cart:8080/TCP',
+      'shop/Deployment/search:9090/TCP',
+    ]);
+  });
+
+  it('keeps the port seen on a ClusterIP when the Service lists no ports (inventory stored before they were)', () => {
+    const w = new World()
+      .pods(T0 - DAY, [
+        checkout(),
+        { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
+      ])
+      .service('shop', 'cart', '172.20.0.10', { app: 'cart' }, [], T0 - DAY);
+    w.flow({ src: '10.244.1.5', dst: '172.20.0.10', port: 80, at: T0 + 60 });
+    expect(of(run(w), 'shop/Deployment/checkout').map(target)).toEqual(['shop/Deployment/cart:80/TCP']);
+  });
+
   it('narrows SNAT traffic from a node address to the candidate pod that asked DNS for the name', () => {
     const w = new World()
       .node('node-a', '10.0.1.10', T0 - DAY)

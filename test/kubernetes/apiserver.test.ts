@@ -22,6 +22,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { InventoryWatcher, type WatchLogEvent } from '../../collectors/kubernetes/watch.js';
 import { k8sCommand } from '../../src/cli/collect-k8s.js';
 import { LeaseRecorder } from '../../src/identity/lease-history.js';
+import { services } from '../../src/store/infer-query.js';
 import { InventoryStore } from '../../src/store/inventory-store.js';
 import { Store } from '../../src/store/store.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -96,7 +97,9 @@ async function createPod(name: string, ip: string | null): Promise<void> {
           { apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'web-5f6d7', uid: rsUid, controller: true },
         ],
       },
-      spec: { containers: [{ name: 'app', image: 'example/web:1' }] },
+      spec: {
+        containers: [{ name: 'app', image: 'example/web:1', ports: [{ name: 'http', containerPort: 8080 }] }],
+      },
     },
   });
   if (ip !== null) await setIp(name, ip);
@@ -185,9 +188,16 @@ function withServer(kc: KubeConfig, server: string): KubeConfig {
 }
 
 describe('collect k8s against a real kube-apiserver', () => {
-  it('takes a --once snapshot: leases per pod IP, owners resolved to the Deployment', async () => {
+  it('takes a --once snapshot: leases per pod IP, owners resolved to the Deployment, ports kept', async () => {
     await createPod('web-a', '10.244.1.5');
     await createPod('web-b', '10.244.1.6');
+    await core.createNamespacedService({
+      namespace: ns,
+      body: {
+        metadata: { name: 'web' },
+        spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
+      },
+    });
     const { store, inv, recorder } = openDb();
     const watcher = new InventoryWatcher({ kubeConfig: admin, sink: recorder });
     const stats = await watcher.listAll();
@@ -197,7 +207,13 @@ describe('collect k8s against a real kube-apiserver', () => {
       podName: 'web-a',
       workload: { namespace: ns, kind: 'Deployment', name: 'web' },
       labels: { app: 'web' },
+      // The API server defaults the protocol.
+      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
       end: null,
+    });
+    expect(services(store.db).get(`${ns}/web`)).toEqual({
+      selector: { app: 'web' },
+      ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 'http' }],
     });
 
     // web-a goes away and web-c takes over its IP; the next snapshot records both holders, one after the other.

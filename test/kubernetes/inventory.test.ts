@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   resolveWorkload,
   toPodRecord,
+  toServiceRecord,
   workloadLabels,
   type OwnerIndex,
 } from '../../collectors/kubernetes/inventory.js';
@@ -143,6 +144,54 @@ describe('pod mapping', () => {
     expect(fromText).toEqual(fromDate);
   });
 
+  it('keeps named container ports, defaulting the protocol to TCP, and leaves out entries it cannot read', () => {
+    const r = toPodRecord(
+      {
+        metadata: { name: 'p', namespace: 'n', uid: 'u' },
+        spec: {
+          containers: [
+            {
+              name: 'a',
+              ports: [
+                { name: 'dns', containerPort: 53, protocol: 'UDP' },
+                { name: 'http', containerPort: 8080 },
+                { name: 'huge', containerPort: 70000 },
+                { name: 'icmp', containerPort: 1, protocol: 'ICMP' as 'TCP' },
+                { containerPort: 9000 },
+              ],
+            },
+            { name: 'b', ports: 'http' as unknown as [] },
+          ],
+        },
+      },
+      new Map(),
+    );
+    expect(r.ok && r.value.ports).toEqual([
+      { name: 'dns', port: 53, protocol: 'UDP' },
+      { name: 'http', port: 8080, protocol: 'TCP' },
+    ]);
+  });
+
+  it("keeps a Service's ports: targetPort a number or a container port name, else the port itself", () => {
+    const r = toServiceRecord({
+      metadata: { name: 's', namespace: 'n' },
+      spec: {
+        selector: { app: 'web' },
+        ports: [
+          { name: 'http', port: 80, targetPort: 8080 },
+          { name: 'grpc', port: 9090, targetPort: 'grpc', protocol: 'TCP' },
+          { name: 'dns', port: 53, protocol: 'UDP' },
+          { name: 'bad', port: 0, targetPort: 1 },
+        ],
+      },
+    });
+    expect(r.ok && r.value.ports).toEqual([
+      { name: 'http', protocol: 'TCP', port: 80, targetPort: 8080 },
+      { name: 'grpc', protocol: 'TCP', port: 9090, targetPort: 'grpc' },
+      { name: 'dns', protocol: 'UDP', port: 53, targetPort: 53 },
+    ]);
+  });
+
   it('rejects, without throwing, a pod with a bad IP, a bad time or no uid', () => {
     const base = { metadata: { name: 'p', namespace: 'n', uid: 'u' } };
     expect(toPodRecord({ ...base, status: { podIPs: [{ ip: '10.0.0.256' }] } }, new Map())).toEqual({
@@ -179,6 +228,11 @@ describe('kubectl snapshot', () => {
       hostNetwork: false,
       ips: ['10.244.1.5'],
       labels: { app: 'checkout', team: 'payments' },
+      // Named ports only, a sidecar's among them; a plain init container's are not served.
+      ports: [
+        { name: 'http', port: 8080, protocol: 'TCP' },
+        { name: 'metrics', port: 9090, protocol: 'TCP' },
+      ],
       phase: 'Running',
       createdAt: t('2025-03-01T09:00:00Z'),
       startedAt: t('2025-03-01T09:00:05Z'),
@@ -221,9 +275,9 @@ describe('kubectl snapshot', () => {
         createdAt: t('2025-02-01T00:00:00Z'),
       },
     ]);
-    expect(r.snapshot.services.map((s) => [s.name, s.clusterIps])).toEqual([
-      ['checkout', ['172.20.14.2']],
-      ['checkout-headless', []],
+    expect(r.snapshot.services.map((s) => [s.name, s.clusterIps, s.ports])).toEqual([
+      ['checkout', ['172.20.14.2'], [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 8080 }]],
+      ['checkout-headless', [], [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 8080 }]],
     ]);
     expect(r.snapshot.namespaces.map((n) => n.name)).toEqual(['payments', 'kube-system']);
     expect(r.ignored).toBe(1); // the Deployment

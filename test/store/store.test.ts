@@ -2,8 +2,12 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { LeaseRecorder } from '../../src/identity/lease-history.js';
 import type { Checkpoint, Edge } from '../../src/model/edge.js';
+import type { PodRecord, ServiceRecord } from '../../src/model/workload.js';
 import { queryFlows } from '../../src/store/flow-query.js';
+import { services } from '../../src/store/infer-query.js';
+import { InventoryStore } from '../../src/store/inventory-store.js';
 import { edgeTotals } from '../../src/store/source-query.js';
 import { knownSqliteError, Store } from '../../src/store/store.js';
 import { migrate } from '../../src/store/migrator.js';
@@ -358,6 +362,70 @@ describe('edge keys (migration 0010)', () => {
       checkpoints: [checkpoint()],
     });
     expect(four()).toEqual(rows.map((r) => [...r, 2]));
+    store.close();
+  });
+});
+
+describe('inventory ports (migration 0012)', () => {
+  const web = (ip: string, uid: string): PodRecord => ({
+    uid,
+    namespace: 'shop',
+    name: uid,
+    workload: { cluster: '', namespace: 'shop', kind: 'Deployment', name: 'web' },
+    node: 'n1',
+    hostNetwork: false,
+    ips: [ip],
+    labels: { app: 'web' },
+    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    phase: 'Running',
+    createdAt: 100,
+    startedAt: 100,
+    deletedAt: null,
+    finishedAt: null,
+  });
+  const svc: ServiceRecord = {
+    uid: 's1',
+    namespace: 'shop',
+    name: 'web',
+    type: 'ClusterIP',
+    clusterIps: ['172.20.0.1'],
+    externalName: '',
+    selector: { app: 'web' },
+    ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 'http' }],
+    createdAt: 100,
+  };
+
+  it("reads rows stored before it as portless, and the next view fills in a running pod's ports", () => {
+    const { path, old } = databaseBefore(12);
+    old.exec(`
+      INSERT INTO k8s_leases (cluster, ip, pod_uid, namespace, pod_name, workload_kind, workload_name, node,
+                              host_network, labels, start_time, end_time)
+      VALUES ('', '10.0.0.5', 'web-1', 'shop', 'web-1', 'Deployment', 'web', 'n1', 0, '{"app":"web"}', 100, NULL);
+      INSERT INTO k8s_services (cluster, namespace, name, uid, type, cluster_ips, external_name, selector,
+                                created_at, first_seen, last_seen)
+      VALUES ('', 'shop', 'web', 's1', 'ClusterIP', '["172.20.0.1"]', '', '{"app":"web"}', 100, 100, 100);`);
+    old.close();
+
+    const store = new Store(path);
+    const inv = new InventoryStore(store.db);
+    expect(inv.leasesOf('10.0.0.5').map((l) => l.ports)).toEqual([[]]);
+    expect(services(store.db).get('shop/web')).toEqual({ selector: { app: 'web' }, ports: [] });
+
+    // A collector resumes from the open lease: the pod opens nothing new, yet its ports are stored.
+    const recorder = new LeaseRecorder(inv, '', inv.openLeases(''));
+    recorder.apply([
+      { op: 'replace', resource: 'services', at: 200, items: [svc] },
+      {
+        op: 'replace',
+        resource: 'pods',
+        at: 200,
+        items: [web('10.0.0.5', 'web-1'), web('10.0.0.6', 'web-2')],
+      },
+    ]);
+    expect(recorder.counts).toEqual({ opened: 1, closed: 0 });
+    for (const ip of ['10.0.0.5', '10.0.0.6'])
+      expect(inv.leasesOf(ip).map((l) => l.ports)).toEqual([[{ name: 'http', port: 8080, protocol: 'TCP' }]]);
+    expect(services(store.db).get('shop/web')).toEqual({ selector: { app: 'web' }, ports: svc.ports });
     store.close();
   });
 });

@@ -10,6 +10,7 @@ import { migration0008 } from './0008-candidate-first-seen.js';
 import { migration0009 } from './0009-edge-rows.js';
 import { migration0010 } from './0010-edge-key.js';
 import { migration0011 } from './0011-source-shape.js';
+import { migration0012 } from './0012-inventory-ports.js';
 
 /** Every schema change, in order. Append; never edit a migration that has shipped. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -24,4 +25,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0009,
   migration0010,
   migration0011,
+  migration0012,
 ];
