@@ -62,6 +62,7 @@ export class InventoryStore {
   readonly #upsertService: Database.Statement;
   readonly #deleteService: Database.Statement;
   readonly #goneServices: Database.Statement;
+  readonly #goneServicesIn: Database.Statement;
   readonly #upsertNamespace: Database.Statement;
   readonly #deleteNamespace: Database.Statement;
   readonly #goneNamespaces: Database.Statement;
@@ -130,6 +131,9 @@ export class InventoryStore {
     this.#goneServices = db.prepare(
       'UPDATE k8s_services SET deleted_at = ? WHERE cluster = ? AND deleted_at IS NULL AND last_seen < ?',
     );
+    this.#goneServicesIn = db.prepare(`
+      UPDATE k8s_services SET deleted_at = ?
+      WHERE cluster = ? AND deleted_at IS NULL AND last_seen < ? AND namespace IN (SELECT value FROM json_each(?))`);
     this.#upsertNamespace = db.prepare(`
       INSERT INTO k8s_namespaces (cluster, name, uid, labels, created_at, first_seen, last_seen)
       VALUES (@cluster, @name, @uid, @labels, @createdAt, @at, @at)
@@ -247,7 +251,8 @@ export class InventoryStore {
       case 'services':
         if (c.op === 'replace') {
           for (const s of c.items) this.#putService(cluster, s, c.at);
-          this.#goneServices.run(c.at, cluster, c.at);
+          if (c.namespaces === undefined) this.#goneServices.run(c.at, cluster, c.at);
+          else this.#goneServicesIn.run(c.at, cluster, c.at, JSON.stringify(c.namespaces));
         } else if (c.op === 'upsert') this.#putService(cluster, c.item, c.at);
         else this.#deleteService.run(c.at, cluster, c.item.namespace, c.item.name);
         return;
