@@ -69,11 +69,13 @@ export class InventoryStore {
   readonly #record: (cluster: string, changes: readonly InventoryChange[], ops: readonly LeaseOp[]) => void;
 
   constructor(db: Database.Database) {
+    // A pod listed as running with the lease's start again never ended (a pod's uid is never reused): the lease was
+    // closed by a listing that missed it, such as an empty snapshot imported with --allow-empty. It is reopened.
     this.#openLease = db.prepare(`
       INSERT INTO k8s_leases (cluster, ip, pod_uid, namespace, pod_name, workload_kind, workload_name, node,
                               host_network, labels, start_time, end_time)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT DO NOTHING`);
+      ON CONFLICT DO UPDATE SET end_time = NULL WHERE excluded.end_time IS NULL AND end_time IS NOT NULL`);
     this.#closeLease = db.prepare(`
       UPDATE k8s_leases SET end_time = ?
       WHERE cluster = ? AND pod_uid = ? AND ip = ? AND start_time = ?`);

@@ -131,7 +131,7 @@ describe('collect k8s --snapshot: a snapshot ends only what it covers', () => {
     expect(workloadFlows(db)).toBe(3);
   });
 
-  it('with --allow-empty takes an empty list as a cluster without pods, and warns that it ended most leases', () => {
+  it('with --allow-empty takes an empty list as a cluster without pods and warns; a later listing reopens them', () => {
     const { db, at } = setup();
     const r = at('empty.json', [], '-q', '--allow-empty');
     expect(r.code).toBe(0);
@@ -140,6 +140,10 @@ describe('collect k8s --snapshot: a snapshot ends only what it covers', () => {
     );
     expect(openPods(db)).toEqual([]);
     expect(workloadFlows(db)).toBe(0);
+    // The pods were running all along: a later listing of them reopens their leases.
+    expect(at('again.json', [namespace('shop'), namespace('ops'), WEB, API, TOOL], '-q').code).toBe(0);
+    expect(openPods(db)).toEqual(['ops/tool', 'shop/api', 'shop/web']);
+    expect(workloadFlows(db)).toBe(3);
   });
 
   it('a listing of one namespace (kubectl get pods -n shop) ends the pods gone from it and nothing elsewhere', () => {

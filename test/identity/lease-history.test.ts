@@ -212,6 +212,25 @@ describe('lease history in the store', () => {
     second.store.close();
   });
 
+  it('reopens the lease of a pod that a listing missed once a later one lists it again', () => {
+    const dir = tempDir();
+    const a = pod({ uid: 'a', ips: ['10.0.0.5'] });
+    // Each view by its own run, as `collect k8s --snapshot` does: an empty listing, then one with a again.
+    for (const [at, items] of [
+      [T0 + 600, [a]],
+      [T0 + 1200, []],
+      [T0 + 1800, [a]],
+    ] as const) {
+      const run = storeWith(dir);
+      run.recorder.apply(replace(at, [...items]));
+      run.store.close();
+    }
+    const { inv, store } = storeWith(dir);
+    expect(spans(inv.leasesOf('10.0.0.5'))).toEqual([['a', 1, null]]);
+    expect(inv.openLeases('').map((l) => l.podUid)).toEqual(['a']);
+    store.close();
+  });
+
   it('keeps nodes, services and namespaces with the time they disappeared', () => {
     const dir = tempDir();
     const { store, recorder } = storeWith(dir);
