@@ -17,12 +17,12 @@
  * is the one that last asked for the name, unless two clients asked for it at nearly the same time (then it is
  * unknown: a guess would attribute a name to the wrong workload).
  *
- * The file has no year; see local-time.ts. dnsmasq logs no TTL.
+ * The file has no year and no zone; see local-time.ts. dnsmasq logs no TTL.
  */
 import { normalizeHost } from '../../src/model/authority.js';
 import { dnsAnswer, DnsParseOutcome, normalizeDnsType, type DnsAnswer } from '../../src/model/dns.js';
 import { canonicalIp, ipFamily } from '../../src/model/ip.js';
-import { SyslogClock, type YearState } from './local-time.js';
+import { SyslogClock, type WallClockZone, type YearState } from './local-time.js';
 
 /** Why a line is malformed. Bounded: these are quarantine reasons. */
 export const DNSMASQ_REJECT_REASONS = [
@@ -62,6 +62,8 @@ export interface DnsmasqOptions {
   readonly year: number | null;
   /** Epoch seconds no line is later than (the file's mtime, or now). */
   readonly reference: number;
+  /** The zone the log's host wrote its times in (`--tz`); default: this machine's. */
+  readonly zone?: WallClockZone;
 }
 
 /** `<time> [host] dnsmasq[pid]: message`; `[pid]` is absent in some syslog setups. */
@@ -100,7 +102,7 @@ export class DnsmasqParser {
   readonly #askers = new Map<string, Asker>();
 
   constructor(opts: DnsmasqOptions, resumeState: string | null = null) {
-    this.#clock = new SyslogClock(opts.year, opts.reference, readState(resumeState));
+    this.#clock = new SyslogClock(opts.year, opts.reference, readState(resumeState), opts.zone);
   }
 
   snapshot(): string | null {

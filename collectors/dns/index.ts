@@ -4,12 +4,14 @@
  * format's module for its field mapping; all three produce `DnsAnswer`s (src/model/dns.ts).
  *
  * Options every format receives: `reference`, epoch seconds no line is later than (the CLI passes the file's
- * mtime, or now for stdin), and `year` (dnsmasq: the year of the first line, which wins over `reference`).
+ * mtime, or now for stdin), `year` (dnsmasq: the year of the first line, which wins over `reference`) and `tz`
+ * (dnsmasq: the zone its host wrote times in, which its lines do not say).
  */
 import type { DnsCollectorDescriptor, DnsLineParser } from '../../src/model/dns.js';
 import { UsageError } from '../../src/model/errors.js';
 import { parseCorednsLine } from './coredns.js';
 import { DnsmasqParser } from './dnsmasq.js';
+import { LOCAL_ZONE, parseTimeZone, type WallClockZone } from './local-time.js';
 import { parseRoute53Line } from './route53.js';
 
 export { COREDNS_REJECT_REASONS, COREDNS_SKIP_REASONS, parseCorednsLine } from './coredns.js';
@@ -31,6 +33,18 @@ function year(options: Options): number | null {
     throw new UsageError(`--year ${JSON.stringify(text)}: expected a four-digit year`);
   }
   return Number(text);
+}
+
+function zone(options: Options): WallClockZone {
+  const text = options['tz'];
+  if (text === undefined) return LOCAL_ZONE;
+  const z = parseTimeZone(text);
+  if (z === null) {
+    throw new UsageError(
+      `--tz ${JSON.stringify(text)}: expected an IANA time zone (Europe/Berlin, UTC) or a UTC offset (+05:30)`,
+    );
+  }
+  return z;
 }
 
 const route53Parser: DnsLineParser = Object.freeze({ parse: parseRoute53Line });
@@ -62,7 +76,10 @@ export const dnsmasqCollector: DnsCollectorDescriptor = Object.freeze({
   description: 'dnsmasq --log-queries[=extra] lines (query, forwarded, reply/cached/config)',
   sample: 'Nov 23 02:37:45 dnsmasq[30463]: 11 127.0.0.1/39888 reply up.remote.test is 198.51.100.7',
   createParser: (options: Options, resumeState?: string | null): DnsLineParser =>
-    new DnsmasqParser({ year: year(options), reference: reference(options) }, resumeState ?? null),
+    new DnsmasqParser(
+      { year: year(options), reference: reference(options), zone: zone(options) },
+      resumeState ?? null,
+    ),
 });
 
 export const DNS_COLLECTORS: readonly DnsCollectorDescriptor[] = [

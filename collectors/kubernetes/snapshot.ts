@@ -130,6 +130,22 @@ export function parseKubectlList(text: string, cluster = ''): SnapshotParseResul
   return { ok: true, snapshot: { pods, nodes, services, namespaces }, rejects, ignored };
 }
 
+/**
+ * The namespaces a snapshot is a complete listing of, or null for the whole cluster. A snapshot holding Namespace
+ * objects is taken as the documented `kubectl get pods,nodes,services,namespaces,replicasets,jobs -A`. Without
+ * them (`kubectl get pods -n shop`, or `-A` without `namespaces`) it speaks only for the namespaces its pods and
+ * services are in: kubectl prints nothing for a namespace it was not asked about, and a pod absent from the
+ * file there has not ended. (kubectl lists cluster-scoped kinds whole even with `-n`, so a listing of some
+ * namespaces must leave `namespaces` out; the README says so.)
+ */
+export function coveredNamespaces(s: KubeSnapshot): readonly string[] | null {
+  if (s.namespaces.length > 0) return null;
+  const covered = new Set<string>();
+  for (const p of s.pods) covered.add(p.namespace);
+  for (const v of s.services) covered.add(v.namespace);
+  return [...covered].sort();
+}
+
 function nameOf(item: unknown): string {
   const meta = typeof item === 'object' && item !== null ? (item as { metadata?: unknown }).metadata : null;
   if (typeof meta !== 'object' || meta === null) return '';

@@ -12,6 +12,7 @@ import { isoTime, parseWindow } from './time-window.js';
 interface CollectDnsOptions {
   readonly format: string;
   readonly year?: string;
+  readonly tz?: string;
   readonly bucket?: string;
   readonly output: string;
   readonly flushLines: string;
@@ -32,6 +33,10 @@ export function collectDnsCommand(): Command {
       '--year <yyyy>',
       'dnsmasq: year of the first line (default: from the file mtime, or now for stdin)',
     )
+    .option(
+      '--tz <zone>',
+      "dnsmasq: time zone of the host that wrote the log, IANA (Europe/Berlin) or a UTC offset (+05:30) (default: this machine's, $TZ)",
+    )
     .option('--bucket <duration>', 'time bucket of stored rows, fixed per database (e.g. 1h, 15m)')
     .addOption(
       new Option('-o, --output <format>', 'summary format').choices(['text', 'json']).default('text'),
@@ -39,13 +44,13 @@ export function collectDnsCommand(): Command {
     .addOption(new Option('--flush-lines <n>', 'lines per commit').default('1000000').hideHelp())
     .addHelpText(
       'after',
-      `\nSample lines:\n${samples}\n\nExamples:\n  egress-learner collect dns --format dnsmasq /var/log/dnsmasq.log\n  kubectl logs -n kube-system -l k8s-app=kube-dns --timestamps | egress-learner collect dns --format coredns -`,
+      `\nSample lines:\n${samples}\n\nExamples:\n  egress-learner collect dns --format dnsmasq --tz Europe/Berlin /var/log/dnsmasq.log\n  kubectl logs -n kube-system -l k8s-app=kube-dns --timestamps | egress-learner collect dns --format coredns -`,
     )
     .action(async (paths: string[], opts: CollectDnsOptions, self: Command) => {
       const g = self.optsWithGlobals<GlobalOptions>();
       const descriptor = dnsCollectorNamed(opts.format)!;
-      const parserOptions = { year: opts.year };
-      // Build a parser once up front so a bad --year fails before any input is touched.
+      const parserOptions = { year: opts.year, tz: opts.tz };
+      // Build a parser once up front so a bad --year or --tz fails before any input is touched.
       descriptor.createParser(parserOptions, null);
       const flushLines = positiveInt(opts.flushLines, '--flush-lines');
       await runCollect(

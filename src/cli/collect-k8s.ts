@@ -1,11 +1,15 @@
 import { stat } from 'node:fs/promises';
 import { Command, Option } from 'commander';
-import { parseKubectlList, type SnapshotReject } from '../../collectors/kubernetes/snapshot.js';
+import {
+  coveredNamespaces,
+  parseKubectlList,
+  type SnapshotReject,
+} from '../../collectors/kubernetes/snapshot.js';
 import { readWholeText } from '../../collectors/sources/open.js';
 import type { WatchLogEvent } from '../../collectors/kubernetes/watch.js';
 import { LeaseRecorder } from '../identity/lease-history.js';
 import { InputError, UsageError } from '../model/errors.js';
-import type { InventoryChange } from '../model/workload.js';
+import type { InventoryChange, Lease } from '../model/workload.js';
 import { InventoryStore } from '../store/inventory-store.js';
 import type { Logger } from '../util/log.js';
 import { logger, openForWrite, say, type GlobalOptions } from './context.js';
@@ -20,6 +24,7 @@ interface K8sOptions {
   readonly once?: boolean;
   readonly snapshot?: string;
   readonly at?: string;
+  readonly allowEmpty?: boolean;
   readonly output: string;
 }
 
@@ -46,6 +51,10 @@ export function k8sCommand(now: () => number = () => Date.now() / 1000): Command
       '--at <time>',
       "the snapshot's time, RFC 3339 or a duration ago (default: the file's modification time)",
     )
+    .option(
+      '--allow-empty',
+      'import a snapshot that holds no pod as the whole cluster without pods: every lease ends (refused otherwise)',
+    )
     .addOption(
       new Option('-o, --output <format>', 'summary format').choices(['text', 'json']).default('text'),
     )
@@ -53,8 +62,13 @@ export function k8sCommand(now: () => number = () => Date.now() / 1000): Command
       'after',
       `
 Snapshots taken over time build the lease history; import them in time order. A pod in one snapshot and gone
-from the next ends its lease between the two. The watcher needs get/list/watch on pods, nodes, services,
-namespaces, replicasets and jobs: collectors/kubernetes/rbac/clusterrole.yaml.
+from the next ends its lease between the two, if the next one covers its namespace: a snapshot holding
+Namespace objects covers the whole cluster, one without them (kubectl get pods -n shop) only the namespaces
+of its pods and services; with -n, leave namespaces out (kubectl lists them all even then). Nodes, namespaces
+and services are updated only from a snapshot that lists some. A snapshot holding no pod is refused.
+
+The watcher needs get/list/watch on pods, nodes, services, namespaces, replicasets and jobs:
+collectors/kubernetes/rbac/clusterrole.yaml.
 
 Examples:
   egress-learner collect k8s --once
@@ -68,9 +82,14 @@ Examples:
       if (opts.at !== undefined && opts.snapshot === undefined) {
         throw new UsageError('--at applies to --snapshot only (a live listing is timed by the clock)');
       }
+      if (opts.allowEmpty === true && opts.snapshot === undefined) {
+        throw new UsageError(
+          '--allow-empty applies to --snapshot only (a live listing is the whole cluster)',
+        );
+      }
       const summary =
         opts.snapshot !== undefined
-          ? await importSnapshot(g, opts.snapshot, opts.at, now)
+          ? await importSnapshot(g, opts.snapshot, opts.at, opts.allowEmpty === true, now)
           : await watchCluster(g, opts, log, now);
       if (opts.output === 'json') process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
       else if (!g.quiet) say(g, summaryLine(summary));
@@ -84,6 +103,8 @@ interface K8sSummary {
   readonly nodes: number;
   readonly services: number;
   readonly namespaces: number;
+  /** The namespaces a snapshot was complete for; null: the whole cluster (always so for the API). */
+  readonly coveredNamespaces: readonly string[] | null;
   readonly leasesOpened: number;
   readonly leasesClosed: number;
   readonly rejected: number;
@@ -94,6 +115,7 @@ async function importSnapshot(
   g: GlobalOptions,
   path: string,
   atText: string | undefined,
+  allowEmpty: boolean,
   now: () => number,
 ): Promise<K8sSummary> {
   const text = await readWholeText(path, 'snapshot_read');
@@ -121,12 +143,26 @@ async function importSnapshot(
     );
   }
   const s = parsed.snapshot;
-  const changes: InventoryChange[] = [
-    { op: 'replace', resource: 'namespaces', at, items: s.namespaces },
-    { op: 'replace', resource: 'nodes', at, items: s.nodes },
-    { op: 'replace', resource: 'services', at, items: s.services },
-    { op: 'replace', resource: 'pods', at, items: s.pods },
-  ];
+  // kubectl prints an empty List for a wrong context or namespace; taken as a listing, it would end every lease,
+  // and snapshots go in time order, so no older one could put them back.
+  if (s.pods.length === 0 && !allowEmpty) {
+    const skipped = parsed.rejects.length;
+    throw new UsageError(
+      `${path} holds no pod${skipped > 0 ? ` (${skipped} malformed item${skipped === 1 ? '' : 's'} skipped)` : ''}: nothing recorded; check the kubectl context and namespace, or pass --allow-empty if the cluster has none`,
+      'snapshot_empty',
+    );
+  }
+  const covered = s.pods.length === 0 ? null : coveredNamespaces(s);
+  const scope = covered === null ? {} : { namespaces: covered };
+  // Nodes, namespaces, services: a kind the snapshot holds none of was not asked for, and ends nothing.
+  const changes: InventoryChange[] = [];
+  if (s.namespaces.length > 0)
+    changes.push({ op: 'replace', resource: 'namespaces', at, items: s.namespaces });
+  if (s.nodes.length > 0) changes.push({ op: 'replace', resource: 'nodes', at, items: s.nodes });
+  if (s.services.length > 0) {
+    changes.push({ op: 'replace', resource: 'services', at, items: s.services, ...scope });
+  }
+  changes.push({ op: 'replace', resource: 'pods', at, items: s.pods, ...scope });
   const store = openForWrite(g);
   try {
     const inventory = new InventoryStore(store.db);
@@ -137,8 +173,19 @@ async function importSnapshot(
         'snapshot_order',
       );
     }
-    const recorder = new LeaseRecorder(inventory, '', inventory.openLeases(''));
+    const open = inventory.openLeases('');
+    const recorder = new LeaseRecorder(inventory, '', open);
     recorder.apply(changes);
+    const ended = countEnded(open, recorder.history.openLeases());
+    if (ended * 2 > open.length) {
+      const why =
+        covered !== null
+          ? `in the namespaces it covers (${listed(covered)})`
+          : s.pods.length === 0
+            ? 'as a cluster without pods (--allow-empty)'
+            : 'as a listing of the whole cluster (it holds Namespace objects; with kubectl get -n, leave namespaces out)';
+      say(g, `egress-learner: warning: ${path} ended ${ended} of ${open.length} open leases, ${why}`, 'warn');
+    }
     return {
       mode: 'snapshot',
       at: isoTime(at),
@@ -146,6 +193,7 @@ async function importSnapshot(
       nodes: s.nodes.length,
       services: s.services.length,
       namespaces: s.namespaces.length,
+      coveredNamespaces: covered,
       leasesOpened: recorder.counts.opened,
       leasesClosed: recorder.counts.closed,
       rejected: parsed.rejects.length,
@@ -188,6 +236,7 @@ async function watchCluster(
       nodes: stats.counts.nodes,
       services: stats.counts.services,
       namespaces: stats.counts.namespaces,
+      coveredNamespaces: null,
       leasesOpened: recorder.counts.opened,
       leasesClosed: recorder.counts.closed,
       rejected: stats.rejected,
@@ -198,6 +247,22 @@ async function watchCluster(
     process.off('SIGTERM', onSignal);
     store.close();
   }
+}
+
+/** How many of the leases open before a view are no longer open after it. */
+function countEnded(before: readonly Lease[], after: readonly Lease[]): number {
+  const key = (l: Lease): string => `${l.podUid} ${l.ip} ${l.start}`;
+  const still = new Set(after.map(key));
+  let ended = 0;
+  for (const l of before) if (!still.has(key(l))) ended++;
+  return ended;
+}
+
+/** Up to three names, then how many more. */
+function listed(names: readonly string[]): string {
+  return names.length <= 3
+    ? names.join(', ')
+    : `${names.slice(0, 3).join(', ')} and ${names.length - 3} more`;
 }
 
 function logWatchEvent(log: Logger, e: WatchLogEvent): void {
@@ -228,6 +293,7 @@ function summaryLine(s: K8sSummary): string {
   return (
     `k8s ${s.mode} at ${s.at}: ${s.pods} pods, ${s.nodes} nodes, ${s.services} services, ${s.namespaces} namespaces; ` +
     `leases opened ${s.leasesOpened}, closed ${s.leasesClosed}` +
+    (s.coveredNamespaces !== null ? ` (covers namespaces ${listed(s.coveredNamespaces)})` : '') +
     (s.rejected > 0 ? `; ${s.rejected} malformed item${s.rejected === 1 ? '' : 's'} skipped` : '')
   );
 }

@@ -70,13 +70,21 @@ export class LeaseHistory {
     return out;
   }
 
-  /** A complete listing of the pods as of `at`: every known pod not in it is gone. */
-  replace(pods: readonly PodRecord[], at: number): LeaseOp[] {
+  /**
+   * A complete listing of the pods as of `at`: every known pod not in it is gone. With `namespaces`, the listing
+   * is complete for those only (`kubectl get pods -n shop`): a pod of another namespace is not gone for being
+   * absent from it.
+   */
+  replace(pods: readonly PodRecord[], at: number, namespaces?: readonly string[]): LeaseOp[] {
     const ops: LeaseOp[] = [];
     const present = new Set<string>();
     for (const p of pods) present.add(p.uid);
+    const covered = namespaces === undefined ? null : new Set(namespaces);
     // Gone pods first; a new holder of a reused IP then cuts the old lease back to its own start.
-    for (const [uid, s] of [...this.#pods]) if (!present.has(uid)) this.#remove(s.pod, at, ops);
+    for (const [uid, s] of [...this.#pods]) {
+      if (present.has(uid) || (covered !== null && !covered.has(s.pod.namespace))) continue;
+      this.#remove(s.pod, at, ops);
+    }
     for (const p of pods) this.#upsert(p, at, ops);
     return ops;
   }
@@ -254,7 +262,7 @@ export class LeaseRecorder implements InventorySink {
     const ops: LeaseOp[] = [];
     for (const c of changes) {
       if (c.resource !== 'pods') continue;
-      if (c.op === 'replace') ops.push(...this.#history.replace(c.items, c.at));
+      if (c.op === 'replace') ops.push(...this.#history.replace(c.items, c.at, c.namespaces));
       else if (c.op === 'upsert') ops.push(...this.#history.upsert(c.item, c.at));
       else ops.push(...this.#history.remove(c.item, c.at));
     }

@@ -194,8 +194,8 @@ export type InventoryResource = (typeof INVENTORY_RESOURCES)[number];
 
 /**
  * One change to the inventory as of `at`: `replace` is a complete listing of a resource (a snapshot file, a
- * list or a re-list after `410 Gone`): whatever is not in it is gone as of `at`. `upsert` / `delete` are watch
- * events.
+ * list or a re-list after `410 Gone`): whatever is not in it is gone as of `at`, within `namespaces` when the
+ * listing covers only those. `upsert` / `delete` are watch events.
  */
 export type InventoryChange = {
   [R in InventoryResource]:
@@ -204,6 +204,11 @@ export type InventoryChange = {
         readonly resource: R;
         readonly at: number;
         readonly items: readonly InventoryItems[R][];
+        /**
+         * Pods and services: the namespaces the listing is complete for (`kubectl get pods -n shop`); objects of
+         * other namespaces are left as they were. Absent: the whole cluster, as every list from the API is.
+         */
+        readonly namespaces?: readonly string[];
       }
     | {
         readonly op: 'upsert' | 'delete';

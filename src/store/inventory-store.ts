@@ -65,17 +65,20 @@ export class InventoryStore {
   readonly #upsertService: Database.Statement;
   readonly #deleteService: Database.Statement;
   readonly #goneServices: Database.Statement;
+  readonly #goneServicesIn: Database.Statement;
   readonly #upsertNamespace: Database.Statement;
   readonly #deleteNamespace: Database.Statement;
   readonly #goneNamespaces: Database.Statement;
   readonly #record: (cluster: string, changes: readonly InventoryChange[], ops: readonly LeaseOp[]) => void;
 
   constructor(db: Database.Database) {
+    // A pod listed as running with the lease's start again never ended (a pod's uid is never reused): the lease was
+    // closed by a listing that missed it, such as an empty snapshot imported with --allow-empty. It is reopened.
     this.#openLease = db.prepare(`
       INSERT INTO k8s_leases (cluster, ip, pod_uid, namespace, pod_name, workload_kind, workload_name, node,
                               host_network, labels, start_time, end_time, ports)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT DO NOTHING`);
+      ON CONFLICT DO UPDATE SET end_time = NULL WHERE excluded.end_time IS NULL AND end_time IS NOT NULL`);
     this.#closeLease = db.prepare(`
       UPDATE k8s_leases SET end_time = ?
       WHERE cluster = ? AND pod_uid = ? AND ip = ? AND start_time = ?`);
@@ -138,6 +141,9 @@ export class InventoryStore {
     this.#goneServices = db.prepare(
       'UPDATE k8s_services SET deleted_at = ? WHERE cluster = ? AND deleted_at IS NULL AND last_seen < ?',
     );
+    this.#goneServicesIn = db.prepare(`
+      UPDATE k8s_services SET deleted_at = ?
+      WHERE cluster = ? AND deleted_at IS NULL AND last_seen < ? AND namespace IN (SELECT value FROM json_each(?))`);
     this.#upsertNamespace = db.prepare(`
       INSERT INTO k8s_namespaces (cluster, name, uid, labels, created_at, first_seen, last_seen)
       VALUES (@cluster, @name, @uid, @labels, @createdAt, @at, @at)
@@ -259,7 +265,8 @@ export class InventoryStore {
       case 'services':
         if (c.op === 'replace') {
           for (const s of c.items) this.#putService(cluster, s, c.at);
-          this.#goneServices.run(c.at, cluster, c.at);
+          if (c.namespaces === undefined) this.#goneServices.run(c.at, cluster, c.at);
+          else this.#goneServicesIn.run(c.at, cluster, c.at, JSON.stringify(c.namespaces));
         } else if (c.op === 'upsert') this.#putService(cluster, c.item, c.at);
         else this.#deleteService.run(c.at, cluster, c.item.namespace, c.item.name);
         return;

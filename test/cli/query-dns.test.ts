@@ -1,4 +1,4 @@
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -23,5 +23,60 @@ describe('query dns', () => {
     const byAnswer = q('--answer', '192.0.2.0/28');
     expect(byAnswer.map((r) => r.name)).toContain('example.test');
     expect(byAnswer.every((r) => String(r.answer).startsWith('192.0.2.'))).toBe(true);
+  });
+});
+
+describe('collect dns --format dnsmasq --tz', () => {
+  it('stores the same line at the same instant whatever the zone of the machine reading it', () => {
+    const dir = tempDir();
+    const log = join(dir, 'dnsmasq.log');
+    writeFileSync(
+      log,
+      'Dec  5 10:00:00 dnsmasq[1]: 1 10.1.1.10/4680 query[A] tz.example.com from 10.1.1.10\n' +
+        'Dec  5 10:00:00 dnsmasq[1]: 1 10.1.1.10/4680 reply tz.example.com is 192.0.2.55\n',
+    );
+    const seen = (machineTz: string, ...flags: string[]): string => {
+      const db = join(dir, `${machineTz.replace('/', '-')}${flags.length}.db`);
+      const args = [
+        'collect',
+        'dns',
+        '--format',
+        'dnsmasq',
+        '--year',
+        '2026',
+        ...flags,
+        '-q',
+        '--db',
+        db,
+        log,
+      ];
+      expect(cli(args, { env: { TZ: machineTz } }).code).toBe(0);
+      const rows = JSON.parse(cli(['query', 'dns', '--db', db, '-o', 'json']).stdout) as {
+        firstSeen: string;
+      }[];
+      return rows.map((r) => r.firstSeen).join();
+    };
+    // The log host is in Berlin (CET in December, UTC+1).
+    for (const machine of ['UTC', 'America/New_York', 'Asia/Kolkata']) {
+      expect(seen(machine, '--tz', 'Europe/Berlin')).toBe('2026-12-05T09:00:00Z');
+    }
+    expect(seen('UTC', '--tz', '+01:00')).toBe('2026-12-05T09:00:00Z');
+    // Without --tz, the zone of the machine running egress-learner.
+    expect(seen('America/New_York')).toBe('2026-12-05T15:00:00Z');
+    const bad = cli([
+      'collect',
+      'dns',
+      '--format',
+      'dnsmasq',
+      '--tz',
+      'Mars/Olympus',
+      '--db',
+      join(dir, 'x.db'),
+      log,
+    ]);
+    expect([bad.code, bad.stderr]).toEqual([
+      1,
+      'egress-learner: --tz "Mars/Olympus": expected an IANA time zone (Europe/Berlin, UTC) or a UTC offset (+05:30)\n',
+    ]);
   });
 });

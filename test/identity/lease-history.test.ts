@@ -64,6 +64,23 @@ describe('lease history', () => {
     expect(h.livePods).toBe(0);
   });
 
+  it('ends only the pods of the namespaces a partial listing covers', () => {
+    const h = new LeaseHistory();
+    const other = (uid: string, ip: string) =>
+      pod({ uid, ips: [ip], namespace: 'ops', workload: { ...pod({ uid }).workload, namespace: 'ops' } });
+    h.replace(
+      [pod({ uid: 'a', ips: ['10.0.0.5'] }), pod({ uid: 'b', ips: ['10.0.0.6'] }), other('c', '10.0.0.7')],
+      T0 + 600,
+    );
+    // `kubectl get pods -n shop` an hour later: b is gone from shop; c, in ops, was not listed.
+    const ops = h.replace([pod({ uid: 'a', ips: ['10.0.0.5'] })], T0 + 3600, ['shop']);
+    expect(ops).toEqual([{ op: 'close', podUid: 'b', ip: '10.0.0.6', start: T0 + 1, end: T0 + 3600 }]);
+    expect(h.openLeases().map((l) => l.podUid)).toEqual(['a', 'c']);
+    // A listing of the whole cluster (no namespaces given) ends c.
+    expect(h.replace([pod({ uid: 'a', ips: ['10.0.0.5'] })], T0 + 7200).map((o) => o.op)).toEqual(['close']);
+    expect(h.openLeases().map((l) => l.podUid)).toEqual(['a']);
+  });
+
   it('gives two pods that hold one IP one after another two non-overlapping leases (IP reuse)', () => {
     const h = new LeaseHistory();
     h.replace([pod({ uid: 'old', ips: ['10.0.0.5'] })], T0 + 600);
@@ -196,6 +213,25 @@ describe('lease history in the store', () => {
     second.store.close();
   });
 
+  it('reopens the lease of a pod that a listing missed once a later one lists it again', () => {
+    const dir = tempDir();
+    const a = pod({ uid: 'a', ips: ['10.0.0.5'] });
+    // Each view by its own run, as `collect k8s --snapshot` does: an empty listing, then one with a again.
+    for (const [at, items] of [
+      [T0 + 600, [a]],
+      [T0 + 1200, []],
+      [T0 + 1800, [a]],
+    ] as const) {
+      const run = storeWith(dir);
+      run.recorder.apply(replace(at, [...items]));
+      run.store.close();
+    }
+    const { inv, store } = storeWith(dir);
+    expect(spans(inv.leasesOf('10.0.0.5'))).toEqual([['a', 1, null]]);
+    expect(inv.openLeases('').map((l) => l.podUid)).toEqual(['a']);
+    store.close();
+  });
+
   it('keeps nodes, services and namespaces with the time they disappeared', () => {
     const dir = tempDir();
     const { store, recorder } = storeWith(dir);
@@ -229,6 +265,48 @@ describe('lease history in the store', () => {
     ]);
     expect(store.db.prepare('SELECT address, node FROM k8s_node_addresses').all()).toEqual([
       { address: '10.0.1.10', node: 'n1' },
+    ]);
+    store.close();
+  });
+});
+
+describe('services in the store', () => {
+  it('ends services only in the namespaces a partial listing covers', () => {
+    const dir = tempDir();
+    const { store, recorder } = storeWith(dir);
+    const svc = (namespace: string, name: string) => ({
+      uid: name,
+      namespace,
+      name,
+      type: 'ClusterIP',
+      clusterIps: [],
+      externalName: '',
+      selector: {},
+      ports: [],
+      createdAt: T0,
+    });
+    recorder.apply([
+      {
+        op: 'replace',
+        resource: 'services',
+        at: T0 + 10,
+        items: [svc('shop', 'a'), svc('shop', 'b'), svc('ops', 'c')],
+      },
+    ]);
+    recorder.apply([
+      { op: 'replace', resource: 'services', at: T0 + 20, items: [svc('shop', 'a')], namespaces: ['shop'] },
+    ]);
+    const rows = () => store.db.prepare('SELECT name, deleted_at FROM k8s_services ORDER BY name').all();
+    expect(rows()).toEqual([
+      { name: 'a', deleted_at: null },
+      { name: 'b', deleted_at: T0 + 20 },
+      { name: 'c', deleted_at: null },
+    ]);
+    recorder.apply([{ op: 'replace', resource: 'services', at: T0 + 30, items: [svc('shop', 'a')] }]);
+    expect(rows()).toEqual([
+      { name: 'a', deleted_at: null },
+      { name: 'b', deleted_at: T0 + 20 },
+      { name: 'c', deleted_at: T0 + 30 },
     ]);
     store.close();
   });

@@ -5,6 +5,7 @@ import type { DnsAnswer, DnsParseOutcome } from '../../../src/model/dns.js';
 import { ingestDns } from '../../../src/ingest/dns-ingest.js';
 import { expandPaths } from '../../../collectors/sources/open.js';
 import { dnsmasqCollector } from '../../../collectors/dns/index.js';
+import { parseTimeZone, type WallClockZone } from '../../../collectors/dns/local-time.js';
 import { DnsStore } from '../../../src/store/dns-store.js';
 import { Store } from '../../../src/store/store.js';
 import { tempDir } from '../../helpers/tmp.js';
@@ -93,6 +94,29 @@ describe('dnsmasq', () => {
     const byMtime = new DnsmasqParser({ year: null, reference: local(2027, 0, 1, 0, 5, 0) });
     const r = byMtime.parse('Dec 31 23:59:59 dnsmasq[1]: 1 10.0.0.1/5 config a.test is 192.0.2.1');
     expect(r.kind === 'answers' && r.values[0]!.time).toBe(local(2026, 11, 31, 23, 59, 59));
+  });
+
+  it('reads the time in the zone given, not the zone of the machine running it', () => {
+    const line = 'Dec  5 10:00:00 dnsmasq[1]: 1 10.1.1.10/4680 reply tz.example.com is 192.0.2.55';
+    const at = (tz: string): number | null => {
+      const r = new DnsmasqParser({ year: 2026, reference: 0, zone: parseTimeZone(tz)! }).parse(line);
+      return r.kind === 'answers' ? r.values[0]!.time : null;
+    };
+    const utc = Date.UTC(2026, 11, 5, 10) / 1000;
+    expect([at('UTC'), at('Europe/Berlin'), at('America/New_York'), at('+05:30'), at('-0400')]).toEqual([
+      utc,
+      utc - 3600,
+      utc + 5 * 3600,
+      utc - 5.5 * 3600,
+      utc + 4 * 3600,
+    ]);
+    // The year from the file's mtime is the zone's: 00:05 on Jan 1 in Tokyo is still Dec 31 in UTC.
+    const tokyo = new DnsmasqParser({
+      year: null,
+      reference: Date.UTC(2026, 11, 31, 15, 10) / 1000,
+      zone: parseTimeZone('Asia/Tokyo')!,
+    }).parse('Jan  1 00:05:00 dnsmasq[1]: 1 10.0.0.1/5 config a.test is 192.0.2.1');
+    expect(tokyo.kind === 'answers' && tokyo.values[0]!.time).toBe(Date.UTC(2026, 11, 31, 15, 5) / 1000);
   });
 
   it('quarantines broken lines with a bounded reason', () => {
@@ -227,5 +251,77 @@ describe('DnsStore.answersFor', () => {
     } finally {
       store.close();
     }
+  });
+});
+
+describe('--tz', () => {
+  const iso = (z: WallClockZone, ...a: [number, number, number, number, number, number]): string =>
+    new Date(z.epoch(...a) * 1000).toISOString().replace('.000Z', 'Z');
+
+  it('follows daylight saving: a skipped time reads as after the gap, a repeated one as its first occurrence', () => {
+    const berlin = parseTimeZone('Europe/Berlin')!;
+    expect([
+      iso(berlin, 2026, 2, 29, 1, 30, 0),
+      iso(berlin, 2026, 2, 29, 2, 30, 0), // skipped: 03:30 CEST
+      iso(berlin, 2026, 2, 29, 3, 30, 0),
+      iso(berlin, 2026, 9, 25, 2, 30, 0), // repeated: the CEST one
+      iso(berlin, 2026, 9, 25, 3, 30, 0),
+      iso(berlin, 2026, 6, 1, 12, 0, 0),
+    ]).toEqual([
+      '2026-03-29T00:30:00Z',
+      '2026-03-29T01:30:00Z',
+      '2026-03-29T01:30:00Z',
+      '2026-10-25T00:30:00Z',
+      '2026-10-25T02:30:00Z',
+      '2026-07-01T10:00:00Z',
+    ]);
+    // Lord Howe Island moves by half an hour.
+    const lordHowe = parseTimeZone('Australia/Lord_Howe')!;
+    expect([iso(lordHowe, 2026, 9, 4, 2, 15, 0), iso(lordHowe, 2026, 9, 4, 2, 45, 0)]).toEqual([
+      '2026-10-03T15:45:00Z',
+      '2026-10-03T15:45:00Z',
+    ]);
+  });
+
+  it('reads every quarter hour of a year as the machine clock set to that zone does', () => {
+    const saved = process.env.TZ;
+    try {
+      for (const name of ['Europe/Berlin', 'America/New_York', 'Australia/Lord_Howe', 'Asia/Kolkata']) {
+        const zone = parseTimeZone(name)!;
+        // Node re-reads the zone when TZ is assigned; the tests run in a process of their own (pool: forks).
+        process.env.TZ = name;
+        const misses: string[] = [];
+        for (let m = 0; m < 365 * 96; m++) {
+          const d = new Date(Date.UTC(2026, 0, 1) + m * 900_000);
+          const a = [
+            d.getUTCFullYear(),
+            d.getUTCMonth(),
+            d.getUTCDate(),
+            d.getUTCHours(),
+            d.getUTCMinutes(),
+            0,
+          ] as const;
+          if (zone.epoch(...a) !== new Date(...a).getTime() / 1000) misses.push(`${name} ${d.toISOString()}`);
+        }
+        expect(misses).toEqual([]);
+      }
+    } finally {
+      if (saved === undefined) delete process.env.TZ;
+      else process.env.TZ = saved;
+    }
+  });
+
+  it('takes IANA names and UTC offsets, and nothing else', () => {
+    expect(['UTC', 'Z', '+05:30', '-0400', '+14', 'Etc/GMT+5'].map((t) => parseTimeZone(t) !== null)).toEqual(
+      [true, true, true, true, true, true],
+    );
+    expect(['Mars/Olympus', '+15:00', '+05:60', '5', 'CEST+1', ''].map(parseTimeZone)).toEqual([
+      null,
+      null,
+      null,
+      null,
+      null,
+      null,
+    ]);
   });
 });

@@ -1,0 +1,181 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { describe, expect, it } from 'vitest';
+import { cli } from '../helpers/cli.js';
+import { tempDir } from '../helpers/tmp.js';
+import { V2_HEADER } from '../helpers/vpc-lines.js';
+
+const T0 = Date.parse('2025-03-01T09:00:00Z') / 1000;
+const iso = (t: number): string => new Date(t * 1000).toISOString().replace('.000Z', 'Z');
+const NODE = 'ip-10-0-1-10.eu-west-1.compute.internal';
+
+/** A running Pod as `kubectl get pods -o json` prints it (the fields the inventory reads). */
+function pod(ns: string, name: string, ip: string): unknown {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace: ns, uid: `uid-${name}`, creationTimestamp: iso(T0) },
+    spec: { nodeName: NODE, containers: [{ name: 'main', image: 'registry.example/app:1' }] },
+    status: { phase: 'Running', podIP: ip, podIPs: [{ ip }], startTime: iso(T0 + 5) },
+  };
+}
+const namespace = (name: string): unknown => ({
+  apiVersion: 'v1',
+  kind: 'Namespace',
+  metadata: { name, uid: `uid-${name}`, creationTimestamp: '2025-02-01T00:00:00Z' },
+});
+const service = (ns: string, name: string, ip: string): unknown => ({
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: { name, namespace: ns, uid: `uid-svc-${name}`, creationTimestamp: '2025-02-01T00:00:00Z' },
+  spec: { type: 'ClusterIP', clusterIP: ip, clusterIPs: [ip], selector: { app: name } },
+});
+const node = {
+  apiVersion: 'v1',
+  kind: 'Node',
+  metadata: { name: NODE, uid: 'uid-node', creationTimestamp: '2025-02-01T00:00:00Z' },
+  status: { addresses: [{ type: 'InternalIP', address: '10.0.1.10' }] },
+};
+const list = (items: unknown[]): string =>
+  JSON.stringify({ apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: '' }, items });
+
+const WEB = pod('shop', 'web', '10.244.1.5');
+const API = pod('shop', 'api', '10.244.1.6');
+const TOOL = pod('ops', 'tool', '10.244.1.7');
+
+/**
+ * One flow from each pod at 11:00, then the whole cluster at 09:30 (`kubectl get
+ * pods,nodes,services,namespaces,… -A`): every flow is a workload's.
+ */
+function setup(): {
+  dir: string;
+  db: string;
+  at: (file: string, items: unknown[], ...flags: string[]) => ReturnType<typeof cli>;
+} {
+  const dir = tempDir();
+  const db = join(dir, 'k.db');
+  const flows = ['10.244.1.5', '10.244.1.6', '10.244.1.7'].map(
+    (src, i) =>
+      `2 123456789012 eni-0a1b2c3d4e5f60718 ${src} 52.216.10.5 ${40001 + i} 443 6 10 1000 ${T0 + 7200} ${T0 + 7260} ACCEPT OK`,
+  );
+  writeFileSync(join(dir, 'flows.log'), `${[V2_HEADER, ...flows].join('\n')}\n`);
+  expect(cli(['collect', 'vpc-flow', '-q', '--db', db, join(dir, 'flows.log')]).code).toBe(0);
+  let t = T0 + 1800;
+  const at = (file: string, items: unknown[], ...flags: string[]): ReturnType<typeof cli> => {
+    writeFileSync(join(dir, file), list(items));
+    const r = cli(['collect', 'k8s', '--db', db, '--snapshot', join(dir, file), '--at', iso(t), ...flags]);
+    t += 1800;
+    return r;
+  };
+  const all = [
+    namespace('shop'),
+    namespace('ops'),
+    node,
+    service('shop', 'web', '172.20.0.10'),
+    service('ops', 'tool', '172.20.0.11'),
+    WEB,
+    API,
+    TOOL,
+  ];
+  const first = at('all.json', all, '-q');
+  expect([first.code, first.stderr]).toEqual([0, '']);
+  expect(workloadFlows(db)).toBe(3);
+  return { dir, db, at };
+}
+
+/** Flows attributed to a workload (`query coverage`). */
+function workloadFlows(db: string): number {
+  const r = cli(['query', 'coverage', '--db', db, '-o', 'json']);
+  expect(r.code).toBe(0);
+  return (JSON.parse(r.stdout) as { workload: { flows: number } }[])[0]!.workload.flows;
+}
+
+/** `namespace/name` of every pod whose lease is still open. */
+function openPods(db: string): string[] {
+  const d = new Database(db, { readonly: true });
+  try {
+    return (
+      d.prepare('SELECT namespace, pod_name FROM k8s_leases WHERE end_time IS NULL ORDER BY 1, 2').all() as {
+        namespace: string;
+        pod_name: string;
+      }[]
+    ).map((r) => `${r.namespace}/${r.pod_name}`);
+  } finally {
+    d.close();
+  }
+}
+
+function gone(db: string, table: 'k8s_services' | 'k8s_nodes' | 'k8s_namespaces'): string[] {
+  const d = new Database(db, { readonly: true });
+  try {
+    return (
+      d.prepare(`SELECT name FROM ${table} WHERE deleted_at IS NOT NULL ORDER BY name`).all() as {
+        name: string;
+      }[]
+    ).map((r) => r.name);
+  } finally {
+    d.close();
+  }
+}
+
+describe('collect k8s --snapshot: a snapshot ends only what it covers', () => {
+  it('refuses an empty list (kubectl against a wrong context or namespace) in one line, leaving every lease', () => {
+    const { dir, db, at } = setup();
+    const r = at('empty.json', []);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      `egress-learner: ${join(dir, 'empty.json')} holds no pod: nothing recorded; check the kubectl context and namespace, or pass --allow-empty if the cluster has none`,
+    ]);
+    expect(openPods(db)).toEqual(['ops/tool', 'shop/api', 'shop/web']);
+    expect(workloadFlows(db)).toBe(3);
+  });
+
+  it('with --allow-empty takes an empty list as a cluster without pods and warns; a later listing reopens them', () => {
+    const { db, at } = setup();
+    const r = at('empty.json', [], '-q', '--allow-empty');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(
+      /^egress-learner: warning: \S+empty\.json ended 3 of 3 open leases, as a cluster without pods/,
+    );
+    expect(openPods(db)).toEqual([]);
+    expect(workloadFlows(db)).toBe(0);
+    // The pods were running all along: a later listing of them reopens their leases.
+    expect(at('again.json', [namespace('shop'), namespace('ops'), WEB, API, TOOL], '-q').code).toBe(0);
+    expect(openPods(db)).toEqual(['ops/tool', 'shop/api', 'shop/web']);
+    expect(workloadFlows(db)).toBe(3);
+  });
+
+  it('a listing of one namespace (kubectl get pods -n shop) ends the pods gone from it and nothing elsewhere', () => {
+    const { db, at } = setup();
+    const r = at('shop.json', [WEB], '-o', 'json');
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    expect(JSON.parse(r.stdout)).toMatchObject({ pods: 1, coveredNamespaces: ['shop'], leasesClosed: 1 });
+    expect(openPods(db)).toEqual(['ops/tool', 'shop/web']);
+    // api's flow at 11:00 came after its lease ended at 10:00; tool's is still tool's.
+    expect(workloadFlows(db)).toBe(2);
+    // Neither ops' service nor the node (the listing holds no Node) were taken for deleted.
+    expect([gone(db, 'k8s_services'), gone(db, 'k8s_nodes'), gone(db, 'k8s_namespaces')]).toEqual([
+      [],
+      [],
+      [],
+    ]);
+    // The summary line says which namespaces it covered.
+    const text = at('shop2.json', [WEB, service('shop', 'web', '172.20.0.10')]);
+    expect(text.stderr).toMatch(/leases opened 0, closed 0 \(covers namespaces shop\)\n$/);
+    expect(gone(db, 'k8s_services')).toEqual([]);
+  });
+
+  it('a listing with Namespace objects is the whole cluster: pods absent from any namespace end', () => {
+    const { db, at } = setup();
+    const r = at('most-gone.json', [namespace('shop'), namespace('ops'), WEB], '-q');
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(
+      /^egress-learner: warning: \S+most-gone\.json ended 2 of 3 open leases, as a listing of the whole cluster/,
+    );
+    expect(openPods(db)).toEqual(['shop/web']);
+    expect(workloadFlows(db)).toBe(1);
+    // No Service in it: services are left as they were.
+    expect(gone(db, 'k8s_services')).toEqual([]);
+  });
+});
