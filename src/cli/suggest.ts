@@ -64,11 +64,11 @@ interface ReviewOutcome {
 }
 
 /** Records the run's candidates and reads the decisions in force, so generators can honour them. */
-function recordReview(g: GlobalOptions, result: InferenceResult, at: number): ReviewOutcome {
+function recordReview(g: GlobalOptions, result: InferenceResult, at: number, scope: string): ReviewOutcome {
   const store = openForWrite(g);
   try {
     const review = new ReviewStore(store.db);
-    const { run, fresh } = review.recordRun(result.endpoints, result.settings, at);
+    const { run, fresh } = review.recordRun(result.endpoints, result.settings, at, scope);
     return { run, fresh, ...reviewSets(review, at) };
   } finally {
     store.close();
@@ -158,7 +158,9 @@ export function suggestCommand(now: () => number): Command {
       } finally {
         store.close();
       }
-      const review = recordReview(g, result, t);
+      const { since: _since, until: _until, ...narrowed } = filter;
+      const scope = Object.values(narrowed).some((v) => v !== undefined) ? JSON.stringify(narrowed) : '';
+      const review = recordReview(g, result, t, scope);
       const out = String(opts.out);
       makeOutDir(out);
       const options = {

@@ -122,12 +122,16 @@ export function buildReport(
   denied: readonly DeniedTraffic[] | null = null,
 ): ReportData {
   const review = new ReviewStore(db);
-  const runs = review.runs();
+  // Runs over the whole window: a run narrowed to a few workloads would read as every other rule removed.
+  const every = review.runs();
+  const whole = every.filter((r) => r.scope === '');
+  const runs = whole.length > 0 ? whole : every;
   const current = runs.at(-1)?.run ?? null;
   const previous = runs.at(-2)?.run ?? null;
   const all = review.candidates(opts.now);
   const byId = new Map(all.map((c) => [c.id, c]));
-  const latest = current === null ? [] : all.filter((c) => c.lastRun === current);
+  const members = current === null ? new Set<string>() : review.runMembers(current);
+  const latest = all.filter((c) => members.has(c.id));
   const diff = current === null ? { added: [], removed: [], changed: [] } : runDiff(db, previous, current);
   const pick = (ids: readonly string[]): ReportCandidate[] =>
     ids.flatMap((id) => (byId.has(id) ? [present(byId.get(id)!)] : []));

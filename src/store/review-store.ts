@@ -47,7 +47,15 @@ export interface SuggestRun {
   readonly since: number;
   readonly until: number;
   readonly candidates: number;
+  /** The filters the run was narrowed by, as JSON; '' for a run over the whole window. */
+  readonly scope: string;
 }
+
+/**
+ * The run `review list` and the report speak of: the latest over the whole window, else (only narrowed runs so
+ * far) the latest.
+ */
+const LATEST_RUN = `COALESCE((SELECT MAX(run) FROM suggest_runs WHERE scope = ''), (SELECT MAX(run) FROM suggest_runs))`;
 
 /** What makes two versions of a candidate the same rule: where it points, how wide, and whether it is flagged. */
 function ruleHash(e: Endpoint): string {
@@ -86,6 +94,7 @@ export class ReviewStore {
     endpoints: readonly Endpoint[],
     window: { since: number; until: number },
     at: number,
+    scope = '',
   ): {
     run: number;
     fresh: Set<string>;
@@ -102,8 +111,8 @@ export class ReviewStore {
     return writeTransaction(this.db, () => {
       const run = Number(
         this.db
-          .prepare('INSERT INTO suggest_runs (at, since, until, candidates) VALUES (?, ?, ?, ?)')
-          .run(at, window.since, window.until, endpoints.length).lastInsertRowid,
+          .prepare('INSERT INTO suggest_runs (at, since, until, candidates, scope) VALUES (?, ?, ?, ?, ?)')
+          .run(at, window.since, window.until, endpoints.length, scope).lastInsertRowid,
       );
       const fresh = new Set<string>();
       for (const e of endpoints) {
@@ -127,8 +136,15 @@ export class ReviewStore {
 
   runs(): SuggestRun[] {
     return this.db
-      .prepare('SELECT run, at, since, until, candidates FROM suggest_runs ORDER BY run')
+      .prepare('SELECT run, at, since, until, candidates, scope FROM suggest_runs ORDER BY run')
       .all() as SuggestRun[];
+  }
+
+  /** The ids of the candidates run `run` produced. */
+  runMembers(run: number): Set<string> {
+    return new Set(
+      this.db.prepare('SELECT id FROM candidate_runs WHERE run = ? ORDER BY id').pluck().all(run) as string[],
+    );
   }
 
   /** The decision in force per candidate id (the latest taken). */
@@ -149,10 +165,13 @@ export class ReviewStore {
       .all(id) as DecisionRow[];
   }
 
-  /** Candidates (optionally of the latest run only) with their review state, ordered by sender and target. */
+  /**
+   * Candidates (optionally only those of the latest whole run, see LATEST_RUN) with their review state, ordered by
+   * sender and target.
+   */
   candidates(now: number, latestOnly = false): CandidateRow[] {
     const decisions = this.decisions();
-    const where = latestOnly ? 'WHERE last_run = (SELECT MAX(run) FROM suggest_runs)' : '';
+    const where = latestOnly ? `WHERE id IN (SELECT id FROM candidate_runs WHERE run = ${LATEST_RUN})` : '';
     const rows = this.db
       .prepare(
         `SELECT id, sender, target, port, protocol, via, endpoint, first_run AS firstRun, last_run AS lastRun,

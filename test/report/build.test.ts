@@ -51,4 +51,36 @@ describe('report', () => {
     ]);
     store.close();
   });
+
+  it('compares whole runs: a run narrowed to one workload neither removes nor lists the others', () => {
+    const store = new Store(join(tempDir(), 'r.db'));
+    const review = new ReviewStore(store.db);
+    const window = { since: T0, until: T0 + 14 * DAY };
+    const github = seen('api.github.com', 'bbbbbb0000000001', T0 + DAY);
+    const slack = seen('hooks.slack.com', 'bbbbbb0000000002', T0 + DAY);
+    const stripe = seen('api.stripe.com', 'bbbbbb0000000003', T0 + DAY);
+    review.recordRun([github, slack], window, window.until);
+    review.recordRun([github, slack, stripe], window, window.until + DAY);
+    // Someone's ad-hoc look at one workload, after the nightly run.
+    review.recordRun([github], window, window.until + DAY + 60, '{"workload":["shop/Deployment/web"]}');
+    const report = buildReport(store.db, {
+      since: T0,
+      until: window.until + DAY,
+      chartSince: T0,
+      now: window.until + DAY,
+      staleDays: 7,
+      bucketSeconds: 3600,
+      attribution: false,
+      topN: 10,
+    });
+    expect(report.ruleChanges.added.map((c) => c.id)).toEqual([stripe.id]);
+    expect(report.ruleChanges.removed).toEqual([]);
+    expect(
+      review
+        .candidates(window.until + DAY, true)
+        .map((c) => c.id)
+        .sort(),
+    ).toEqual([github.id, slack.id, stripe.id].sort());
+    store.close();
+  });
 });
