@@ -67,18 +67,18 @@ function addFile(set: PolicySet, file: string): void {
       }
       const group = GROUP_FILE.exec(basename(file));
       if (Array.isArray(doc) && group !== null) {
-        set.securityGroupRules.push(...parseIpPermissions(group[1]!, doc, file));
+        set.securityGroupRules.push(...parseIpPermissions(group[1]!, doc, group[1]!));
         set.files.push(file);
         return;
       }
       const prefixList = PREFIX_LIST_FILE.exec(basename(file));
       if (isRecord(doc) && prefixList !== null) {
-        set.prefixLists.set(prefixList[1]!, parsePrefixListEntries(doc, file));
+        set.prefixLists.set(prefixList[1]!, parsePrefixListEntries(doc, prefixList[1]!));
         set.files.push(file);
         return;
       }
       if (isRecord(doc) && Array.isArray(doc.SecurityGroups)) {
-        set.securityGroupRules.push(...parseDescribeSecurityGroups(doc, file));
+        set.securityGroupRules.push(...parseDescribeSecurityGroups(doc));
         set.files.push(file);
         return;
       }

@@ -64,13 +64,12 @@ export function parseIpPermissions(groupId: string, perms: unknown, where: strin
 }
 
 /** Every group's egress rules in a describe-security-groups document. */
-export function parseDescribeSecurityGroups(
-  doc: Record<string, unknown>,
-  where: string,
-): SecurityGroupRule[] {
+export function parseDescribeSecurityGroups(doc: Record<string, unknown>): SecurityGroupRule[] {
   const groups = Array.isArray(doc.SecurityGroups) ? doc.SecurityGroups.filter(isRecord) : [];
   return groups.flatMap((g) =>
-    typeof g.GroupId === 'string' ? parseIpPermissions(g.GroupId, g.IpPermissionsEgress ?? [], where) : [],
+    typeof g.GroupId === 'string'
+      ? parseIpPermissions(g.GroupId, g.IpPermissionsEgress ?? [], `${g.GroupId} IpPermissionsEgress`)
+      : [],
   );
 }
 

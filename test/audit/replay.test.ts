@@ -454,4 +454,24 @@ describe('policy layers', () => {
     );
     expect(() => readPolicySet([dir])).toThrow(/bad\.yaml.*not host:port/);
   });
+
+  it('names the file once, and the group, of a malformed security-group rule', () => {
+    const dir = tempDir();
+    const perms = [
+      { IpProtocol: 'tcp', FromPort: 443, ToPort: 443, IpRanges: [{ CidrIp: '10.0.0.300/32' }] },
+    ];
+    const sg = join(dir, 'sg-0123456789abcdef0.json');
+    writeFileSync(sg, JSON.stringify(perms));
+    expect(() => readPolicySet([sg])).toThrow(
+      `${sg}: sg-0123456789abcdef0: permission 0 has a bad CIDR "10.0.0.300/32"`,
+    );
+    const described = join(dir, 'groups.json');
+    writeFileSync(
+      described,
+      JSON.stringify({ SecurityGroups: [{ GroupId: 'sg-0aaaabbbb', IpPermissionsEgress: perms }] }),
+    );
+    expect(() => readPolicySet([described])).toThrow(
+      `${described}: sg-0aaaabbbb IpPermissionsEgress: permission 0 has a bad CIDR`,
+    );
+  });
 });
