@@ -416,11 +416,7 @@ export function evaluateConnection(
   port: number,
   protocol: Protocol,
 ): ConnectionVerdict {
-  const pair = pairConnections(policies, src, dst);
-  const allows = (m: RuleMatch): boolean => ConnectionSet.contains(m.connections, protocol, port);
-  const egress = verdictOf(pair.egress, allows);
-  const ingress = verdictOf(pair.ingress, allows);
-  return { allowed: egress.allowed && ingress.allowed, egress, ingress };
+  return judge(policies, src, dst, (m) => ConnectionSet.contains(m.connections, protocol, port));
 }
 
 /**
@@ -432,8 +428,17 @@ export function evaluateOtherProtocol(
   src: Peer,
   dst: Peer,
 ): ConnectionVerdict {
+  return judge(policies, src, dst, (m) => m.anyProtocol);
+}
+
+/** Both sides' verdicts, a matching rule allowing the connection when `allows` says so. */
+function judge(
+  policies: readonly NetworkPolicy[],
+  src: Peer,
+  dst: Peer,
+  allows: (m: RuleMatch) => boolean,
+): ConnectionVerdict {
   const pair = pairConnections(policies, src, dst);
-  const allows = (m: RuleMatch): boolean => m.anyProtocol;
   const egress = verdictOf(pair.egress, allows);
   const ingress = verdictOf(pair.ingress, allows);
   return { allowed: egress.allowed && ingress.allowed, egress, ingress };

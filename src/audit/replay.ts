@@ -366,18 +366,10 @@ export class Replayer {
   }
 }
 
-/** Replays every egress edge matching `filter` (accepted and rejected alike: both were attempted). */
-export function replayEdges(
-  edges: Iterable<InferenceEdge>,
-  set: PolicySet,
-  namespaceLabels: ReadonlyMap<string, Record<string, string>>,
-  podLabels: ReadonlyMap<string, string> = new Map(),
-  pods: PodIndex = PodIndex.EMPTY,
-): ReplayRow[] {
-  return replayOutcome(edges, set, namespaceLabels, podLabels, pods).rows;
-}
-
-/** The rows, and the NetworkPolicies that selected no pod judged (see `Replayer.idlePolicies`). */
+/**
+ * Replays every egress edge given (accepted and rejected alike: both were attempted): the rows, and the
+ * NetworkPolicies that selected no pod judged (see `Replayer.idlePolicies`).
+ */
 export function replayOutcome(
   edges: Iterable<InferenceEdge>,
   set: PolicySet,

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { matchEgress, parseEgressRuleSet } from '../../src/audit/egressruleset.js';
 import { PodIndex } from '../../src/audit/pod-index.js';
 import { readPolicySet } from '../../src/audit/policy-set.js';
-import { replayEdges, replayOutcome, type ReplayRow } from '../../src/audit/replay.js';
+import { replayOutcome, type ReplayRow } from '../../src/audit/replay.js';
 import { sgRuleAllows } from '../../src/audit/security-group.js';
 import { attributedEdges, leasesInWindow, podLabels, services } from '../../src/store/infer-query.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -23,7 +23,7 @@ function replay(w: World, yaml: string): ReplayRow[] {
     ['data', { 'kubernetes.io/metadata.name': 'data' }],
   ]);
   const pods = new PodIndex(leasesInWindow(db, -Infinity, Infinity), services(db));
-  return replayEdges(attributedEdges(db, {}), policies(yaml), ns, podLabels(db), pods);
+  return replayOutcome(attributedEdges(db, {}), policies(yaml), ns, podLabels(db), pods).rows;
 }
 
 const web = { uid: 'web-1', namespace: 'shop', workload: 'web', ip: '10.244.1.5', start: T0 - DAY };
@@ -435,7 +435,8 @@ describe('policy layers', () => {
       },
       ...{ dstClass: 'cloud-service', dstName: 'S3', dstLabels: '{}', dstSecurityGroups: '[]' },
     };
-    const verdict = (s: ReturnType<typeof readPolicySet>) => replayEdges([edge], s, new Map(), new Map())[0]!;
+    const verdict = (s: ReturnType<typeof readPolicySet>) =>
+      replayOutcome([edge], s, new Map(), new Map()).rows[0]!;
     expect(verdict(set).verdict).toBe('allowed');
     const other = tempDir();
     writeFileSync(join(other, 'groups.json'), groups('pl-02cd2c6b'));
