@@ -225,13 +225,14 @@ const SORT_SQL: Record<SortKey, string> = {
 };
 
 /**
- * True when DNS logs gave the edge's destination address for a name matching `nameSql` (over `a`), no later than the
- * edge was last seen and no more than DNS_NAME_REACH before it was first seen: a flow log names no host, and a
+ * True when the edge logged no host and DNS logs gave its destination address for a name matching `nameSql` (over
+ * `a`), no later than the edge was last seen and no more than DNS_NAME_REACH before it was first seen: a flow log names no host, and a
  * connection outlives the TTL of the answer that opened it. Any client's answer counts, as in inference's widest
  * fallback; an address several names shared matches each of them.
  */
 function dnsNamed(nameSql: string): string {
-  return `EXISTS (SELECT 1 FROM dns_answers a
+  // A proxy that logged a host said where the request went: only a row without one is named by DNS.
+  return `e.dst_host = '' AND EXISTS (SELECT 1 FROM dns_answers a
     WHERE a.answer = e.dst_addr AND a.answer != '' AND a.type IN ('A', 'AAAA') AND ${nameSql}
       AND a.last_seen >= e.first_seen - ${DNS_NAME_REACH} AND a.first_seen <= e.last_seen)`;
 }

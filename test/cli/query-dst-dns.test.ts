@@ -61,6 +61,12 @@ describe('query flows --dst <host> on flow logs', () => {
   );
   expect(cli(['collect', 'dns', '--format', 'route53', '-q', '--db', db, join(dir, 'dns.log')]).code).toBe(0);
   expect(cli(['collect', 'vpc-flow', '-q', '--db', db, join(dir, 'flows.log')]).code).toBe(0);
+  // The proxy logged another name for a request to the same address (a CDN's shared address).
+  writeFileSync(
+    join(dir, 'access.log'),
+    `${T0 + 30}.000 120 10.0.1.5 TCP_TUNNEL/200 5000 CONNECT api.other.test:443 - HIER_DIRECT/198.51.100.7 -\n`,
+  );
+  expect(cli(['collect', 'squid', '-q', '--db', db, join(dir, 'access.log')]).code).toBe(0);
 
   const seen = (...dst: string[]): string[] => {
     const r = cli(['query', 'flows', '--db', db, ...dst.flatMap((d) => ['--dst', d]), '-o', 'json']);
@@ -84,7 +90,17 @@ describe('query flows --dst <host> on flow logs', () => {
       `198.51.100.7 ${iso(T0 + 5 * 3600)}`,
       `198.51.100.9 ${iso(T0)}`,
     ]);
-    expect(seen('*.test', '203.0.113.1')).toHaveLength(5);
+    // The flow logs' five, and the proxy's request (named by its own host).
+    expect(seen('*.test', '203.0.113.1')).toHaveLength(6);
+  });
+
+  it('names a row the proxy logged by its logged host only', () => {
+    const hosts = (dst: string): (string | null)[] => {
+      const r = cli(['query', 'flows', '--db', db, '--dst', dst, '--group-by', 'host', '-o', 'json']);
+      return (JSON.parse(r.stdout) as { host: string | null }[]).map((e) => e.host).sort();
+    };
+    expect(hosts('api.example.test')).toEqual([null]);
+    expect(hosts('api.other.test')).toEqual(['api.other.test']);
   });
 
   it('leaves names no answer gave unmatched', () => {
