@@ -10,8 +10,8 @@
  *   (`start_time`, `authority`, `upstream_host`, `downstream_remote_address`, `requested_server_name`, …):
  *   `{"authority":"nope.test","bytes_received":0,"bytes_sent":0,"downstream_remote_address":"127.0.0.1:44208","duration":0,"method":"GET","path":"/","protocol":"HTTP/1.1","response_code":404,"response_flags":"NR","start_time":"2026-11-23T02:38:55.592Z","upstream_host":null}`
  *
- * Mapping: `src` is the downstream peer (JSON) or the first X-Forwarded-For hop; the text format logs no
- * downstream address. The destination is the authority (`host:port` for CONNECT), else the TLS SNI, else the
+ * Mapping: `src` is the downstream peer (JSON) or the last X-Forwarded-For hop, the one Envoy appends with
+ * `use_remote_address`; the text format logs no downstream address. The destination is the authority (`host:port` for CONNECT), else the TLS SNI, else the
  * upstream host; Envoy's `BYTES_RECEIVED` (from downstream, the opener) is `bytesOut` and `BYTES_SENT` is `bytesIn`.
  * The user agent and X-Forwarded-For are client text and are never split: the text format does not escape
  * quotes in them, so the fields after them are read from the end of the line.
@@ -189,9 +189,9 @@ function build(f: Fields): Outcome {
     srcAddr = downstream.addr;
     srcPort = downstream.port;
   } else if (f.xForwardedFor !== null) {
-    // The left-most hop is the original client; client-supplied, so an unreadable value is only absent.
-    const comma = f.xForwardedFor.indexOf(',');
-    const hop = (comma === -1 ? f.xForwardedFor : f.xForwardedFor.slice(0, comma)).trim();
+    // The right-most hop: with `use_remote_address` Envoy appends the peer it saw there, while every hop left of
+    // it is what the client wrote (a pod could name another workload). An unreadable value is only absent.
+    const hop = f.xForwardedFor.slice(f.xForwardedFor.lastIndexOf(',') + 1).trim();
     srcAddr = parseIpEndpoint(hop)?.addr ?? null;
   }
 

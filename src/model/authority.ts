@@ -3,7 +3,7 @@
  * squid and Envoy parsers; both log a destination the client chose (Host header, CONNECT target, SNI), so
  * every value is checked here before it reaches an observation.
  */
-import { canonicalIp, canonicalIpv6 } from './ip.js';
+import { canonicalIp } from './ip.js';
 
 /** A destination split into an address (IP literal) or a host name, and a port when the text carried one. */
 export interface Authority {
@@ -70,14 +70,16 @@ export function parseAuthority(text: string): Authority | null {
       if (!rest.startsWith(':')) return null;
       portText = rest.slice(1);
     }
-    const v6 = canonicalIpv6(hostText);
-    if (v6 === null) return null;
-    return { addr: v6, host: null, port: portText === null ? null : parsePort(portText) };
+    // Brackets hold an IPv6 address; an IPv4-mapped one (`[::ffff:10.1.2.9]:5555`, a dual-stack listener's
+    // IPv4 peer) is that IPv4 address, as it is without brackets.
+    const ip = hostText.includes(':') ? canonicalIp(hostText) : null;
+    if (ip === null) return null;
+    return { addr: ip, host: null, port: portText === null ? null : parsePort(portText) };
   }
   const firstColon = text.indexOf(':');
   if (firstColon !== -1 && text.indexOf(':', firstColon + 1) !== -1) {
     // More than one colon without brackets: only a bare IPv6 literal, which has no port.
-    const v6 = canonicalIpv6(text);
+    const v6 = canonicalIp(text);
     return v6 === null ? null : { addr: v6, host: null, port: null };
   }
   if (firstColon === -1) {

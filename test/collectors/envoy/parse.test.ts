@@ -151,11 +151,12 @@ describe('parseEnvoyLine, default text format', () => {
         bytesOut: 18,
         bytesIn: 18,
       }),
-      // Unescaped quotes in the user agent; the first X-Forwarded-For hop is an IPv6 client.
+      // Unescaped quotes in the user agent. X-Forwarded-For's last hop is the one Envoy appends; the IPv6 one
+      // before it is what the client wrote.
       envoyObs({
         start: T25B + 0.518,
         durationMs: 6,
-        srcAddr: '2001:db8::7',
+        srcAddr: '10.0.0.1',
         dstAddr: '127.0.0.1',
         dstHost: 'origin.test',
         dstPort: 41075,
@@ -185,6 +186,22 @@ describe('parseEnvoyLine, default text format', () => {
         bytesIn: 340,
       }),
     );
+  });
+
+  it('takes the source from the hop Envoy appends to X-Forwarded-For, not one the client wrote', () => {
+    const line = (xff: string) =>
+      `[2026-11-23T02:38:55.000Z] "CONNECT - HTTP/1.1" 200 DC 900000 20 1 - "${xff}" "-" "-" "drop.evil.example:443" "198.51.100.9:443"`;
+    const src = (xff: string) => {
+      const r = parseEnvoyLine(line(xff));
+      return r.kind === 'observation' ? r.value.srcAddr : r.kind;
+    };
+    // A pod at 10.1.2.66 claims to be 10.1.2.3.
+    expect(src('10.1.2.3, 10.1.2.66')).toBe('10.1.2.66');
+    expect(src('10.1.2.66')).toBe('10.1.2.66');
+    // A dual-stack listener's IPv4 peer, bracketed with its port, is that IPv4 address.
+    expect(src('[::ffff:10.1.2.9]:5555')).toBe('10.1.2.9');
+    expect(src('::ffff:10.1.2.9')).toBe('10.1.2.9');
+    expect(src('-')).toBeNull();
   });
 
   it('marks an external-authorization denial as a reject', () => {
