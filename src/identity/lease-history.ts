@@ -4,8 +4,9 @@
  * closed leases are handed to the store and forgotten.
  *
  * The rules, in the order they matter for attribution:
- * - A pod's first lease starts at the time the API gives (status.startTime, else creationTimestamp), not when
- *   we happened to look: a pod that came up between two snapshots owns its IP from its start.
+ * - A pod's first leases (one per address: a dual-stack pod has two) start at the time the API gives
+ *   (status.startTime, else creationTimestamp), not when we happened to look: a pod that came up between two
+ *   snapshots owns its IPs from its start.
  * - A pod present at tA and gone at tB ends its leases at its finish or deletion time when the API told us one
  *   (kept from the last time it was seen), else at tB; never before the lease began, never after tB.
  * - A pod in a terminal phase (Succeeded / Failed) still lists its IP, but the IP has been released and may be
@@ -121,10 +122,12 @@ export class LeaseHistory {
       this.#close(s, l, end, ops);
     }
 
+    // The addresses a pod shows when it is first seen are its own from its start: every one of them, since a
+    // dual-stack pod lists one per family from the outset. An address that appears on a pod already known is a
+    // change, held from now.
+    const apiStart = isNew ? (pod.startedAt ?? pod.createdAt ?? at) : at;
     for (const ip of pod.ips) {
       if (s.leases.has(ip)) continue;
-      // A pod's first IP is its own from its start; an IP that appears later (a change) from now.
-      const apiStart = s.leases.size === 0 && isNew ? (pod.startedAt ?? pod.createdAt ?? at) : at;
       const start = Math.min(apiStart, at);
       if (terminal) {
         const end = clamp(pod.finishedAt ?? at, start, at);

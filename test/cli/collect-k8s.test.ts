@@ -179,3 +179,50 @@ describe('collect k8s --snapshot: a snapshot ends only what it covers', () => {
     expect(gone(db, 'k8s_services')).toEqual([]);
   });
 });
+
+/** `src → workload` of every edge (`query flows`). */
+function workloadsBySource(db: string): Record<string, string> {
+  const r = cli(['query', 'flows', '--db', db, '-o', 'json']);
+  expect(r.code).toBe(0);
+  const out: Record<string, string> = {};
+  for (const e of JSON.parse(r.stdout) as { src: string; workload: string }[]) out[e.src] = e.workload;
+  return out;
+}
+
+/** Flow-log records from `srcs` at `t`, into `db`. */
+function flowsAt(dir: string, db: string, t: number, srcs: readonly string[]): void {
+  const lines = srcs.map(
+    (src, i) =>
+      `2 123456789012 eni-0a1b2c3d4e5f60718 ${src} ${src.includes(':') ? '2600:1f18::9' : '52.216.10.5'} ${40001 + i} 443 6 10 1000 ${t} ${t + 10} ACCEPT OK`,
+  );
+  writeFileSync(join(dir, `flows-${t}.log`), `${[V2_HEADER, ...lines].join('\n')}\n`);
+  expect(cli(['collect', 'vpc-flow', '-q', '--db', db, join(dir, `flows-${t}.log`)]).code).toBe(0);
+}
+
+describe('collect k8s --snapshot: when a lease starts and ends', () => {
+  it("gives both addresses of a dual-stack pod its start time, so flows before the snapshot are the pod's", () => {
+    const dir = tempDir();
+    const db = join(dir, 'k.db');
+    const web = pod('shop', 'web', '10.244.1.5') as { status: { podIPs: { ip: string }[] } };
+    web.status.podIPs.push({ ip: 'fd00:10:244:1::5' });
+    // Flows at 09:10 from either address; the pod started at 09:00:05, the snapshot is from 10:00.
+    flowsAt(dir, db, T0 + 600, ['10.244.1.5', 'fd00:10:244:1::5']);
+    writeFileSync(join(dir, 'inv.json'), list([namespace('shop'), web]));
+    const r = cli([
+      'collect',
+      'k8s',
+      '-q',
+      '--db',
+      db,
+      '--snapshot',
+      join(dir, 'inv.json'),
+      '--at',
+      iso(T0 + 3600),
+    ]);
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    expect(workloadsBySource(db)).toEqual({
+      '10.244.1.5': 'shop/Pod/web',
+      'fd00:10:244:1::5': 'shop/Pod/web',
+    });
+  });
+});

@@ -50,6 +50,44 @@ describe('lease history', () => {
     ]);
   });
 
+  it('starts every address of a dual-stack pod at the pod start, not only the first', () => {
+    const h = new LeaseHistory();
+    const ops = h.replace([pod({ uid: 'a', ips: ['10.0.0.5', 'fd00::5'] })], T0 + 600);
+    expect(ops).toEqual([
+      { op: 'open', lease: expect.objectContaining({ ip: '10.0.0.5', start: T0 + 1, end: null }) },
+      { op: 'open', lease: expect.objectContaining({ ip: 'fd00::5', start: T0 + 1, end: null }) },
+    ]);
+    // A finished dual-stack pod seen for the first time: both leases from its start to its finish.
+    const done = h.replace(
+      [pod({ uid: 'job', ips: ['10.0.0.7', 'fd00::7'], phase: 'Succeeded', finishedAt: T0 + 90 })],
+      T0 + 1200,
+      ['shop2'],
+    );
+    expect(done.map((o) => o.op === 'open' && [o.lease.ip, o.lease.start - T0, o.lease.end! - T0])).toEqual([
+      ['10.0.0.7', 1, 90],
+      ['fd00::7', 1, 90],
+    ]);
+  });
+
+  it('on a watch, starts the addresses a pod shows on first sight at its start, those it gets later at the event', () => {
+    const h = new LeaseHistory();
+    const opened = (ops: ReturnType<LeaseHistory['upsert']>): [string, number][] =>
+      ops.flatMap((o) => (o.op === 'open' ? [[o.lease.ip, o.lease.start - T0] as [string, number]] : []));
+    // First seen with both addresses (a watch resumed after the pod came up): the pod's start for both.
+    expect(opened(h.upsert(pod({ uid: 'a', ips: ['10.0.0.5', 'fd00::5'] }), T0 + 600))).toEqual([
+      ['10.0.0.5', 1],
+      ['fd00::5', 1],
+    ]);
+    // ADDED while pending without an address, MODIFIED once the CNI gave it two: held from that event.
+    expect(opened(h.upsert(pod({ uid: 'b', phase: 'Pending', startedAt: T0 + 700 }), T0 + 700))).toEqual([]);
+    expect(
+      opened(h.upsert(pod({ uid: 'b', ips: ['10.0.0.6', 'fd00::6'], startedAt: T0 + 700 }), T0 + 704)),
+    ).toEqual([
+      ['10.0.0.6', 704],
+      ['fd00::6', 704],
+    ]);
+  });
+
   it('ends the lease of a pod gone between two snapshots at the second snapshot, or at its deletion time', () => {
     const h = new LeaseHistory();
     h.replace(
@@ -195,6 +233,16 @@ describe('lease history in the store', () => {
       ['payments/Pod/debug-shell', 1, 0],
       ['payments/StatefulSet/ledger', 1, 1],
     ]);
+    store.close();
+  });
+
+  it('attributes flows of either address of a dual-stack pod from before the snapshot that first listed it', () => {
+    const dir = tempDir();
+    const { inv, recorder, store } = storeWith(dir);
+    recorder.apply(replace(T0 + 4200, [pod({ uid: 'a', ips: ['10.0.0.5', 'fd00::5'] })]));
+    expect(spans(inv.leasesOf('10.0.0.5'))).toEqual([['a', 1, null]]);
+    expect(spans(inv.leasesOf('fd00::5'))).toEqual([['a', 1, null]]);
+    expect(inv.leasesAt('fd00::5', T0 + 3600).map((l) => l.podUid)).toEqual(['a']);
     store.close();
   });
 
