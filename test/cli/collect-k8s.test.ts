@@ -1,7 +1,8 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { stringify as stringifyYaml } from 'yaml';
 import { cli } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tmp.js';
 import { V2_HEADER } from '../helpers/vpc-lines.js';
@@ -177,6 +178,84 @@ describe('collect k8s --snapshot: a snapshot ends only what it covers', () => {
     expect(workloadFlows(db)).toBe(1);
     // No Service in it: services are left as they were.
     expect(gone(db, 'k8s_services')).toEqual([]);
+  });
+});
+
+describe('collect k8s --snapshot: one object, YAML', () => {
+  it('records one object (kubectl get pod web -o json) as seen, and ends no other pod of its namespace', () => {
+    const { dir, db } = setup();
+    const NEW = pod('shop', 'new', '10.244.1.8');
+    const file = join(dir, 'new.json');
+    writeFileSync(file, JSON.stringify(NEW));
+    const r = cli(['collect', 'k8s', '--db', db, '--snapshot', file, '--at', iso(T0 + 3600), '-o', 'json']);
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      pods: 1,
+      coveredNamespaces: [],
+      leasesOpened: 1,
+      leasesClosed: 0,
+    });
+    expect(openPods(db)).toEqual(['ops/tool', 'shop/api', 'shop/new', 'shop/web']);
+    expect(workloadFlows(db)).toBe(3);
+    // The text summary says why nothing else ended.
+    const again = cli(['collect', 'k8s', '--db', db, '--snapshot', file, '--at', iso(T0 + 3700)]);
+    expect([again.code, again.stderr]).toEqual([
+      0,
+      `k8s snapshot at ${iso(T0 + 3700)}: 1 pods, 0 nodes, 0 services, 0 namespaces; leases opened 0, closed 0 (a single object: other pods keep their leases)\n`,
+    ]);
+  });
+
+  it('refuses one object it cannot use, and --allow-empty with one object, in one line', () => {
+    const dir = tempDir();
+    const db = join(dir, 'k.db');
+    const deploy = join(dir, 'deploy.json');
+    writeFileSync(
+      deploy,
+      JSON.stringify({ apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web' } }),
+    );
+    const broken = join(dir, 'broken.json');
+    writeFileSync(broken, JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web' } }));
+    const web = join(dir, 'web.json');
+    writeFileSync(web, JSON.stringify(WEB));
+    for (const [file, flags, message] of [
+      [
+        deploy,
+        [],
+        `${deploy} is a single object of a kind the inventory does not keep: nothing recorded (expected a Pod, Node, Service or Namespace, or a List)`,
+      ],
+      [broken, [], `${broken} is a single Pod that cannot be read (missing_namespace): nothing recorded`],
+      [
+        web,
+        ['--allow-empty'],
+        `--allow-empty applies to a List; ${web} is a single object, which ends no lease`,
+      ],
+    ] as const) {
+      const r = cli(['collect', 'k8s', '--db', db, '--snapshot', file, '--at', iso(T0 + 60), ...flags]);
+      expect([r.code, r.stderr]).toEqual([1, `egress-learner: ${message}\n`]);
+    }
+    // Refused before the database was opened: not even an empty one was made.
+    expect(existsSync(db)).toBe(false);
+  });
+
+  it('reads kubectl -o yaml output as it reads -o json', () => {
+    const { dir, db } = setup();
+    const file = join(dir, 'shop.yaml');
+    // `kubectl get pods -n shop -o yaml` an hour later: api is gone from shop.
+    writeFileSync(
+      file,
+      stringifyYaml({ apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: '' }, items: [WEB] }),
+    );
+    const r = cli(['collect', 'k8s', '--db', db, '--snapshot', file, '--at', iso(T0 + 3600), '-o', 'json']);
+    expect([r.code, r.stderr]).toEqual([0, '']);
+    expect(JSON.parse(r.stdout)).toMatchObject({ pods: 1, coveredNamespaces: ['shop'], leasesClosed: 1 });
+    expect(openPods(db)).toEqual(['ops/tool', 'shop/web']);
+    const bad = join(dir, 'bad.yaml');
+    writeFileSync(bad, 'items: [\n');
+    const refused = cli(['collect', 'k8s', '--db', db, '--snapshot', bad, '--at', iso(T0 + 3700)]);
+    expect([refused.code, refused.stderr]).toEqual([
+      2,
+      `egress-learner: ${bad}: neither JSON nor YAML (expected \`kubectl get … -o json\` or \`-o yaml\` output)\n`,
+    ]);
   });
 });
 
