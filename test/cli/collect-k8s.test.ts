@@ -279,6 +279,33 @@ function flowsAt(dir: string, db: string, t: number, srcs: readonly string[]): v
 }
 
 describe('collect k8s --snapshot: when a lease starts and ends', () => {
+  it('ends a pod seen terminating and gone from the next snapshot at its deletion time, not at that snapshot', () => {
+    const dir = tempDir();
+    const db = join(dir, 'k.db');
+    const keep = pod('shop', 'keep', '10.244.1.9');
+    const old = pod('shop', 'old', '10.244.1.5') as { metadata: Record<string, unknown> };
+    // Deleted at 09:30 with a 30 s grace period: deletionTimestamp is 09:30:30, when the kubelet kills it.
+    old.metadata.deletionTimestamp = iso(T0 + 1830);
+    const snapshot = (file: string, items: unknown[], at: number): void => {
+      writeFileSync(join(dir, file), list(items));
+      const r = cli(['collect', 'k8s', '-q', '--db', db, '--snapshot', join(dir, file), '--at', iso(at)]);
+      expect([r.code, r.stderr]).toEqual([0, '']);
+    };
+    snapshot('s1.json', [namespace('shop'), keep, old], T0 + 1800);
+    snapshot('s2.json', [namespace('shop'), keep], T0 + 3000);
+    // At 09:45, after old's deletion and before the snapshot that missed it, its address sent nothing of its own.
+    flowsAt(dir, db, T0 + 2700, ['10.244.1.5', '10.244.1.9']);
+    expect(workloadsBySource(db)).toEqual({ '10.244.1.5': 'unattributed', '10.244.1.9': 'shop/Pod/keep' });
+    const d = new Database(db, { readonly: true });
+    try {
+      expect(d.prepare("SELECT end_time FROM k8s_leases WHERE pod_name = 'old'").all()).toEqual([
+        { end_time: T0 + 1830 },
+      ]);
+    } finally {
+      d.close();
+    }
+  });
+
   it("gives both addresses of a dual-stack pod its start time, so flows before the snapshot are the pod's", () => {
     const dir = tempDir();
     const db = join(dir, 'k.db');

@@ -261,6 +261,54 @@ describe('lease history in the store', () => {
     second.store.close();
   });
 
+  it('ends a terminating pod gone from the next snapshot at its deletion time, each snapshot a run of its own', () => {
+    const dir = tempDir();
+    const keep = pod({ uid: 'keep', ips: ['10.0.0.9'] });
+    // Seen terminating at +600: deleted at +630 (its grace period's end) and at +1500, after the next snapshot.
+    const views: [number, PodRecord[]][] = [
+      [
+        T0 + 600,
+        [
+          keep,
+          pod({ uid: 'old', ips: ['10.0.0.5', 'fd00::5'], deletedAt: T0 + 630 }),
+          pod({ uid: 'slow', ips: ['10.0.0.6'], deletedAt: T0 + 1500 }),
+        ],
+      ],
+      [T0 + 1200, [keep]],
+    ];
+    for (const [at, items] of views) {
+      const run = storeWith(dir);
+      run.recorder.apply(replace(at, items));
+      run.store.close();
+    }
+    const { inv, store } = storeWith(dir);
+    expect(spans(inv.leasesOf('10.0.0.5'))).toEqual([['old', 1, 630]]);
+    expect(spans(inv.leasesOf('fd00::5'))).toEqual([['old', 1, 630]]);
+    // Gone before its deadline (it stopped sooner): it ended by the snapshot that missed it.
+    expect(spans(inv.leasesOf('10.0.0.6'))).toEqual([['slow', 1, 1200]]);
+    expect(inv.leasesAt('10.0.0.5', T0 + 900)).toEqual([]);
+    store.close();
+  });
+
+  it('keeps the deletion time a watch saw across a restart, for the re-list that finds the pod gone', () => {
+    const dir = tempDir();
+    const first = storeWith(dir);
+    first.recorder.apply([
+      { op: 'upsert', resource: 'pods', at: T0 + 10, item: pod({ uid: 'a', ips: ['10.0.0.5'] }) },
+    ]);
+    // MODIFIED: deleted with a 30 s grace period; the collector stops before the DELETED event.
+    const terminating = pod({ uid: 'a', ips: ['10.0.0.5'], deletedAt: T0 + 50 });
+    first.recorder.apply([{ op: 'upsert', resource: 'pods', at: T0 + 20, item: terminating }]);
+    first.store.close();
+    const second = storeWith(dir);
+    expect(second.inv.openLeases('')).toEqual([
+      expect.objectContaining({ podUid: 'a', podDeletedAt: T0 + 50 }),
+    ]);
+    second.recorder.apply(replace(T0 + 600, []));
+    expect(spans(second.inv.leasesOf('10.0.0.5'))).toEqual([['a', 1, 50]]);
+    second.store.close();
+  });
+
   it('reopens the lease of a pod that a listing missed once a later one lists it again', () => {
     const dir = tempDir();
     const a = pod({ uid: 'a', ips: ['10.0.0.5'] });
