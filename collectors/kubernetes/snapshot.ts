@@ -2,11 +2,15 @@
  * Reads the output of
  *   kubectl get pods,nodes,services,namespaces,replicasets,jobs -A -o json
  * (a `{"apiVersion":"v1","kind":"List","items":[…]}` whose items are of mixed kinds) into inventory records.
- * A typed list (`PodList` from the API, whose items carry no `kind`) is read too. ReplicaSets and Jobs are only
- * used for owner resolution. Kinds it does not use (Deployments, Events, …) are counted as ignored; a malformed
- * item is reported with its position and reason, and never stops the rest.
+ * A typed list (`PodList` from the API, whose items carry no `kind`) is read too, and so is `-o yaml` output.
+ * `kubectl get pod web -o json` prints the one object, not a List: it is read as one item, and marked as such,
+ * since it lists nothing else. ReplicaSets and Jobs are only used for owner resolution. Kinds it does not use
+ * (Deployments, Events, …) are counted as ignored; a malformed item is reported with its position and reason,
+ * and never stops the rest.
  */
+import { createRequire } from 'node:module';
 import type { V1Job, V1Namespace, V1Node, V1Pod, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
+import type * as Yaml from 'yaml';
 import type { NamespaceRecord, NodeRecord, PodRecord, ServiceRecord } from '../../src/model/workload.js';
 import {
   indexOwner,
@@ -38,34 +42,47 @@ export interface KubeSnapshot {
   readonly namespaces: readonly NamespaceRecord[];
 }
 
+/**
+ * What a document is: `list`, a listing (`kubectl get pods …`), complete for what it covers; `object`, one object
+ * fetched by name (`kubectl get pod web`), which says nothing of any other.
+ */
+export type SnapshotShape = 'list' | 'object';
+
 export type SnapshotParseResult =
   | {
       readonly ok: true;
+      readonly shape: SnapshotShape;
       readonly snapshot: KubeSnapshot;
       readonly rejects: readonly SnapshotReject[];
       /** Items of kinds the inventory does not use. */
       readonly ignored: number;
     }
-  | { readonly ok: false; readonly reason: 'bad_json' | 'not_a_list' };
+  | { readonly ok: false; readonly reason: 'bad_syntax' | 'not_kubernetes' };
 
-/** Parses a `kubectl get … -o json` document. Pure; never throws. */
+/** Parses a `kubectl get … -o json` (or `-o yaml`) document. Pure; never throws. */
 export function parseKubectlList(text: string, cluster = ''): SnapshotParseResult {
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch {
-    return { ok: false, reason: 'bad_json' };
+  const doc = decode(text);
+  if (doc === undefined) return { ok: false, reason: 'bad_syntax' };
+  if (typeof doc !== 'object' || doc === null || Array.isArray(doc))
+    return { ok: false, reason: 'not_kubernetes' };
+  const kind = (doc as { kind?: unknown }).kind;
+  const listed = (doc as { items?: unknown }).items;
+  let items: unknown[];
+  let shape: SnapshotShape;
+  if (Array.isArray(listed)) {
+    items = listed;
+    shape = 'list';
+  } else if (typeof kind === 'string' && kind !== '' && !kind.endsWith('List')) {
+    items = [doc];
+    shape = 'object';
+  } else {
+    return { ok: false, reason: 'not_kubernetes' };
   }
-  if (typeof doc !== 'object' || doc === null || !Array.isArray((doc as { items?: unknown }).items)) {
-    return { ok: false, reason: 'not_a_list' };
-  }
-  const listKind = (doc as { kind?: unknown }).kind;
   // `PodList` → every item is a Pod; `List` → each item names its kind.
   const itemKind =
-    typeof listKind === 'string' && listKind !== 'List' && listKind.endsWith('List')
-      ? listKind.slice(0, -'List'.length)
+    typeof kind === 'string' && kind !== 'List' && kind.endsWith('List')
+      ? kind.slice(0, -'List'.length)
       : null;
-  const items = (doc as { items: unknown[] }).items;
   const kinds: string[] = [];
   for (const item of items) {
     const k = typeof item === 'object' && item !== null ? (item as { kind?: unknown }).kind : undefined;
@@ -127,7 +144,28 @@ export function parseKubectlList(text: string, cluster = ''): SnapshotParseResul
     }
     if (reason !== null) rejects.push({ index: i, kind, name: nameOf(item), reason });
   }
-  return { ok: true, snapshot: { pods, nodes, services, namespaces }, rejects, ignored };
+  return { ok: true, shape, snapshot: { pods, nodes, services, namespaces }, rejects, ignored };
+}
+
+const require = createRequire(import.meta.url);
+
+/**
+ * The document as JSON, else as YAML (`kubectl get -o yaml`); undefined when it is neither. JSON goes first: it is
+ * what kubectl is told to print, and JSON.parse reads a large listing many times faster. The YAML package is loaded
+ * only for a document JSON refused, so that every other command starts without it (src/util/lazy.ts says why).
+ */
+function decode(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    // not JSON: perhaps YAML
+  }
+  try {
+    // The core schema keeps RFC 3339 times as the strings the JSON form has (YAML 1.1 would make Dates of them).
+    return (require('yaml') as typeof Yaml).parse(text, { schema: 'core' });
+  } catch {
+    return undefined;
+  }
 }
 
 /**

@@ -413,7 +413,9 @@ function looksBinary(head: Buffer): boolean {
 
 /**
  * The whole text of a document input (an inventory listing, a snapshot), which is parsed at once rather than
- * line by line: a file, gzip or not (sniffed as for logs), or `-` for standard input.
+ * line by line: a file, gzip or not (sniffed as for logs), or `-` for standard input. A byte order mark is not
+ * text: Windows tools write one (Windows PowerShell 5.1's `Out-File -Encoding utf8` and older Notepad a UTF-8 one,
+ * its `>` a UTF-16LE one), and JSON.parse refuses a document that begins with it.
  */
 export async function readWholeText(path: string, code: string): Promise<string> {
   let bytes: Buffer;
@@ -429,6 +431,10 @@ export async function readWholeText(path: string, code: string): Promise<string>
       throw gzipError(path, err);
     }
   }
+  if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
+    return bytes.toString('utf8', 3);
+  }
+  if (bytes.length >= 2 && bytes[0] === 0xff && bytes[1] === 0xfe) return bytes.toString('utf16le', 2);
   return bytes.toString('utf8');
 }
 

@@ -3,6 +3,8 @@ import { Command, Option } from 'commander';
 import {
   coveredNamespaces,
   parseKubectlList,
+  type KubeSnapshot,
+  type SnapshotParseResult,
   type SnapshotReject,
 } from '../../collectors/kubernetes/snapshot.js';
 import { readWholeText } from '../../collectors/sources/open.js';
@@ -45,7 +47,7 @@ export function k8sCommand(now: () => number = () => Date.now() / 1000): Command
     )
     .option(
       '--snapshot <file>',
-      'import `kubectl get pods,nodes,services,namespaces,replicasets,jobs -A -o json` output (a file, gzip or not, or - for stdin) instead of the API',
+      'import `kubectl get pods,nodes,services,namespaces,replicasets,jobs -A -o json` (or -o yaml) output (a file, gzip or not, or - for stdin) instead of the API',
     )
     .option(
       '--at <time>',
@@ -66,6 +68,7 @@ from the next ends its lease between the two, if the next one covers its namespa
 Namespace objects covers the whole cluster, one without them (kubectl get pods -n shop) only the namespaces
 of its pods and services; with -n, leave namespaces out (kubectl lists them all even then). Nodes, namespaces
 and services are updated only from a snapshot that lists some. A snapshot holding no pod is refused.
+A single object (kubectl get pod web -o json) is recorded as seen and ends no other pod's lease.
 
 The watcher needs get/list/watch on pods, nodes, services, namespaces, replicasets and jobs:
 collectors/kubernetes/rbac/clusterrole.yaml.
@@ -103,7 +106,10 @@ interface K8sSummary {
   readonly nodes: number;
   readonly services: number;
   readonly namespaces: number;
-  /** The namespaces a snapshot was complete for; null: the whole cluster (always so for the API). */
+  /**
+   * The namespaces a snapshot was complete for; null: the whole cluster (always so for the API); []: none, a single
+   * object (`kubectl get pod web`).
+   */
   readonly coveredNamespaces: readonly string[] | null;
   readonly leasesOpened: number;
   readonly leasesClosed: number;
@@ -136,33 +142,31 @@ async function importSnapshot(
   if (!parsed.ok) {
     throw new InputError(
       path,
-      parsed.reason === 'bad_json'
-        ? 'not JSON (expected `kubectl get … -o json` output)'
-        : 'not a Kubernetes List (expected `kubectl get … -o json` output)',
+      parsed.reason === 'bad_syntax'
+        ? 'neither JSON nor YAML (expected `kubectl get … -o json` or `-o yaml` output)'
+        : 'not a Kubernetes List or object (expected `kubectl get … -o json` or `-o yaml` output)',
       'snapshot_format',
     );
   }
   const s = parsed.snapshot;
-  // kubectl prints an empty List for a wrong context or namespace; taken as a listing, it would end every lease,
-  // and snapshots go in time order, so no older one could put them back.
-  if (s.pods.length === 0 && !allowEmpty) {
-    const skipped = parsed.rejects.length;
-    throw new UsageError(
-      `${path} holds no pod${skipped > 0 ? ` (${skipped} malformed item${skipped === 1 ? '' : 's'} skipped)` : ''}: nothing recorded; check the kubectl context and namespace, or pass --allow-empty if the cluster has none`,
-      'snapshot_empty',
-    );
+  let covered: readonly string[] | null;
+  let changes: InventoryChange[];
+  if (parsed.shape === 'object') {
+    covered = [];
+    changes = objectChanges(path, parsed, allowEmpty, at);
+  } else {
+    // kubectl prints an empty List for a wrong context or namespace; taken as a listing, it would end every lease,
+    // and snapshots go in time order, so no older one could put them back.
+    if (s.pods.length === 0 && !allowEmpty) {
+      const skipped = parsed.rejects.length;
+      throw new UsageError(
+        `${path} holds no pod${skipped > 0 ? ` (${skipped} malformed item${skipped === 1 ? '' : 's'} skipped)` : ''}: nothing recorded; check the kubectl context and namespace, or pass --allow-empty if the cluster has none`,
+        'snapshot_empty',
+      );
+    }
+    covered = s.pods.length === 0 ? null : coveredNamespaces(s);
+    changes = listChanges(s, covered, at);
   }
-  const covered = s.pods.length === 0 ? null : coveredNamespaces(s);
-  const scope = covered === null ? {} : { namespaces: covered };
-  // Nodes, namespaces, services: a kind the snapshot holds none of was not asked for, and ends nothing.
-  const changes: InventoryChange[] = [];
-  if (s.namespaces.length > 0)
-    changes.push({ op: 'replace', resource: 'namespaces', at, items: s.namespaces });
-  if (s.nodes.length > 0) changes.push({ op: 'replace', resource: 'nodes', at, items: s.nodes });
-  if (s.services.length > 0) {
-    changes.push({ op: 'replace', resource: 'services', at, items: s.services, ...scope });
-  }
-  changes.push({ op: 'replace', resource: 'pods', at, items: s.pods, ...scope });
   const store = openForWrite(g);
   try {
     const inventory = new InventoryStore(store.db);
@@ -177,7 +181,8 @@ async function importSnapshot(
     const recorder = new LeaseRecorder(inventory, '', open);
     recorder.apply(changes);
     const ended = countEnded(open, recorder.history.openLeases());
-    if (ended * 2 > open.length) {
+    // A single object can end only its own leases (it finished, or changed address): nothing to warn about.
+    if (parsed.shape === 'list' && ended * 2 > open.length) {
       const why =
         covered !== null
           ? `in the namespaces it covers (${listed(covered)})`
@@ -249,6 +254,57 @@ async function watchCluster(
   }
 }
 
+/** A listing's changes: complete for the namespaces `covered` (null: the whole cluster). */
+function listChanges(s: KubeSnapshot, covered: readonly string[] | null, at: number): InventoryChange[] {
+  const scope = covered === null ? {} : { namespaces: covered };
+  // Nodes, namespaces, services: a kind the snapshot holds none of was not asked for, and ends nothing.
+  const changes: InventoryChange[] = [];
+  if (s.namespaces.length > 0)
+    changes.push({ op: 'replace', resource: 'namespaces', at, items: s.namespaces });
+  if (s.nodes.length > 0) changes.push({ op: 'replace', resource: 'nodes', at, items: s.nodes });
+  if (s.services.length > 0) {
+    changes.push({ op: 'replace', resource: 'services', at, items: s.services, ...scope });
+  }
+  changes.push({ op: 'replace', resource: 'pods', at, items: s.pods, ...scope });
+  return changes;
+}
+
+/**
+ * One object fetched by name (`kubectl get pod web -o json`) is a sighting of that object, as a watch event is: it
+ * is recorded (a new pod's lease opens from its start, a terminating one's deletion time is kept), and nothing
+ * else ends, not even in its namespace: kubectl was asked for this pod, not for the namespace's.
+ */
+function objectChanges(
+  path: string,
+  parsed: Extract<SnapshotParseResult, { ok: true }>,
+  allowEmpty: boolean,
+  at: number,
+): InventoryChange[] {
+  if (allowEmpty) {
+    throw new UsageError(
+      `--allow-empty applies to a List; ${path} is a single object, which ends no lease`,
+      'snapshot_object',
+    );
+  }
+  const s = parsed.snapshot;
+  const changes: InventoryChange[] = [
+    ...s.namespaces.map((item) => ({ op: 'upsert', resource: 'namespaces', at, item }) as const),
+    ...s.nodes.map((item) => ({ op: 'upsert', resource: 'nodes', at, item }) as const),
+    ...s.services.map((item) => ({ op: 'upsert', resource: 'services', at, item }) as const),
+    ...s.pods.map((item) => ({ op: 'upsert', resource: 'pods', at, item }) as const),
+  ];
+  if (changes.length === 0) {
+    const bad = parsed.rejects[0];
+    throw new UsageError(
+      bad !== undefined
+        ? `${path} is a single ${bad.kind || 'object'} that cannot be read (${bad.reason}): nothing recorded`
+        : `${path} is a single object of a kind the inventory does not keep: nothing recorded (expected a Pod, Node, Service or Namespace, or a List)`,
+      'snapshot_object',
+    );
+  }
+  return changes;
+}
+
 /** How many of the leases open before a view are no longer open after it. */
 function countEnded(before: readonly Lease[], after: readonly Lease[]): number {
   const key = (l: Lease): string => `${l.podUid} ${l.ip} ${l.start}`;
@@ -293,7 +349,11 @@ function summaryLine(s: K8sSummary): string {
   return (
     `k8s ${s.mode} at ${s.at}: ${s.pods} pods, ${s.nodes} nodes, ${s.services} services, ${s.namespaces} namespaces; ` +
     `leases opened ${s.leasesOpened}, closed ${s.leasesClosed}` +
-    (s.coveredNamespaces !== null ? ` (covers namespaces ${listed(s.coveredNamespaces)})` : '') +
+    (s.coveredNamespaces === null
+      ? ''
+      : s.coveredNamespaces.length === 0
+        ? ' (a single object: other pods keep their leases)'
+        : ` (covers namespaces ${listed(s.coveredNamespaces)})`) +
     (s.rejected > 0 ? `; ${s.rejected} malformed item${s.rejected === 1 ? '' : 's'} skipped` : '')
   );
 }

@@ -4,10 +4,16 @@
  * closed leases are handed to the store and forgotten.
  *
  * The rules, in the order they matter for attribution:
- * - A pod's first lease starts at the time the API gives (status.startTime, else creationTimestamp), not when
- *   we happened to look: a pod that came up between two snapshots owns its IP from its start.
+ * - A pod's first leases (one per address: a dual-stack pod has two) start at the time the API gives
+ *   (status.startTime, else creationTimestamp), not when we happened to look: a pod that came up between two
+ *   snapshots owns its IPs from its start.
  * - A pod present at tA and gone at tB ends its leases at its finish or deletion time when the API told us one
- *   (kept from the last time it was seen), else at tB; never before the lease began, never after tB.
+ *   (kept from the last time it was seen, by the store too: a run that resumes from the open leases knows it),
+ *   else at tB; never before the lease began, never after tB. `metadata.deletionTimestamp` is the end of the
+ *   grace period already: the API server sets it to the delete request's time plus gracePeriodSeconds, and the
+ *   kubelet kills what still runs then (ObjectMeta in the API reference; `BeforeDelete`,
+ *   k8s.io/apiserver/pkg/registry/rest/delete.go). A pod that stopped sooner loses its IP to the next holder,
+ *   whose start cuts the lease back (below).
  * - A pod in a terminal phase (Succeeded / Failed) still lists its IP, but the IP has been released and may be
  *   held by a new pod already: its lease ends at the containers' `finishedAt`. Such a pod seen for the first time
  *   (it came and went while nobody watched) gets a closed lease from its start to its finish.
@@ -18,7 +24,14 @@
  * - Host-network pods use the node's address, shared by the node and every host-network pod on it: their leases
  *   are marked and never close or block another lease.
  */
-import type { InventoryChange, InventorySink, Lease, LeaseOp, PodRecord } from '../model/workload.js';
+import type {
+  InventoryChange,
+  InventorySink,
+  Lease,
+  LeaseOp,
+  OpenLease,
+  PodRecord,
+} from '../model/workload.js';
 
 export type { LeaseOp };
 
@@ -43,15 +56,15 @@ export class LeaseHistory {
   readonly #recentClose = new Map<string, Lease>();
   #closesSincePrune = 0;
 
-  /** Resumes from the leases the store still has open (after a restart). */
-  constructor(open: readonly Lease[] = []) {
+  /** Resumes from the leases the store still has open (after a restart, and in every snapshot import). */
+  constructor(open: readonly OpenLease[] = []) {
     for (const l of open) {
       let s = this.#pods.get(l.podUid);
       if (s === undefined) {
         s = { pod: podFromLease(l), leases: new Map() };
         this.#pods.set(l.podUid, s);
       } else {
-        s.pod = { ...s.pod, ips: [...s.pod.ips, l.ip] };
+        s.pod = { ...s.pod, ips: [...s.pod.ips, l.ip], deletedAt: s.pod.deletedAt ?? l.podDeletedAt };
       }
       s.leases.set(l.ip, l);
       if (!l.hostNetwork) this.#holder.set(l.ip, l.podUid);
@@ -121,10 +134,12 @@ export class LeaseHistory {
       this.#close(s, l, end, ops);
     }
 
+    // The addresses a pod shows when it is first seen are its own from its start: every one of them, since a
+    // dual-stack pod lists one per family from the outset. An address that appears on a pod already known is a
+    // change, held from now.
+    const apiStart = isNew ? (pod.startedAt ?? pod.createdAt ?? at) : at;
     for (const ip of pod.ips) {
       if (s.leases.has(ip)) continue;
-      // A pod's first IP is its own from its start; an IP that appears later (a change) from now.
-      const apiStart = s.leases.size === 0 && isNew ? (pod.startedAt ?? pod.createdAt ?? at) : at;
       const start = Math.min(apiStart, at);
       if (terminal) {
         const end = clamp(pod.finishedAt ?? at, start, at);
@@ -208,7 +223,7 @@ function leaseOf(pod: PodRecord, ip: string, start: number, end: number | null):
 }
 
 /** What is known of a pod from its stored open lease, enough to close it later. */
-function podFromLease(l: Lease): PodRecord {
+function podFromLease(l: OpenLease): PodRecord {
   return {
     uid: l.podUid,
     namespace: l.namespace,
@@ -222,7 +237,7 @@ function podFromLease(l: Lease): PodRecord {
     phase: '',
     createdAt: null,
     startedAt: null,
-    deletedAt: null,
+    deletedAt: l.podDeletedAt,
     finishedAt: null,
   };
 }
@@ -243,7 +258,7 @@ export class LeaseRecorder implements InventorySink {
   #opened = 0;
   #closed = 0;
 
-  constructor(writer: InventoryWriter, cluster: string, open: readonly Lease[]) {
+  constructor(writer: InventoryWriter, cluster: string, open: readonly OpenLease[]) {
     this.#writer = writer;
     this.#cluster = cluster;
     this.#history = new LeaseHistory(open);

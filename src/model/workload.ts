@@ -169,6 +169,18 @@ export interface Lease {
 }
 
 /**
+ * An open lease as the store keeps it between runs, for a collector to resume from (each `collect k8s --snapshot`
+ * is a run of its own), with what that run must know of the pod and the lease does not say.
+ */
+export interface OpenLease extends Lease {
+  /**
+   * The pod's `metadata.deletionTimestamp` as last seen (null: not being deleted). Should the pod be gone from the
+   * next listing, its lease ends then rather than at that listing.
+   */
+  readonly podDeletedAt: number | null;
+}
+
+/**
  * One lease write, applied in order inside one transaction: open a lease (possibly already closed, for a pod
  * that came and went), or close the lease keyed by pod, IP and start.
  */

@@ -6,6 +6,8 @@ import type {
   NamedPort,
   NamespaceRecord,
   NodeRecord,
+  OpenLease,
+  PodRecord,
   ServiceRecord,
   Workload,
 } from '../model/workload.js';
@@ -41,6 +43,7 @@ export interface LeaseRow {
   start_time: number;
   end_time: number | null;
   ports: string;
+  pod_deleted_at: number | null;
 }
 
 /**
@@ -51,6 +54,7 @@ export class InventoryStore {
   readonly #openLease: Database.Statement;
   readonly #closeLease: Database.Statement;
   readonly #fillPorts: Database.Statement;
+  readonly #setDeletedAt: Database.Statement;
   readonly #openLeases: Database.Statement;
   readonly #leasesAt: Database.Statement;
   readonly #leasesOf: Database.Statement;
@@ -86,6 +90,11 @@ export class InventoryStore {
     this.#fillPorts = db.prepare(
       "UPDATE k8s_leases SET ports = ? WHERE cluster = ? AND pod_uid = ? AND ports = '[]'",
     );
+    // A pod's deletionTimestamp, once set, can only move earlier (ObjectMeta in the API reference): the latest view
+    // is the one to keep. Only a change is written, so a pod terminating over many snapshots costs one write.
+    this.#setDeletedAt = db.prepare(`
+      UPDATE k8s_leases SET pod_deleted_at = ?
+      WHERE cluster = ? AND pod_uid = ? AND end_time IS NULL AND pod_deleted_at IS NOT ?`);
     this.#openLeases = db.prepare(
       'SELECT * FROM k8s_leases WHERE cluster = ? AND end_time IS NULL ORDER BY start_time, pod_uid, ip',
     );
@@ -194,7 +203,7 @@ export class InventoryStore {
   /**
    * Writes one inventory view in one transaction: the lease opens and closes computed from it (src/identity/
    * lease-history.ts) and the nodes, services and namespaces it carries. Pod changes are stored as leases only; a
-   * pod's view also gives its ports to its leases stored without them.
+   * pod's view also gives its ports to its leases stored without them, and its deletion time to its open leases.
    */
   record(cluster: string, changes: readonly InventoryChange[], ops: readonly LeaseOp[]): void {
     this.#record(cluster, changes, ops);
@@ -206,9 +215,12 @@ export class InventoryStore {
     return r === undefined ? null : r.last_at;
   }
 
-  /** Leases still held in `cluster`: what a restarted collector resumes from. */
-  openLeases(cluster: string): Lease[] {
-    return (this.#openLeases.all(cluster) as LeaseRow[]).map(toLease);
+  /** Leases still held in `cluster`: what a restarted collector (and every snapshot import) resumes from. */
+  openLeases(cluster: string): OpenLease[] {
+    return (this.#openLeases.all(cluster) as LeaseRow[]).map((r) => ({
+      ...toLease(r),
+      podDeletedAt: r.pod_deleted_at,
+    }));
   }
 
   /**
@@ -252,8 +264,8 @@ export class InventoryStore {
   #applyChange(cluster: string, c: InventoryChange): void {
     switch (c.resource) {
       case 'pods':
-        if (c.op === 'replace') for (const p of c.items) this.#putPodPorts(cluster, p.uid, p.ports);
-        else if (c.op === 'upsert') this.#putPodPorts(cluster, c.item.uid, c.item.ports);
+        if (c.op === 'replace') for (const p of c.items) this.#putPod(cluster, p);
+        else if (c.op === 'upsert') this.#putPod(cluster, c.item);
         return;
       case 'nodes':
         if (c.op === 'replace') {
@@ -295,8 +307,10 @@ export class InventoryStore {
     for (const a of n.addresses) this.#insertNodeAddress.run(cluster, a.address, n.name, a.type);
   }
 
-  #putPodPorts(cluster: string, podUid: string, ports: readonly NamedPort[]): void {
-    if (ports.length > 0) this.#fillPorts.run(JSON.stringify(ports), cluster, podUid);
+  /** What a view of a pod tells its stored leases beyond their times: its ports, and its deletion time. */
+  #putPod(cluster: string, p: PodRecord): void {
+    if (p.ports.length > 0) this.#fillPorts.run(JSON.stringify(p.ports), cluster, p.uid);
+    if (p.deletedAt !== null) this.#setDeletedAt.run(p.deletedAt, cluster, p.uid, p.deletedAt);
   }
 
   #putService(cluster: string, s: ServiceRecord, at: number): void {

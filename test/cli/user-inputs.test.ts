@@ -179,6 +179,38 @@ describe('inventory documents', () => {
     ]);
   });
 
+  it('a document saved with a byte order mark (Windows PowerShell) reads as the same document without one', () => {
+    const dir = tempDir();
+    const withBom = (name: string, file: string): string => {
+      const path = join(dir, name);
+      writeFileSync(path, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), readFileSync(fixture(file))]));
+      return path;
+    };
+    const aws = cli([
+      '--db',
+      join(dir, 'a.db'),
+      'collect',
+      'aws-inventory',
+      withBom('vpcs.json', 'cloud/describe-vpcs.json'),
+      '-o',
+      'json',
+    ]);
+    expect([aws.code, aws.stderr]).toEqual([0, '']);
+    expect(JSON.parse(aws.stdout)).toMatchObject({ files: [{ document: 'vpcs' }] });
+    const k8s = cli([
+      '--db',
+      join(dir, 'k.db'),
+      'collect',
+      'k8s',
+      '--snapshot',
+      withBom('inv.json', 'kubernetes/snapshot-a.json'),
+      '--at',
+      '2026-01-01T00:00:00Z',
+    ]);
+    expect(k8s.stderr).toMatch(/^k8s snapshot at 2026-01-01T00:00:00Z: 6 pods/);
+    expect(k8s.code).toBe(0);
+  });
+
   it('a Kubernetes snapshot from the future is refused: it would block every real one after it', () => {
     const dir = tempDir();
     const db = join(dir, 'k.db');

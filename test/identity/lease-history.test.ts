@@ -50,6 +50,44 @@ describe('lease history', () => {
     ]);
   });
 
+  it('starts every address of a dual-stack pod at the pod start, not only the first', () => {
+    const h = new LeaseHistory();
+    const ops = h.replace([pod({ uid: 'a', ips: ['10.0.0.5', 'fd00::5'] })], T0 + 600);
+    expect(ops).toEqual([
+      { op: 'open', lease: expect.objectContaining({ ip: '10.0.0.5', start: T0 + 1, end: null }) },
+      { op: 'open', lease: expect.objectContaining({ ip: 'fd00::5', start: T0 + 1, end: null }) },
+    ]);
+    // A finished dual-stack pod seen for the first time: both leases from its start to its finish.
+    const done = h.replace(
+      [pod({ uid: 'job', ips: ['10.0.0.7', 'fd00::7'], phase: 'Succeeded', finishedAt: T0 + 90 })],
+      T0 + 1200,
+      ['shop2'],
+    );
+    expect(done.map((o) => o.op === 'open' && [o.lease.ip, o.lease.start - T0, o.lease.end! - T0])).toEqual([
+      ['10.0.0.7', 1, 90],
+      ['fd00::7', 1, 90],
+    ]);
+  });
+
+  it('on a watch, starts the addresses a pod shows on first sight at its start, those it gets later at the event', () => {
+    const h = new LeaseHistory();
+    const opened = (ops: ReturnType<LeaseHistory['upsert']>): [string, number][] =>
+      ops.flatMap((o) => (o.op === 'open' ? [[o.lease.ip, o.lease.start - T0] as [string, number]] : []));
+    // First seen with both addresses (a watch resumed after the pod came up): the pod's start for both.
+    expect(opened(h.upsert(pod({ uid: 'a', ips: ['10.0.0.5', 'fd00::5'] }), T0 + 600))).toEqual([
+      ['10.0.0.5', 1],
+      ['fd00::5', 1],
+    ]);
+    // ADDED while pending without an address, MODIFIED once the CNI gave it two: held from that event.
+    expect(opened(h.upsert(pod({ uid: 'b', phase: 'Pending', startedAt: T0 + 700 }), T0 + 700))).toEqual([]);
+    expect(
+      opened(h.upsert(pod({ uid: 'b', ips: ['10.0.0.6', 'fd00::6'], startedAt: T0 + 700 }), T0 + 704)),
+    ).toEqual([
+      ['10.0.0.6', 704],
+      ['fd00::6', 704],
+    ]);
+  });
+
   it('ends the lease of a pod gone between two snapshots at the second snapshot, or at its deletion time', () => {
     const h = new LeaseHistory();
     h.replace(
@@ -198,6 +236,16 @@ describe('lease history in the store', () => {
     store.close();
   });
 
+  it('attributes flows of either address of a dual-stack pod from before the snapshot that first listed it', () => {
+    const dir = tempDir();
+    const { inv, recorder, store } = storeWith(dir);
+    recorder.apply(replace(T0 + 4200, [pod({ uid: 'a', ips: ['10.0.0.5', 'fd00::5'] })]));
+    expect(spans(inv.leasesOf('10.0.0.5'))).toEqual([['a', 1, null]]);
+    expect(spans(inv.leasesOf('fd00::5'))).toEqual([['a', 1, null]]);
+    expect(inv.leasesAt('fd00::5', T0 + 3600).map((l) => l.podUid)).toEqual(['a']);
+    store.close();
+  });
+
   it('resumes from the open leases after a restart and records the same snapshot twice only once', () => {
     const dir = tempDir();
     const first = storeWith(dir);
@@ -210,6 +258,54 @@ describe('lease history in the store', () => {
     second.recorder.apply(replace(T0 + 1200, []));
     expect(spans(second.inv.leasesOf('10.0.0.5'))).toEqual([['a', 1, 1200]]);
     expect(second.inv.lastAt('')).toBe(T0 + 1200);
+    second.store.close();
+  });
+
+  it('ends a terminating pod gone from the next snapshot at its deletion time, each snapshot a run of its own', () => {
+    const dir = tempDir();
+    const keep = pod({ uid: 'keep', ips: ['10.0.0.9'] });
+    // Seen terminating at +600: deleted at +630 (its grace period's end) and at +1500, after the next snapshot.
+    const views: [number, PodRecord[]][] = [
+      [
+        T0 + 600,
+        [
+          keep,
+          pod({ uid: 'old', ips: ['10.0.0.5', 'fd00::5'], deletedAt: T0 + 630 }),
+          pod({ uid: 'slow', ips: ['10.0.0.6'], deletedAt: T0 + 1500 }),
+        ],
+      ],
+      [T0 + 1200, [keep]],
+    ];
+    for (const [at, items] of views) {
+      const run = storeWith(dir);
+      run.recorder.apply(replace(at, items));
+      run.store.close();
+    }
+    const { inv, store } = storeWith(dir);
+    expect(spans(inv.leasesOf('10.0.0.5'))).toEqual([['old', 1, 630]]);
+    expect(spans(inv.leasesOf('fd00::5'))).toEqual([['old', 1, 630]]);
+    // Gone before its deadline (it stopped sooner): it ended by the snapshot that missed it.
+    expect(spans(inv.leasesOf('10.0.0.6'))).toEqual([['slow', 1, 1200]]);
+    expect(inv.leasesAt('10.0.0.5', T0 + 900)).toEqual([]);
+    store.close();
+  });
+
+  it('keeps the deletion time a watch saw across a restart, for the re-list that finds the pod gone', () => {
+    const dir = tempDir();
+    const first = storeWith(dir);
+    first.recorder.apply([
+      { op: 'upsert', resource: 'pods', at: T0 + 10, item: pod({ uid: 'a', ips: ['10.0.0.5'] }) },
+    ]);
+    // MODIFIED: deleted with a 30 s grace period; the collector stops before the DELETED event.
+    const terminating = pod({ uid: 'a', ips: ['10.0.0.5'], deletedAt: T0 + 50 });
+    first.recorder.apply([{ op: 'upsert', resource: 'pods', at: T0 + 20, item: terminating }]);
+    first.store.close();
+    const second = storeWith(dir);
+    expect(second.inv.openLeases('')).toEqual([
+      expect.objectContaining({ podUid: 'a', podDeletedAt: T0 + 50 }),
+    ]);
+    second.recorder.apply(replace(T0 + 600, []));
+    expect(spans(second.inv.leasesOf('10.0.0.5'))).toEqual([['a', 1, 50]]);
     second.store.close();
   });
 

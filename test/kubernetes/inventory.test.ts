@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { V1Pod } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
+import { stringify as stringifyYaml } from 'yaml';
 import {
   resolveWorkload,
   toPodRecord,
@@ -300,8 +301,85 @@ describe('kubectl snapshot', () => {
     expect(r.ok && r.snapshot.pods.map((p) => p.name)).toEqual(['a']);
   });
 
-  it('says what is wrong with a file that is not a List', () => {
-    expect(parseKubectlList('{"kind":')).toEqual({ ok: false, reason: 'bad_json' });
-    expect(parseKubectlList('{"kind":"Pod"}')).toEqual({ ok: false, reason: 'not_a_list' });
+  it('says what is wrong with a file that is neither a List nor an object', () => {
+    expect(parseKubectlList('{"kind":')).toEqual({ ok: false, reason: 'bad_syntax' });
+    expect(parseKubectlList('a: [1\nb: 2')).toEqual({ ok: false, reason: 'bad_syntax' });
+    for (const text of ['[1, 2]', 'just text', '', '{"kind":"PodList"}', '{"metadata":{"name":"web"}}']) {
+      expect([text, parseKubectlList(text)]).toEqual([text, { ok: false, reason: 'not_kubernetes' }]);
+    }
+  });
+
+  it('reads one object (kubectl get pod web -o json) as a one-item snapshot marked as an object', () => {
+    const web = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'web', namespace: 'shop', uid: 'u1', creationTimestamp: '2026-11-23T01:00:00Z' },
+      spec: { nodeName: 'n' },
+      status: { phase: 'Running', startTime: '2026-11-23T01:00:00Z', podIP: '10.1.2.3' },
+    };
+    const r = parseKubectlList(JSON.stringify(web));
+    if (!r.ok) throw new Error(r.reason);
+    expect(r.shape).toBe('object');
+    expect(r.snapshot.pods.map((p) => [p.namespace, p.name, p.ips, p.startedAt])).toEqual([
+      ['shop', 'web', ['10.1.2.3'], t('2026-11-23T01:00:00Z')],
+    ]);
+    expect(parseKubectlList(fixture('snapshot-a.json'))).toMatchObject({ ok: true, shape: 'list' });
+    // A malformed object is a reject, as an item of a list would be.
+    expect(parseKubectlList('{"kind":"Pod"}')).toMatchObject({
+      ok: true,
+      shape: 'object',
+      rejects: [{ index: 0, kind: 'Pod', reason: 'missing_name' }],
+    });
+  });
+
+  it('reads kubectl -o yaml output as the same snapshot as -o json', () => {
+    const json = fixture('snapshot-a.json');
+    expect(parseKubectlList(stringifyYaml(JSON.parse(json)))).toEqual(parseKubectlList(json));
+    // As kubectl prints one pod: times quoted; a hand-written unquoted time reads the same.
+    const pod = `apiVersion: v1
+kind: Pod
+metadata:
+  creationTimestamp: "2026-11-23T01:00:00Z"
+  labels:
+    app: web
+    pod-template-hash: 5d4f8c7b9
+  name: web-5d4f8c7b9-x2x4k
+  namespace: shop
+  ownerReferences:
+  - apiVersion: apps/v1
+    controller: true
+    kind: ReplicaSet
+    name: web-5d4f8c7b9
+    uid: 0b6c3f7e-1f2a-4c1e-9d0e-6a1b2c3d4e5f
+  uid: 6f1c2d3e-4a5b-4c6d-8e7f-9a0b1c2d3e4f
+spec:
+  containers:
+  - image: registry.example/web:1
+    name: web
+    ports:
+    - containerPort: 8080
+      name: http
+      protocol: TCP
+  nodeName: ip-10-0-1-10.eu-west-1.compute.internal
+status:
+  phase: Running
+  podIP: 10.244.1.5
+  podIPs:
+  - ip: 10.244.1.5
+  - ip: fd00:10:244:1::5
+  startTime: 2026-11-23T01:00:02Z
+`;
+    const r = parseKubectlList(pod);
+    if (!r.ok) throw new Error(r.reason);
+    expect([r.shape, r.rejects]).toEqual(['object', []]);
+    expect(r.snapshot.pods[0]).toMatchObject({
+      name: 'web-5d4f8c7b9-x2x4k',
+      workload: { namespace: 'shop', kind: 'Deployment', name: 'web' },
+      ips: ['10.244.1.5', 'fd00:10:244:1::5'],
+      labels: { app: 'web' },
+      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+      createdAt: t('2026-11-23T01:00:00Z'),
+      startedAt: t('2026-11-23T01:00:02Z'),
+    });
   });
 });

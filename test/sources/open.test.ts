@@ -2,7 +2,7 @@ import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { expandPaths, openSource } from '../../collectors/sources/open.js';
+import { expandPaths, openSource, readWholeText } from '../../collectors/sources/open.js';
 import { InputError } from '../../src/model/errors.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -132,5 +132,23 @@ describe('openSource', () => {
     );
     expect(src.startOffset).toBe(5);
     expect(await readAll(src.bytes)).toBe('bbbb\ncccc\n');
+  });
+});
+
+describe('readWholeText', () => {
+  it('drops the byte order mark Windows tools write (UTF-8, or UTF-16LE from PowerShell 5.1), gzip or not', async () => {
+    const dir = tempDir();
+    const doc = '{"kind":"List","items":[{"name":"é"}]}\n';
+    const bom = Buffer.from([0xef, 0xbb, 0xbf]);
+    const files: [string, Buffer][] = [
+      ['plain.json', Buffer.from(doc)],
+      ['utf8-bom.json', Buffer.concat([bom, Buffer.from(doc)])],
+      ['utf8-bom.json.gz', gzipSync(Buffer.concat([bom, Buffer.from(doc)]))],
+      ['utf16.json', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(doc, 'utf16le')])],
+    ];
+    for (const [name, bytes] of files) {
+      writeFileSync(join(dir, name), bytes);
+      expect([name, await readWholeText(join(dir, name), 'k')]).toEqual([name, doc]);
+    }
   });
 });

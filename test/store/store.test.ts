@@ -430,6 +430,47 @@ describe('inventory ports (migration 0012)', () => {
   });
 });
 
+describe('lease deletion time (migration 0014)', () => {
+  it('reads leases stored before it as not being deleted, and the next view of a terminating pod fills it in', () => {
+    const { path, old } = databaseBefore(14);
+    old.exec(`
+      INSERT INTO k8s_leases (cluster, ip, pod_uid, namespace, pod_name, workload_kind, workload_name, node,
+                              host_network, labels, start_time, end_time, ports)
+      VALUES ('', '10.0.0.5', 'web-1', 'shop', 'web-1', 'Deployment', 'web', 'n1', 0, '{"app":"web"}', 100, NULL, '[]');`);
+    old.close();
+
+    const store = new Store(path);
+    const inv = new InventoryStore(store.db);
+    expect(inv.openLeases('').map((l) => [l.podUid, l.podDeletedAt])).toEqual([['web-1', null]]);
+    const terminating: PodRecord = {
+      uid: 'web-1',
+      namespace: 'shop',
+      name: 'web-1',
+      workload: { cluster: '', namespace: 'shop', kind: 'Deployment', name: 'web' },
+      node: 'n1',
+      hostNetwork: false,
+      ips: ['10.0.0.5'],
+      labels: { app: 'web' },
+      ports: [],
+      phase: 'Running',
+      createdAt: 100,
+      startedAt: 100,
+      deletedAt: 230,
+      finishedAt: null,
+    };
+    new LeaseRecorder(inv, '', inv.openLeases('')).apply([
+      { op: 'replace', resource: 'pods', at: 200, items: [terminating] },
+    ]);
+    expect(inv.openLeases('').map((l) => [l.podUid, l.podDeletedAt])).toEqual([['web-1', 230]]);
+    // The next import, by another run, no longer lists it: it ended when its grace period did.
+    new LeaseRecorder(inv, '', inv.openLeases('')).apply([
+      { op: 'replace', resource: 'pods', at: 900, items: [] },
+    ]);
+    expect(inv.leasesOf('10.0.0.5').map((l) => [l.start, l.end])).toEqual([[100, 230]]);
+    store.close();
+  });
+});
+
 describe('reading a database of another schema version', () => {
   const withVersions = (edit: (db: Database.Database) => void): string => {
     const path = join(tempDir(), 'x.db');

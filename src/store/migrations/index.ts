@@ -12,6 +12,7 @@ import { migration0010 } from './0010-edge-key.js';
 import { migration0011 } from './0011-source-shape.js';
 import { migration0012 } from './0012-inventory-ports.js';
 import { migration0013 } from './0013-run-scope.js';
+import { migration0014 } from './0014-lease-deletion.js';
 
 /** Every schema change, in order. Append; never edit a migration that has shipped. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -28,4 +29,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0011,
   migration0012,
   migration0013,
+  migration0014,
 ];
