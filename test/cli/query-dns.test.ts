@@ -80,3 +80,29 @@ describe('collect dns --format dnsmasq --tz', () => {
     ]);
   });
 });
+
+describe('collect dns --format coredns', () => {
+  it('stores a {combined} line under its record type, so the asking pod is known for the address it asked for', () => {
+    const dir = tempDir();
+    const log = join(dir, 'coredns.log');
+    writeFileSync(
+      log,
+      '2026-11-23T02:01:50.000000000Z [INFO] 10.1.2.3:42537 - 13123 "A IN www.example.com. udp 59 false 1232" NOERROR qr,rd,ra 100 0.001s "0"\n',
+    );
+    const db = join(dir, 'x.db');
+    expect(cli(['collect', 'dns', '--format', 'coredns', '-q', '--db', db, log]).code).toBe(0);
+    const rows = JSON.parse(cli(['query', 'dns', '--db', db, '-o', 'json']).stdout) as Record<
+      string,
+      unknown
+    >[];
+    expect(rows).toMatchObject([
+      {
+        name: 'www.example.com',
+        client: '10.1.2.3',
+        type: 'A',
+        rcode: 'NOERROR',
+        firstSeen: '2026-11-23T02:01:50Z',
+      },
+    ]);
+  });
+});

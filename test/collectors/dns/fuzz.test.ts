@@ -46,7 +46,7 @@ const formats = [
   },
   {
     name: 'coredns',
-    lines: [...fixture('coredns.log'), ...fixture('coredns-broken.log')],
+    lines: [...fixture('coredns.log'), ...fixture('coredns-combined.log'), ...fixture('coredns-broken.log')],
     parse: (l: string) => parseCorednsLine(l, 0),
     rejects: COREDNS_REJECT_REASONS,
     skips: COREDNS_SKIP_REASONS,

@@ -179,6 +179,58 @@ describe('coredns', () => {
     });
   });
 
+  it('reads {combined} lines (the opcode after the duration) and custom ones with the type, never the class', () => {
+    // Real CoreDNS 1.11.4 lines: `log . {combined}`, and custom formats that write {class} next to {type}.
+    const { answers, reasons } = all(fixture('coredns-combined.log').map((l) => parseCorednsLine(l, 1000)));
+    const a = (client: string, name: string, type: string, rcode = 'NOERROR'): DnsAnswer => ({
+      time: 1000,
+      client,
+      name,
+      type,
+      answer: null,
+      ttl: null,
+      rcode,
+      sourceKind: 'coredns',
+    });
+    expect(answers).toEqual([
+      a('127.0.0.1', 'api.comb.test', 'A'),
+      a('127.0.0.1', 'api.comb.test', 'AAAA'),
+      a('127.0.0.1', 'api.comb.test', 'ANY'),
+      a('127.0.0.1', 'nope.comb.test', 'A', 'SERVFAIL'),
+      a('::1', 'api.comb.test', 'A'),
+      a('127.0.0.1', 'api.c1.test', 'A'),
+      a('127.0.0.1', 'api.c1.test', 'ANY'),
+      a('127.0.0.1', 'api.c2.test', 'AAAA'),
+      a('::1', 'api.c1.test', 'A'),
+    ]);
+    // The banner, the NOTIFY (opcode 4: a server announcing a zone change, not a lookup) and SIGTERM.
+    expect(reasons).toEqual(Array<string>(9).fill('skip:not_query'));
+  });
+
+  it('never takes a class word for the record type', () => {
+    const type = (line: string): string => {
+      const r = parseCorednsLine(line, 0);
+      return r.kind === 'answers' ? r.values[0]!.type : `${r.kind}:${r.reason}`;
+    };
+    expect(type('[INFO] 10.1.2.3:5353 CH TXT version.bind. NOERROR')).toBe('TXT');
+    expect(type('[INFO] 10.1.2.3:5353 HS A api.example.com. NOERROR')).toBe('A');
+    expect(type('[INFO] 10.1.2.3:5353 A ANY api.example.com. NOERROR')).toBe('A');
+    expect(type('[INFO] 10.1.2.3:5353 ANY A api.example.com. NOERROR')).toBe('A');
+    expect(type('[INFO] 10.1.2.3:5353 IN api.example.com. NOERROR')).toBe('reject:bad_type');
+    // A default line with a Go duration (`6.96ms`, older CoreDNS), which the default pattern once refused.
+    expect(
+      type(
+        '[INFO] 10.1.2.3:42537 - 13123 "AAAA IN api.example.com. udp 59 false 1232" NOERROR qr,rd,ra 100 6.96ms',
+      ),
+    ).toBe('AAAA');
+    // A field added after the default ones: read by its words, `"A` being the type and `IN` the class.
+    expect(
+      type(
+        '[INFO] 10.1.2.3:42537 - 13123 "A IN api.example.com. udp 59 false 1232" NOERROR qr,rd,ra 100 0.001s pod-a',
+      ),
+    ).toBe('A');
+  });
+
   it('quarantines broken lines', () => {
     expect(all(fixture('coredns-broken.log').map((l) => parseCorednsLine(l, 0))).reasons).toEqual([
       'reject:bad_client',
