@@ -44,7 +44,7 @@ export function collectDnsCommand(): Command {
     .addOption(new Option('--flush-lines <n>', 'lines per commit').default('1000000').hideHelp())
     .addHelpText(
       'after',
-      `\nSample lines:\n${samples}\n\nExamples:\n  egress-learner collect dns --format dnsmasq --tz Europe/Berlin /var/log/dnsmasq.log\n  kubectl logs -n kube-system -l k8s-app=kube-dns --timestamps | egress-learner collect dns --format coredns -`,
+      `\nSample lines:\n${samples}\n\nExamples:\n  egress-learner collect dns --format dnsmasq --tz Europe/Berlin /var/log/dnsmasq.log\n  kubectl logs -n kube-system -l k8s-app=kube-dns --timestamps | egress-learner collect dns --format coredns -\n  egress-learner collect dns --format coredns /var/log/containers/coredns-*.log   # CRI or Docker json-file`,
     )
     .action(async (paths: string[], opts: CollectDnsOptions, self: Command) => {
       const g = self.optsWithGlobals<GlobalOptions>();

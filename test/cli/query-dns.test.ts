@@ -106,3 +106,45 @@ describe('collect dns --format coredns', () => {
     ]);
   });
 });
+
+describe('collect dns --format coredns, container logs', () => {
+  it('reads the files kubelet keeps (CRI and Docker json-file) and quarantines what is no CoreDNS line', () => {
+    const dir = tempDir();
+    const cri = join(dir, 'coredns-5d78c9869d-x2k8q_kube-system_coredns-0123.log');
+    writeFileSync(
+      cri,
+      '2026-11-23T02:37:40.991793841Z stdout F CoreDNS-1.11.4\n' +
+        '2026-11-23T02:37:41.123456789Z stdout F [INFO] 10.1.2.3:42537 - 13123 "A IN api.example.com. udp 59 false 1232" NOERROR qr,rd,ra 100 0.001s\n' +
+        '2026-11-23T02:37:42.123456789Z stdout F [INFO] 10.1.2.3:42538 - 13124 "AAAA IN api.example.com. udp 59 false 1232" NOERROR qr,rd,ra 100 0.001s\n' +
+        '2026-11-23T02:37:43Z stdout F Nov 23 02:37:43 node1 coredns[812]: [INFO] 10.1.2.3:1 A x.example.com. NOERROR\n',
+    );
+    const docker = join(dir, 'coredns-json.log');
+    writeFileSync(
+      docker,
+      '{"log":"[INFO] 10.1.2.4:42537 - 13123 \\"A IN api.example.com. udp 59 false 1232\\" NOERROR qr,rd,ra 100 0.001s\\n","stream":"stdout","time":"2026-11-23T03:37:41.123456789Z"}\n',
+    );
+    const db = join(dir, 'x.db');
+    const c = cli(['collect', 'dns', '--format', 'coredns', '-o', 'json', '--db', db, cri, docker]);
+    expect(c.code).toBe(0);
+    expect((JSON.parse(c.stdout) as { totals: unknown }).totals).toMatchObject({
+      records: 5,
+      stored: 3,
+      skipped: 1,
+      malformed: 1,
+    });
+    const rows = JSON.parse(cli(['query', 'dns', '--db', db, '-o', 'json']).stdout) as Record<
+      string,
+      unknown
+    >[];
+    expect(rows.map((r) => [r.client, r.type, r.firstSeen])).toEqual([
+      ['10.1.2.3', 'A', '2026-11-23T02:37:41.123Z'],
+      ['10.1.2.3', 'AAAA', '2026-11-23T02:37:42.123Z'],
+      ['10.1.2.4', 'A', '2026-11-23T03:37:41.123Z'],
+    ]);
+    const q = JSON.parse(cli(['query', 'quarantine', '--db', db, '-o', 'json']).stdout) as Record<
+      string,
+      unknown
+    >[];
+    expect(q).toMatchObject([{ source: cri, line: 4, reason: 'bad_prefix' }]);
+  });
+});

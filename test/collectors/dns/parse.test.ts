@@ -1,6 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DnsmasqParser, parseCorednsLine, parseRoute53Line } from '../../../collectors/dns/index.js';
+import {
+  CorednsParser,
+  DnsmasqParser,
+  parseCorednsLine,
+  parseRoute53Line,
+} from '../../../collectors/dns/index.js';
 import type { DnsAnswer, DnsParseOutcome } from '../../../src/model/dns.js';
 import { ingestDns } from '../../../src/ingest/dns-ingest.js';
 import { expandPaths } from '../../../collectors/sources/open.js';
@@ -229,6 +234,96 @@ describe('coredns', () => {
         '[INFO] 10.1.2.3:42537 - 13123 "A IN api.example.com. udp 59 false 1232" NOERROR qr,rd,ra 100 0.001s pod-a',
       ),
     ).toBe('A');
+  });
+
+  const at = (iso: string, client: string, name: string, type: string, rcode = 'NOERROR'): DnsAnswer => ({
+    time: Date.parse(iso) / 1000,
+    client,
+    name,
+    type,
+    answer: null,
+    ttl: null,
+    rcode,
+    sourceKind: 'coredns',
+  });
+
+  it("reads CRI container logs: the runtime's time, a split line joined, CoreDNS's other lines skipped", () => {
+    const p = new CorednsParser(0);
+    const out = fixture('coredns-cri.log').map((l) => p.parse(l));
+    const { answers, reasons } = all(out);
+    expect(answers).toEqual([
+      { ...at('2026-11-23T02:37:41Z', '10.1.2.3', 'api.example.com', 'A'), time: 1795401461 + 0.123456789 },
+      {
+        ...at('2026-11-23T02:37:42Z', '10.1.2.3', 'api.example.com', 'AAAA'),
+        time: 1795401462 + 0.123456789,
+      },
+      at('2026-11-23T01:37:43.500Z', 'fd00::7', 'split.example.com', 'A', 'NXDOMAIN'),
+    ]);
+    expect(reasons).toEqual([
+      // Banner, plugin/reload, version, platform, maxprocs (stderr).
+      ...Array<string>(5).fill('skip:not_query'),
+      'skip:partial',
+      // [WARNING], client-go's klog line, Reloading, plugin/health, Reloading complete.
+      ...Array<string>(5).fill('skip:not_query'),
+      'skip:blank',
+      // A syslog line inside the wrapper, a line wrapped twice, Feb 30.
+      'reject:bad_prefix',
+      'reject:bad_prefix',
+      'reject:bad_time',
+    ]);
+  });
+
+  it('reads Docker json-file logs, a line split across two records joined', () => {
+    const p = new CorednsParser(0);
+    const { answers, reasons } = all(fixture('coredns-docker.log').map((l) => p.parse(l)));
+    expect(answers).toEqual([
+      { ...at('2026-11-23T02:37:41Z', '10.1.2.3', 'api.example.com', 'A'), time: 1795401461 + 0.123456789 },
+      { ...at('2026-11-23T02:37:42Z', '10.1.2.4', 'split.example.com', 'AAAA'), time: 1795401462 + 0.000001 },
+    ]);
+    expect(reasons).toEqual([
+      'skip:not_query',
+      'skip:not_query',
+      'skip:partial',
+      'skip:not_query',
+      'reject:invalid_json',
+      'reject:invalid_json',
+    ]);
+  });
+
+  it('joins a split line across a checkpoint: its start waits in the snapshot', () => {
+    const [start, end] = fixture('coredns-cri.log').filter((l) =>
+      l.startsWith('2026-11-23T02:37:43.5+01:00'),
+    );
+    const before = new CorednsParser(0);
+    expect(before.snapshot()).toBeNull();
+    expect(before.parse(start!)).toEqual({ kind: 'skip', reason: 'partial' });
+    const after = new CorednsParser(0, before.snapshot());
+    expect(after.parse(end!)).toEqual({
+      kind: 'answers',
+      values: [at('2026-11-23T01:37:43.500Z', 'fd00::7', 'split.example.com', 'A', 'NXDOMAIN')],
+    });
+    expect(after.snapshot()).toBeNull();
+  });
+
+  it('quarantines a line that is nothing CoreDNS writes, instead of skipping it', () => {
+    const reason = (line: string): string => {
+      const r = parseCorednsLine(line, 0);
+      return r.kind === 'answers' ? 'answers' : `${r.kind}:${r.reason}`;
+    };
+    expect(reason('hello world')).toBe('reject:bad_prefix');
+    expect(
+      reason(
+        '[pod/coredns-5d78c9869d-x2k8q/coredns] [INFO] 10.1.2.3:42537 - 13123 "A IN api.example.com. udp 59 false 1232" NOERROR qr,rd,ra 100 0.001s',
+      ),
+    ).toBe('reject:bad_prefix');
+    // A stamp without a zone cannot be placed in time.
+    expect(reason('2026-11-23T02:37:41 [INFO] 10.1.2.3:42537 A api.example.com. NOERROR')).toBe(
+      'reject:bad_prefix',
+    );
+    expect(reason('[INFO] plugin/reload: Running configuration SHA512 = 591cf328')).toBe('skip:not_query');
+    expect(reason('[WARNING] plugin/kubernetes: starting server with unsynced Kubernetes API')).toBe(
+      'skip:not_query',
+    );
   });
 
   it('quarantines broken lines', () => {
