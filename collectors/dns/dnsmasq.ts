@@ -7,7 +7,13 @@
  *   `Nov 23 02:37:45 dnsmasq[30463]: 7 127.0.0.1/46800 config db.internal.test is 192.0.2.20`
  *
  * Layout: `<Mon dd HH:MM:SS> [host] dnsmasq[pid]: [<serial> <client>/<port>] <message>`; the part in brackets
- * is what `extra` adds. Messages: `query[TYPE] name from client`, `forwarded name to server`, and
+ * is what `extra` adds. Through syslog the time may be RFC 3339 instead (rsyslog's `RSYSLOG_FileFormat`
+ * template; `journalctl -o short-iso` writes the offset as `+0100`):
+ *
+ *   `2026-11-23T02:37:44.123456+01:00 node1 dnsmasq[30463]: query[A] example.test from 10.1.2.3`
+ *
+ * Such a time carries its year and zone. Other programs' lines in the same file (`dnsmasq-dhcp[…]:`,
+ * `systemd[1]:`, `kernel:`) are skipped. Messages: `query[TYPE] name from client`, `forwarded name to server`, and
  * `<source> name is <value>` where source is reply / cached / config / a hosts-file path / DHCP and value is an
  * address, `<CNAME>` (the next line names the target), NXDOMAIN, NODATA[-IPv4|-IPv6], an error rcode, or
  * `<TYPE>` for a record dnsmasq does not print. Anything else (start-up, `using nameserver`) is skipped.
@@ -23,6 +29,7 @@ import { normalizeHost } from '../../src/model/authority.js';
 import { dnsAnswer, DnsParseOutcome, normalizeDnsType, type DnsAnswer } from '../../src/model/dns.js';
 import { canonicalIp, ipFamily } from '../../src/model/ip.js';
 import { SyslogClock, type WallClockZone, type YearState } from './local-time.js';
+import { parseRfc3339 } from './rfc3339.js';
 
 /** Why a line is malformed. Bounded: these are quarantine reasons. */
 export const DNSMASQ_REJECT_REASONS = [
@@ -52,6 +59,8 @@ export const DNSMASQ_SKIP_REASONS = [
   'other_answer',
   /** `dnsmasq[pid]: …` on stderr (`--log-facility=-`): no timestamp to place the answer in time. */
   'no_time',
+  /** A syslog line of another program (`dnsmasq-dhcp[…]:`, `systemd[1]:`, `kernel:`) in the same file. */
+  'other_program',
 ] as const;
 export type DnsmasqSkipReason = (typeof DNSMASQ_SKIP_REASONS)[number];
 
@@ -66,8 +75,12 @@ export interface DnsmasqOptions {
   readonly zone?: WallClockZone;
 }
 
+/** A syslog time: `Nov 23 02:37:41` (1), or RFC 3339 (2), checked by `parseRfc3339`. */
+const TIME = String.raw`(?:([A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2})|(\d{4}-\d{2}-\d{2}T\S+))`;
 /** `<time> [host] dnsmasq[pid]: message`; `[pid]` is absent in some syslog setups. */
-const LINE_RE = /^([A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}) (?:\S+ )?dnsmasq(?:\[\d+\])?: (.*)$/;
+const LINE_RE = new RegExp(String.raw`^${TIME} (?:\S+ )?dnsmasq(?:\[\d+\])?: (.*)$`);
+/** `<time> [host] program[pid]: ` of any other program; a host name holds no `:` or brackets. */
+const OTHER_PROGRAM_RE = new RegExp(String.raw`^${TIME} (?:[^\s:[\]]+ )?[^\s:[\]]+(?:\[\d+\])?: `);
 const NO_TIME_RE = /^dnsmasq(?:\[\d+\])?: /;
 const EXTRA_RE = /^(\d{1,10}) (\S+)\/(\d{1,5}) (.*)$/;
 const QUERY_RE = /^query\[([A-Za-z0-9]{1,10})\] (\S+) from (\S+)$/;
@@ -114,11 +127,12 @@ export class DnsmasqParser {
     if (line.length === 0) return DnsParseOutcome.skip('blank');
     const m = LINE_RE.exec(line);
     if (m === null) {
+      if (OTHER_PROGRAM_RE.test(line)) return DnsParseOutcome.skip('other_program');
       return NO_TIME_RE.test(line) ? DnsParseOutcome.skip('no_time') : DnsParseOutcome.reject('bad_prefix');
     }
-    const time = this.#clock.parse(m[1]!);
+    const time = m[1] !== undefined ? this.#clock.parse(m[1]) : parseRfc3339(m[2]!);
     if (time === null) return DnsParseOutcome.reject('bad_time');
-    let message = m[2]!;
+    let message = m[3]!;
     let key = '';
     let client: string | null = null;
     const x = EXTRA_RE.exec(message);

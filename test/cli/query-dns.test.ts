@@ -148,3 +148,41 @@ describe('collect dns --format coredns, container logs', () => {
     expect(q).toMatchObject([{ source: cri, line: 4, reason: 'bad_prefix' }]);
   });
 });
+
+describe('collect dns --format dnsmasq, syslog files', () => {
+  it('reads RFC 3339 stamps whatever --tz says, and counts other programs as skipped, not malformed', () => {
+    const dir = tempDir();
+    const log = join(dir, 'syslog');
+    writeFileSync(
+      log,
+      '2026-11-23T02:37:44.123456+01:00 node1 dnsmasq[30463]: query[A] example.test from 10.1.2.3\n' +
+        '2026-11-23T02:37:44.123456+01:00 node1 dnsmasq[30463]: reply example.test is 192.0.2.10\n' +
+        '2026-11-23T02:37:45.000001+01:00 node1 dnsmasq-dhcp[30463]: DHCPACK(eth0) 10.1.2.3 aa:bb:cc:dd:ee:ff host\n' +
+        '2026-11-23T02:37:45.000002+01:00 node1 systemd[1]: Started foo.service.\n' +
+        'Nov 23 02:37:46 node1 kernel: [12345.678901] eth0: link up\n',
+    );
+    const db = join(dir, 'x.db');
+    const c = cli(
+      ['collect', 'dns', '--format', 'dnsmasq', '--tz', 'Asia/Tokyo', '-o', 'json', '--db', db, log],
+      {
+        env: { TZ: 'America/New_York' },
+      },
+    );
+    expect(c.code).toBe(0);
+    const summary = JSON.parse(c.stdout) as { totals: unknown; sources: { reasons: unknown }[] };
+    expect(summary.totals).toMatchObject({ records: 5, stored: 1, skipped: 4, malformed: 0 });
+    expect(summary.sources[0]!.reasons).toEqual({ other_program: 3, query: 1 });
+    const rows = JSON.parse(cli(['query', 'dns', '--db', db, '-o', 'json']).stdout) as Record<
+      string,
+      unknown
+    >[];
+    expect(rows).toMatchObject([
+      {
+        name: 'example.test',
+        client: '10.1.2.3',
+        answer: '192.0.2.10',
+        firstSeen: '2026-11-23T01:37:44.123Z',
+      },
+    ]);
+  });
+});

@@ -36,7 +36,11 @@ function check(out: DnsParseOutcome, rejects: readonly string[], skips: readonly
 const formats = [
   {
     name: 'dnsmasq',
-    lines: [...fixture('dnsmasq-extra.log'), ...fixture('dnsmasq-broken.log')],
+    lines: [
+      ...fixture('dnsmasq-extra.log'),
+      ...fixture('dnsmasq-syslog.log'),
+      ...fixture('dnsmasq-broken.log'),
+    ],
     parse: (() => {
       const p = new DnsmasqParser({ year: null, reference: 1_800_000_000 });
       return (l: string) => p.parse(l);

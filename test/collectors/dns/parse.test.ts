@@ -124,6 +124,49 @@ describe('dnsmasq', () => {
     expect(tokyo.kind === 'answers' && tokyo.values[0]!.time).toBe(Date.UTC(2026, 11, 31, 15, 5) / 1000);
   });
 
+  it('reads RFC 3339 syslog stamps with their own zone, and skips the other programs of the file', () => {
+    // rsyslog's RSYSLOG_FileFormat, `journalctl -o short-iso` (+0100), and classic stamps in one file; --tz is
+    // New York's, which only the classic lines take.
+    const p = new DnsmasqParser({ year: 2026, reference: 0, zone: parseTimeZone('America/New_York')! });
+    const { answers, reasons } = all(fixture('dnsmasq-syslog.log').map((l) => p.parse(l)));
+    const a = (
+      iso: string,
+      client: string,
+      name: string,
+      type: string,
+      answer: string | null,
+      rcode: string,
+    ) => ({
+      time: Date.parse(iso) / 1000,
+      client,
+      name,
+      type,
+      answer,
+      ttl: null,
+      rcode,
+      sourceKind: 'dnsmasq',
+    });
+    expect(answers).toEqual([
+      {
+        ...a('2026-11-23T01:37:44Z', '10.1.2.3', 'example.test', 'A', '192.0.2.10', 'NOERROR'),
+        time: 1795397864 + 0.123456,
+      },
+      a('2026-11-23T01:37:46Z', '10.1.2.4', 'example.test', 'AAAA', null, 'NODATA'),
+      a('2026-11-23T07:37:49Z', '10.1.2.5', 'api.example.test', 'A', '192.0.2.11', 'NOERROR'),
+    ]);
+    expect(reasons).toEqual([
+      'skip:query',
+      'skip:other_program',
+      'skip:other_program',
+      'skip:query',
+      ...Array<string>(4).fill('skip:other_program'),
+      'skip:query',
+      // Feb 30; a stamp without its zone.
+      'reject:bad_time',
+      'reject:bad_time',
+    ]);
+  });
+
   it('quarantines broken lines with a bounded reason', () => {
     const p = new DnsmasqParser({ year: 2026, reference: 0 });
     expect(all(fixture('dnsmasq-broken.log').map((l) => p.parse(l))).reasons).toEqual([
