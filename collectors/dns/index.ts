@@ -10,7 +10,7 @@
 import type { DnsCollectorDescriptor, DnsLineParser } from '../../src/model/dns.js';
 import { UsageError } from '../../src/model/errors.js';
 import { CorednsParser } from './coredns.js';
-import { DnsmasqParser } from './dnsmasq.js';
+import { dnsmasqReadOptions, DnsmasqParser } from './dnsmasq.js';
 import { LOCAL_ZONE, parseTimeZone, type WallClockZone } from './local-time.js';
 import { parseRoute53Line } from './route53.js';
 
@@ -79,6 +79,23 @@ export const dnsmasqCollector: DnsCollectorDescriptor = Object.freeze({
       { year: year(options), reference: reference(options), zone: zone(options) },
       resumeState ?? null,
     ),
+  readWithOtherOptions: (options: Options, parserState: string | null) => {
+    const was = dnsmasqReadOptions(parserState);
+    if (was === null) return null;
+    const tz = zone(options).name;
+    const y = year(options);
+    const readWith: string[] = [];
+    const given: string[] = [];
+    if (was.tz !== tz) {
+      readWith.push(`--tz ${was.tz}`);
+      given.push(`--tz ${tz}${options['tz'] === undefined ? " (this machine's zone)" : ''}`);
+    }
+    if (was.year !== y) {
+      readWith.push(was.year === null ? 'no --year' : `--year ${was.year}`);
+      given.push(y === null ? 'no --year' : `--year ${y}`);
+    }
+    return readWith.length === 0 ? null : { readWith: readWith.join(' and '), given: given.join(' and ') };
+  },
 });
 
 export const DNS_COLLECTORS: readonly DnsCollectorDescriptor[] = [

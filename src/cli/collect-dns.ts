@@ -5,7 +5,7 @@ import { DNS_SOURCE_KINDS, HOST_FILTER } from '../model/dns.js';
 import { UsageError } from '../model/errors.js';
 import { DnsStore } from '../store/dns-store.js';
 import { runCollect } from './collect-run.js';
-import { openForRead, positiveInt, type GlobalOptions } from './context.js';
+import { openForRead, positiveInt, say, type GlobalOptions } from './context.js';
 import { parseOutputFormat, render, type OutputRow } from './output.js';
 import { isoTime, parseWindow } from './time-window.js';
 
@@ -57,7 +57,14 @@ export function collectDnsCommand(): Command {
         g,
         paths,
         { name: `dns ${descriptor.name}`, output: opts.output, bucket: opts.bucket },
-        (store, refs, hooks) => ingestDns(store, refs, { descriptor, parserOptions, flushLines, ...hooks }),
+        (store, refs, hooks) =>
+          ingestDns(store, refs, {
+            descriptor,
+            parserOptions,
+            flushLines,
+            onWarning: (message) => say(g, `egress-learner: warning: ${message}`, 'warn'),
+            ...hooks,
+          }),
       );
     });
 }

@@ -1,4 +1,4 @@
-import { copyFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -184,5 +184,50 @@ describe('collect dns --format dnsmasq, syslog files', () => {
         firstSeen: '2026-11-23T01:37:44.123Z',
       },
     ]);
+  });
+});
+
+describe('collect dns --format dnsmasq, run again with other --tz or --year', () => {
+  it('warns that the input was read with other settings, and changes nothing', () => {
+    const dir = tempDir();
+    const log = join(dir, 'dnsmasq.log');
+    writeFileSync(
+      log,
+      'Nov 23 02:37:44 dnsmasq[1]: 2 10.1.2.3/41476 query[A] api.example.com from 10.1.2.3\n' +
+        'Nov 23 02:37:44 dnsmasq[1]: 2 10.1.2.3/41476 reply api.example.com is 192.0.2.10\n',
+    );
+    utimesSync(log, new Date('2026-11-24T00:00:00Z'), new Date('2026-11-24T00:00:00Z'));
+    const db = join(dir, 'x.db');
+    const collect = (...flags: string[]) =>
+      cli(['collect', 'dns', '--format', 'dnsmasq', ...flags, '-q', '--db', db, log], { env: { TZ: 'UTC' } });
+    const stored = () =>
+      (JSON.parse(cli(['query', 'dns', '--db', db, '-o', 'json']).stdout) as Record<string, unknown>[]).map(
+        (r) => [r.answer, r.firstSeen, r.count],
+      );
+    // The user forgot --tz: the host wrote Berlin time.
+    expect(collect()).toMatchObject({ code: 0, stderr: '' });
+    const before = stored();
+    expect(before).toEqual([['192.0.2.10', '2026-11-23T02:37:44Z', 1]]);
+    expect(collect('--tz', 'Europe/Berlin')).toEqual({
+      code: 0,
+      stdout: '',
+      stderr:
+        `egress-learner: warning: ${log} was read before with --tz UTC, not --tz Europe/Berlin: its stored answers ` +
+        'keep the times read then; to read it with these settings, collect it into a fresh database (--db)\n',
+    });
+    expect(collect('--year', '2026').stderr).toContain('was read before with no --year, not --year 2026:');
+    expect(stored()).toEqual(before);
+    // The same settings as the first run (UTC is this machine's zone): nothing to say.
+    expect(collect('--tz', 'UTC')).toMatchObject({ code: 0, stderr: '' });
+    // A fresh database reads it with the settings given.
+    const fresh = join(dir, 'fresh.db');
+    expect(
+      cli(['collect', 'dns', '--format', 'dnsmasq', '--tz', 'Europe/Berlin', '-q', '--db', fresh, log]).code,
+    ).toBe(0);
+    const rows = JSON.parse(cli(['query', 'dns', '--db', fresh, '-o', 'json']).stdout) as Record<
+      string,
+      unknown
+    >[];
+    expect(rows.map((r) => r.firstSeen)).toEqual(['2026-11-23T01:37:44Z']);
   });
 });

@@ -10,6 +10,7 @@ import type { DnsAnswer, DnsParseOutcome } from '../../../src/model/dns.js';
 import { ingestDns } from '../../../src/ingest/dns-ingest.js';
 import { expandPaths } from '../../../collectors/sources/open.js';
 import { dnsmasqCollector } from '../../../collectors/dns/index.js';
+import { dnsmasqReadOptions } from '../../../collectors/dns/dnsmasq.js';
 import { parseTimeZone, type WallClockZone } from '../../../collectors/dns/local-time.js';
 import { DnsStore } from '../../../src/store/dns-store.js';
 import { Store } from '../../../src/store/store.js';
@@ -165,6 +166,37 @@ describe('dnsmasq', () => {
       'reject:bad_time',
       'reject:bad_time',
     ]);
+  });
+
+  it('keeps in its checkpoint the zone and year an input was first read with, also when resumed with others', () => {
+    const line = 'Nov 23 02:37:44 dnsmasq[1]: 2 10.1.2.3/41476 reply api.example.com is 192.0.2.10';
+    const first = new DnsmasqParser({ year: null, reference: 1_800_000_000, zone: parseTimeZone('UTC')! });
+    expect(dnsmasqReadOptions(first.snapshot())).toBeNull();
+    first.parse(line);
+    expect(dnsmasqReadOptions(first.snapshot())).toEqual({ tz: 'UTC', year: null });
+    const resumed = new DnsmasqParser(
+      { year: 2026, reference: 1_800_000_000, zone: parseTimeZone('Europe/Berlin')! },
+      first.snapshot(),
+    );
+    resumed.parse(line);
+    expect(dnsmasqReadOptions(resumed.snapshot())).toEqual({ tz: 'UTC', year: null });
+    // The descriptor compares a checkpoint's with a run's options; `Etc/UTC` and `Z` name UTC.
+    const state = first.snapshot();
+    const other = dnsmasqCollector.readWithOtherOptions!;
+    expect(other({ tz: 'Europe/Berlin', year: '2026' }, state)).toEqual({
+      readWith: '--tz UTC and no --year',
+      given: '--tz Europe/Berlin and --year 2026',
+    });
+    expect(other({ tz: 'Etc/UTC' }, state)).toBeNull();
+    expect(other({ tz: 'Z' }, state)).toBeNull();
+    // RFC 3339 stamps need neither option; a checkpoint written before options were kept does not say.
+    const rfc = new DnsmasqParser({ year: null, reference: 0, zone: parseTimeZone('UTC')! });
+    rfc.parse('2026-11-23T02:37:44+01:00 node1 dnsmasq[1]: reply api.example.com is 192.0.2.10');
+    expect(other({ tz: 'Europe/Berlin' }, rfc.snapshot())).toBeNull();
+    const old = new DnsmasqParser({ year: null, reference: 0 }, '{"year":null,"lastMonth":-1}');
+    old.parse(line);
+    expect(old.snapshot()).toBe('{"year":null,"lastMonth":-1}');
+    expect(other({ tz: 'Europe/Berlin' }, old.snapshot())).toBeNull();
   });
 
   it('quarantines broken lines with a bounded reason', () => {
