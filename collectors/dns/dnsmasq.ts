@@ -7,7 +7,13 @@
  *   `Nov 23 02:37:45 dnsmasq[30463]: 7 127.0.0.1/46800 config db.internal.test is 192.0.2.20`
  *
  * Layout: `<Mon dd HH:MM:SS> [host] dnsmasq[pid]: [<serial> <client>/<port>] <message>`; the part in brackets
- * is what `extra` adds. Messages: `query[TYPE] name from client`, `forwarded name to server`, and
+ * is what `extra` adds. Through syslog the time may be RFC 3339 instead (rsyslog's `RSYSLOG_FileFormat`
+ * template; `journalctl -o short-iso` writes the offset as `+0100`):
+ *
+ *   `2026-11-23T02:37:44.123456+01:00 node1 dnsmasq[30463]: query[A] example.test from 10.1.2.3`
+ *
+ * Such a time carries its year and zone. Other programs' lines in the same file (`dnsmasq-dhcp[…]:`,
+ * `systemd[1]:`, `kernel:`) are skipped. Messages: `query[TYPE] name from client`, `forwarded name to server`, and
  * `<source> name is <value>` where source is reply / cached / config / a hosts-file path / DHCP and value is an
  * address, `<CNAME>` (the next line names the target), NXDOMAIN, NODATA[-IPv4|-IPv6], an error rcode, or
  * `<TYPE>` for a record dnsmasq does not print. Anything else (start-up, `using nameserver`) is skipped.
@@ -17,12 +23,14 @@
  * is the one that last asked for the name, unless two clients asked for it at nearly the same time (then it is
  * unknown: a guess would attribute a name to the wrong workload).
  *
- * The file has no year and no zone; see local-time.ts. dnsmasq logs no TTL.
+ * The file has no year and no zone; see local-time.ts. dnsmasq logs no TTL. The zone and year an input's lines
+ * were read with are kept in its checkpoint (`DnsmasqReadOptions`), so that a later run given others can say so.
  */
 import { normalizeHost } from '../../src/model/authority.js';
 import { dnsAnswer, DnsParseOutcome, normalizeDnsType, type DnsAnswer } from '../../src/model/dns.js';
 import { canonicalIp, ipFamily } from '../../src/model/ip.js';
-import { SyslogClock, type WallClockZone, type YearState } from './local-time.js';
+import { LOCAL_ZONE, SyslogClock, type WallClockZone, type YearState } from './local-time.js';
+import { parseRfc3339 } from './rfc3339.js';
 
 /** Why a line is malformed. Bounded: these are quarantine reasons. */
 export const DNSMASQ_REJECT_REASONS = [
@@ -52,6 +60,8 @@ export const DNSMASQ_SKIP_REASONS = [
   'other_answer',
   /** `dnsmasq[pid]: …` on stderr (`--log-facility=-`): no timestamp to place the answer in time. */
   'no_time',
+  /** A syslog line of another program (`dnsmasq-dhcp[…]:`, `systemd[1]:`, `kernel:`) in the same file. */
+  'other_program',
 ] as const;
 export type DnsmasqSkipReason = (typeof DNSMASQ_SKIP_REASONS)[number];
 
@@ -66,8 +76,21 @@ export interface DnsmasqOptions {
   readonly zone?: WallClockZone;
 }
 
+/** A syslog time: `Nov 23 02:37:41` (1), or RFC 3339 (2), checked by `parseRfc3339`. */
+const TIME = String.raw`(?:([A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2})|(\d{4}-\d{2}-\d{2}T\S+))`;
+/**
+ * What placed an input's classic stamps in time: the zone (its name: `--tz`, or this machine's zone when none
+ * was given) and `--year` (null: the year came from the file's mtime).
+ */
+export interface DnsmasqReadOptions {
+  readonly tz: string;
+  readonly year: number | null;
+}
+
 /** `<time> [host] dnsmasq[pid]: message`; `[pid]` is absent in some syslog setups. */
-const LINE_RE = /^([A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}) (?:\S+ )?dnsmasq(?:\[\d+\])?: (.*)$/;
+const LINE_RE = new RegExp(String.raw`^${TIME} (?:\S+ )?dnsmasq(?:\[\d+\])?: (.*)$`);
+/** `<time> [host] program[pid]: ` of any other program; a host name holds no `:` or brackets. */
+const OTHER_PROGRAM_RE = new RegExp(String.raw`^${TIME} (?:[^\s:[\]]+ )?[^\s:[\]]+(?:\[\d+\])?: `);
 const NO_TIME_RE = /^dnsmasq(?:\[\d+\])?: /;
 const EXTRA_RE = /^(\d{1,10}) (\S+)\/(\d{1,5}) (.*)$/;
 const QUERY_RE = /^query\[([A-Za-z0-9]{1,10})\] (\S+) from (\S+)$/;
@@ -100,13 +123,28 @@ export class DnsmasqParser {
   readonly #lookups = new Map<string, Lookup>();
   /** Plain mode: name → who asked for it last. */
   readonly #askers = new Map<string, Asker>();
+  readonly #options: DnsmasqReadOptions;
+  /**
+   * The options the input's first classic stamp was read with (RFC 3339 stamps need none), null before one; kept
+   * from the checkpoint when resumed, whatever this run is given: the lines stored then were placed by them, and a
+   * run that reads nothing new must not make them look right.
+   */
+  #readWith: DnsmasqReadOptions | null;
+  /** False when resumed from a checkpoint written before the options were kept: they are not known. */
+  readonly #knowsOptions: boolean;
 
   constructor(opts: DnsmasqOptions, resumeState: string | null = null) {
-    this.#clock = new SyslogClock(opts.year, opts.reference, readState(resumeState), opts.zone);
+    const state = readState(resumeState);
+    this.#clock = new SyslogClock(opts.year, opts.reference, state.clock, opts.zone);
+    this.#options = { tz: (opts.zone ?? LOCAL_ZONE).name, year: opts.year };
+    this.#knowsOptions = resumeState === null || state.readWith !== undefined;
+    this.#readWith = state.readWith ?? null;
   }
 
   snapshot(): string | null {
-    return JSON.stringify(this.#clock.state);
+    const clock = this.#clock.state;
+    if (!this.#knowsOptions) return JSON.stringify(clock);
+    return JSON.stringify({ year: clock.year, lastMonth: clock.lastMonth, readWith: this.#readWith });
   }
 
   parse(text: string): Outcome {
@@ -114,11 +152,18 @@ export class DnsmasqParser {
     if (line.length === 0) return DnsParseOutcome.skip('blank');
     const m = LINE_RE.exec(line);
     if (m === null) {
+      if (OTHER_PROGRAM_RE.test(line)) return DnsParseOutcome.skip('other_program');
       return NO_TIME_RE.test(line) ? DnsParseOutcome.skip('no_time') : DnsParseOutcome.reject('bad_prefix');
     }
-    const time = this.#clock.parse(m[1]!);
+    let time: number | null;
+    if (m[1] !== undefined) {
+      time = this.#clock.parse(m[1]);
+      if (this.#readWith === null && this.#knowsOptions) this.#readWith = this.#options;
+    } else {
+      time = parseRfc3339(m[2]!);
+    }
     if (time === null) return DnsParseOutcome.reject('bad_time');
-    let message = m[2]!;
+    let message = m[3]!;
     let key = '';
     let client: string | null = null;
     const x = EXTRA_RE.exec(message);
@@ -260,13 +305,35 @@ export class DnsmasqParser {
   }
 }
 
-function readState(text: string | null): YearState | null {
-  if (text === null) return null;
+/**
+ * A checkpoint's parser state: the year state, and the options its classic stamps were read with (null: none read
+ * yet; undefined: a checkpoint written before they were kept).
+ */
+function readState(text: string | null): {
+  clock: YearState | null;
+  readWith: DnsmasqReadOptions | null | undefined;
+} {
+  if (text === null) return { clock: null, readWith: undefined };
   try {
-    const v = JSON.parse(text) as Partial<YearState>;
-    if (typeof v.lastMonth !== 'number') return null;
-    return { year: typeof v.year === 'number' ? v.year : null, lastMonth: v.lastMonth };
+    const v = JSON.parse(text) as Partial<YearState> & { readWith?: unknown };
+    const clock =
+      typeof v.lastMonth === 'number'
+        ? { year: typeof v.year === 'number' ? v.year : null, lastMonth: v.lastMonth }
+        : null;
+    return { clock, readWith: 'readWith' in v ? readOptions(v.readWith) : undefined };
   } catch {
-    return null;
+    return { clock: null, readWith: undefined };
   }
+}
+
+function readOptions(v: unknown): DnsmasqReadOptions | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const { tz, year } = v as Record<string, unknown>;
+  if (typeof tz !== 'string' || (year !== null && typeof year !== 'number')) return null;
+  return { tz, year };
+}
+
+/** The options a checkpoint's parser state says its input's classic stamps were read with; null when it does not say. */
+export function dnsmasqReadOptions(parserState: string | null): DnsmasqReadOptions | null {
+  return readState(parserState).readWith ?? null;
 }

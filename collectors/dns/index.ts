@@ -9,12 +9,12 @@
  */
 import type { DnsCollectorDescriptor, DnsLineParser } from '../../src/model/dns.js';
 import { UsageError } from '../../src/model/errors.js';
-import { parseCorednsLine } from './coredns.js';
-import { DnsmasqParser } from './dnsmasq.js';
+import { CorednsParser } from './coredns.js';
+import { dnsmasqReadOptions, DnsmasqParser } from './dnsmasq.js';
 import { LOCAL_ZONE, parseTimeZone, type WallClockZone } from './local-time.js';
 import { parseRoute53Line } from './route53.js';
 
-export { COREDNS_REJECT_REASONS, COREDNS_SKIP_REASONS, parseCorednsLine } from './coredns.js';
+export { COREDNS_REJECT_REASONS, COREDNS_SKIP_REASONS, CorednsParser, parseCorednsLine } from './coredns.js';
 export { DNSMASQ_REJECT_REASONS, DNSMASQ_SKIP_REASONS, DnsmasqParser } from './dnsmasq.js';
 export { parseRoute53Line, ROUTE53_REJECT_REASONS, ROUTE53_SKIP_REASONS } from './route53.js';
 
@@ -61,13 +61,12 @@ export const route53Collector: DnsCollectorDescriptor = Object.freeze({
 export const corednsCollector: DnsCollectorDescriptor = Object.freeze({
   name: 'coredns',
   sourceKind: 'coredns',
-  description: 'CoreDNS log plugin lines (default or custom format; client and name, no answers)',
+  description:
+    'CoreDNS log plugin lines ({common}, {combined} or custom format; as written, or in CRI / Docker container logs; client and name, no answers)',
   sample:
     '[INFO] 127.0.0.1:52355 - 45465 "A IN db.internal.test. udp 57 false 1232" NOERROR qr,aa,rd 66 0.00017436s',
-  createParser: (options: Options): DnsLineParser => {
-    const ref = reference(options);
-    return { parse: (text: string) => parseCorednsLine(text, ref) };
-  },
+  createParser: (options: Options, resumeState?: string | null): DnsLineParser =>
+    new CorednsParser(reference(options), resumeState ?? null),
 });
 
 export const dnsmasqCollector: DnsCollectorDescriptor = Object.freeze({
@@ -80,6 +79,23 @@ export const dnsmasqCollector: DnsCollectorDescriptor = Object.freeze({
       { year: year(options), reference: reference(options), zone: zone(options) },
       resumeState ?? null,
     ),
+  readWithOtherOptions: (options: Options, parserState: string | null) => {
+    const was = dnsmasqReadOptions(parserState);
+    if (was === null) return null;
+    const tz = zone(options).name;
+    const y = year(options);
+    const readWith: string[] = [];
+    const given: string[] = [];
+    if (was.tz !== tz) {
+      readWith.push(`--tz ${was.tz}`);
+      given.push(`--tz ${tz}${options['tz'] === undefined ? " (this machine's zone)" : ''}`);
+    }
+    if (was.year !== y) {
+      readWith.push(was.year === null ? 'no --year' : `--year ${was.year}`);
+      given.push(y === null ? 'no --year' : `--year ${y}`);
+    }
+    return readWith.length === 0 ? null : { readWith: readWith.join(' and '), given: given.join(' and ') };
+  },
 });
 
 export const DNS_COLLECTORS: readonly DnsCollectorDescriptor[] = [

@@ -21,6 +21,11 @@ export const SYSLOG_TIME_RE = /^([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(
  * local zone (ECMAScript's "compatible" disambiguation), so `--tz` naming this machine's zone reads as no `--tz`.
  */
 export interface WallClockZone {
+  /**
+   * The zone as `--tz` names it, one name per zone: the IANA name (canonical: `Etc/UTC` is `UTC`), `+05:30` for a
+   * fixed offset (`UTC` for none), the IANA name of this machine's zone for the default.
+   */
+  readonly name: string;
   /** Epoch seconds of a wall-clock time; `month` is 0-based. */
   epoch(year: number, month: number, day: number, hour: number, minute: number, second: number): number;
   /** The calendar year at an instant (epoch seconds). */
@@ -29,6 +34,10 @@ export interface WallClockZone {
 
 /** The zone of the machine running egress-learner (`$TZ`, else the system's). */
 export const LOCAL_ZONE: WallClockZone = Object.freeze({
+  // A getter: `$TZ` is read when the name is asked for, as `new Date` reads it for every time.
+  get name(): string {
+    return Intl.DateTimeFormat().resolvedOptions().timeZone;
+  },
   epoch: (year: number, month: number, day: number, hour: number, minute: number, second: number): number =>
     new Date(year, month, day, hour, minute, second).getTime() / 1000,
   yearAt: (t: number): number => new Date(t * 1000).getFullYear(),
@@ -71,7 +80,10 @@ export function parseTimeZone(text: string): WallClockZone | null {
 }
 
 function offsetZone(seconds: number): WallClockZone {
+  const abs = Math.abs(seconds);
+  const hhmm = `${String(Math.floor(abs / 3600)).padStart(2, '0')}:${String((abs % 3600) / 60).padStart(2, '0')}`;
   return Object.freeze({
+    name: seconds === 0 ? 'UTC' : `${seconds < 0 ? '-' : '+'}${hhmm}`,
     epoch: (year: number, month: number, day: number, hour: number, minute: number, second: number): number =>
       Date.UTC(year, month, day, hour, minute, second) / 1000 - seconds,
     yearAt: (t: number): number => new Date((t + seconds) * 1000).getUTCFullYear(),
@@ -93,6 +105,7 @@ function ianaZone(format: Intl.DateTimeFormat): WallClockZone {
   /** The first instant at the `late` offset, when it differs from `early`. */
   let change = 0;
   return {
+    name: format.resolvedOptions().timeZone,
     epoch(year: number, month: number, day: number, hour: number, minute: number, second: number): number {
       const wall = Date.UTC(year, month, day, hour, minute, second) / 1000;
       const midnight = Date.UTC(year, month, day) / 1000;

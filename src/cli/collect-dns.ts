@@ -5,7 +5,7 @@ import { DNS_SOURCE_KINDS, HOST_FILTER } from '../model/dns.js';
 import { UsageError } from '../model/errors.js';
 import { DnsStore } from '../store/dns-store.js';
 import { runCollect } from './collect-run.js';
-import { openForRead, positiveInt, type GlobalOptions } from './context.js';
+import { openForRead, positiveInt, say, type GlobalOptions } from './context.js';
 import { parseOutputFormat, render, type OutputRow } from './output.js';
 import { isoTime, parseWindow } from './time-window.js';
 
@@ -44,7 +44,7 @@ export function collectDnsCommand(): Command {
     .addOption(new Option('--flush-lines <n>', 'lines per commit').default('1000000').hideHelp())
     .addHelpText(
       'after',
-      `\nSample lines:\n${samples}\n\nExamples:\n  egress-learner collect dns --format dnsmasq --tz Europe/Berlin /var/log/dnsmasq.log\n  kubectl logs -n kube-system -l k8s-app=kube-dns --timestamps | egress-learner collect dns --format coredns -`,
+      `\nSample lines:\n${samples}\n\nExamples:\n  egress-learner collect dns --format dnsmasq --tz Europe/Berlin /var/log/dnsmasq.log\n  kubectl logs -n kube-system -l k8s-app=kube-dns --timestamps | egress-learner collect dns --format coredns -\n  egress-learner collect dns --format coredns /var/log/containers/coredns-*.log   # CRI or Docker json-file`,
     )
     .action(async (paths: string[], opts: CollectDnsOptions, self: Command) => {
       const g = self.optsWithGlobals<GlobalOptions>();
@@ -57,7 +57,14 @@ export function collectDnsCommand(): Command {
         g,
         paths,
         { name: `dns ${descriptor.name}`, output: opts.output, bucket: opts.bucket },
-        (store, refs, hooks) => ingestDns(store, refs, { descriptor, parserOptions, flushLines, ...hooks }),
+        (store, refs, hooks) =>
+          ingestDns(store, refs, {
+            descriptor,
+            parserOptions,
+            flushLines,
+            onWarning: (message) => say(g, `egress-learner: warning: ${message}`, 'warn'),
+            ...hooks,
+          }),
       );
     });
 }

@@ -165,6 +165,25 @@ export interface DnsIngestOptions {
   readonly signal?: AbortSignal;
   /** Wall clock for stdin's reference time; tests pass a fixed one. */
   readonly now?: () => number;
+  /** An input read before with other options than these (dnsmasq's `--tz`, `--year`): one line saying so. */
+  readonly onWarning?: (message: string) => void;
+}
+
+/**
+ * Says when an input was read before with other options than this run's. Its checkpoint's parser state keeps the
+ * ones its lines were read with (a resumed parser carries them on), so it is looked at after the run, which covers
+ * an input this run found unchanged too. Re-reading it is not offered: its answers are summed into rows other
+ * inputs share, and cannot be taken back out; a fresh database is the way.
+ */
+function warnIfReadWithOtherOptions(store: Store, opts: DnsIngestOptions, s: SourceResult): void {
+  const compare = opts.descriptor.readWithOtherOptions;
+  if (compare === undefined || opts.onWarning === undefined || s.sourceId === null) return;
+  const other = compare(opts.parserOptions, store.checkpointOf(s.sourceId)?.parserState ?? null);
+  if (other === null) return;
+  opts.onWarning(
+    `${s.name} was read before with ${other.readWith}, not ${other.given}: its stored answers keep the times ` +
+      'read then; to read it with these settings, collect it into a fresh database (--db)',
+  );
 }
 
 /**
@@ -202,6 +221,7 @@ export async function ingestDns(
     });
     sources.push(...r.sources);
     IngestCounts.add(totals, r.totals);
+    for (const s of r.sources) warnIfReadWithOtherOptions(store, opts, s);
     if (r.error !== null && error === null) error = r.error;
   }
   return { sources, totals, error };

@@ -102,6 +102,15 @@ export interface DnsCollectorDescriptor {
     options: Readonly<Record<string, string | undefined>>,
     resumeState?: string | null,
   ): DnsLineParser;
+  /**
+   * For an input read before, given the parser state its checkpoint keeps: the options it was read with where
+   * they differ from `options`, both as flags (`--tz UTC`, `--tz Europe/Berlin`); else null. The lines read then
+   * are not read again, so they keep what those options made of them.
+   */
+  readWithOtherOptions?(
+    options: Readonly<Record<string, string | undefined>>,
+    parserState: string | null,
+  ): { readonly readWith: string; readonly given: string } | null;
 }
 
 /** The aggregate the store keeps: client × name × answer × type × time bucket. Absent values are ''. */

@@ -129,7 +129,8 @@ function corednsBinary(): string | null {
 /**
  * CoreDNS with the recipe's Corefile: `internal.test` from `hosts` (db.internal.test A + AAAA, TTL 300; a miss is
  * SERVFAIL, logged `- - 0`) with the default log format, and `tmpl.test` from `template` (A 192.0.2.10, AAAA
- * NXDOMAIN) with the custom format `{remote}:{port} {type} {name} {rcode} {>rflags} {duration}`.
+ * NXDOMAIN) with the custom format `{remote}:{port} {type} {name} {rcode} {>rflags} {duration}`, and `comb.test`
+ * from `hosts` (api.comb.test A) with `{combined}`, which adds the opcode.
  */
 export async function startCoredns(): Promise<DnsServer> {
   const bin = corednsBinary();
@@ -165,6 +166,13 @@ export async function startCoredns(): Promise<DnsServer> {
       '        rcode NXDOMAIN',
       '    }',
       '    log . "{remote}:{port} {type} {name} {rcode} {>rflags} {duration}"',
+      '}',
+      `comb.test:${port} {`,
+      '    bind 127.0.0.1',
+      '    hosts {',
+      '        192.0.2.30 api.comb.test',
+      '    }',
+      '    log . {combined}',
       '}',
       '',
     ].join('\n'),

@@ -4,10 +4,10 @@ import { describe, expect, it } from 'vitest';
 import {
   COREDNS_REJECT_REASONS,
   COREDNS_SKIP_REASONS,
+  CorednsParser,
   DNSMASQ_REJECT_REASONS,
   DNSMASQ_SKIP_REASONS,
   DnsmasqParser,
-  parseCorednsLine,
   parseRoute53Line,
   ROUTE53_REJECT_REASONS,
   ROUTE53_SKIP_REASONS,
@@ -36,7 +36,11 @@ function check(out: DnsParseOutcome, rejects: readonly string[], skips: readonly
 const formats = [
   {
     name: 'dnsmasq',
-    lines: [...fixture('dnsmasq-extra.log'), ...fixture('dnsmasq-broken.log')],
+    lines: [
+      ...fixture('dnsmasq-extra.log'),
+      ...fixture('dnsmasq-syslog.log'),
+      ...fixture('dnsmasq-broken.log'),
+    ],
     parse: (() => {
       const p = new DnsmasqParser({ year: null, reference: 1_800_000_000 });
       return (l: string) => p.parse(l);
@@ -46,8 +50,17 @@ const formats = [
   },
   {
     name: 'coredns',
-    lines: [...fixture('coredns.log'), ...fixture('coredns-broken.log')],
-    parse: (l: string) => parseCorednsLine(l, 0),
+    lines: [
+      ...fixture('coredns.log'),
+      ...fixture('coredns-combined.log'),
+      ...fixture('coredns-cri.log'),
+      ...fixture('coredns-docker.log'),
+      ...fixture('coredns-broken.log'),
+    ],
+    parse: (() => {
+      const p = new CorednsParser(0);
+      return (l: string) => p.parse(l);
+    })(),
     rejects: COREDNS_REJECT_REASONS,
     skips: COREDNS_SKIP_REASONS,
   },

@@ -1,10 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { DnsmasqParser, parseCorednsLine, parseRoute53Line } from '../../../collectors/dns/index.js';
+import {
+  CorednsParser,
+  DnsmasqParser,
+  parseCorednsLine,
+  parseRoute53Line,
+} from '../../../collectors/dns/index.js';
 import type { DnsAnswer, DnsParseOutcome } from '../../../src/model/dns.js';
 import { ingestDns } from '../../../src/ingest/dns-ingest.js';
 import { expandPaths } from '../../../collectors/sources/open.js';
 import { dnsmasqCollector } from '../../../collectors/dns/index.js';
+import { dnsmasqReadOptions } from '../../../collectors/dns/dnsmasq.js';
 import { parseTimeZone, type WallClockZone } from '../../../collectors/dns/local-time.js';
 import { DnsStore } from '../../../src/store/dns-store.js';
 import { Store } from '../../../src/store/store.js';
@@ -119,6 +125,80 @@ describe('dnsmasq', () => {
     expect(tokyo.kind === 'answers' && tokyo.values[0]!.time).toBe(Date.UTC(2026, 11, 31, 15, 5) / 1000);
   });
 
+  it('reads RFC 3339 syslog stamps with their own zone, and skips the other programs of the file', () => {
+    // rsyslog's RSYSLOG_FileFormat, `journalctl -o short-iso` (+0100), and classic stamps in one file; --tz is
+    // New York's, which only the classic lines take.
+    const p = new DnsmasqParser({ year: 2026, reference: 0, zone: parseTimeZone('America/New_York')! });
+    const { answers, reasons } = all(fixture('dnsmasq-syslog.log').map((l) => p.parse(l)));
+    const a = (
+      iso: string,
+      client: string,
+      name: string,
+      type: string,
+      answer: string | null,
+      rcode: string,
+    ) => ({
+      time: Date.parse(iso) / 1000,
+      client,
+      name,
+      type,
+      answer,
+      ttl: null,
+      rcode,
+      sourceKind: 'dnsmasq',
+    });
+    expect(answers).toEqual([
+      {
+        ...a('2026-11-23T01:37:44Z', '10.1.2.3', 'example.test', 'A', '192.0.2.10', 'NOERROR'),
+        time: 1795397864 + 0.123456,
+      },
+      a('2026-11-23T01:37:46Z', '10.1.2.4', 'example.test', 'AAAA', null, 'NODATA'),
+      a('2026-11-23T07:37:49Z', '10.1.2.5', 'api.example.test', 'A', '192.0.2.11', 'NOERROR'),
+    ]);
+    expect(reasons).toEqual([
+      'skip:query',
+      'skip:other_program',
+      'skip:other_program',
+      'skip:query',
+      ...Array<string>(4).fill('skip:other_program'),
+      'skip:query',
+      // Feb 30; a stamp without its zone.
+      'reject:bad_time',
+      'reject:bad_time',
+    ]);
+  });
+
+  it('keeps in its checkpoint the zone and year an input was first read with, also when resumed with others', () => {
+    const line = 'Nov 23 02:37:44 dnsmasq[1]: 2 10.1.2.3/41476 reply api.example.com is 192.0.2.10';
+    const first = new DnsmasqParser({ year: null, reference: 1_800_000_000, zone: parseTimeZone('UTC')! });
+    expect(dnsmasqReadOptions(first.snapshot())).toBeNull();
+    first.parse(line);
+    expect(dnsmasqReadOptions(first.snapshot())).toEqual({ tz: 'UTC', year: null });
+    const resumed = new DnsmasqParser(
+      { year: 2026, reference: 1_800_000_000, zone: parseTimeZone('Europe/Berlin')! },
+      first.snapshot(),
+    );
+    resumed.parse(line);
+    expect(dnsmasqReadOptions(resumed.snapshot())).toEqual({ tz: 'UTC', year: null });
+    // The descriptor compares a checkpoint's with a run's options; `Etc/UTC` and `Z` name UTC.
+    const state = first.snapshot();
+    const other = dnsmasqCollector.readWithOtherOptions!;
+    expect(other({ tz: 'Europe/Berlin', year: '2026' }, state)).toEqual({
+      readWith: '--tz UTC and no --year',
+      given: '--tz Europe/Berlin and --year 2026',
+    });
+    expect(other({ tz: 'Etc/UTC' }, state)).toBeNull();
+    expect(other({ tz: 'Z' }, state)).toBeNull();
+    // RFC 3339 stamps need neither option; a checkpoint written before options were kept does not say.
+    const rfc = new DnsmasqParser({ year: null, reference: 0, zone: parseTimeZone('UTC')! });
+    rfc.parse('2026-11-23T02:37:44+01:00 node1 dnsmasq[1]: reply api.example.com is 192.0.2.10');
+    expect(other({ tz: 'Europe/Berlin' }, rfc.snapshot())).toBeNull();
+    const old = new DnsmasqParser({ year: null, reference: 0 }, '{"year":null,"lastMonth":-1}');
+    old.parse(line);
+    expect(old.snapshot()).toBe('{"year":null,"lastMonth":-1}');
+    expect(other({ tz: 'Europe/Berlin' }, old.snapshot())).toBeNull();
+  });
+
   it('quarantines broken lines with a bounded reason', () => {
     const p = new DnsmasqParser({ year: 2026, reference: 0 });
     expect(all(fixture('dnsmasq-broken.log').map((l) => p.parse(l))).reasons).toEqual([
@@ -177,6 +257,148 @@ describe('coredns', () => {
         },
       ],
     });
+  });
+
+  it('reads {combined} lines (the opcode after the duration) and custom ones with the type, never the class', () => {
+    // Real CoreDNS 1.11.4 lines: `log . {combined}`, and custom formats that write {class} next to {type}.
+    const { answers, reasons } = all(fixture('coredns-combined.log').map((l) => parseCorednsLine(l, 1000)));
+    const a = (client: string, name: string, type: string, rcode = 'NOERROR'): DnsAnswer => ({
+      time: 1000,
+      client,
+      name,
+      type,
+      answer: null,
+      ttl: null,
+      rcode,
+      sourceKind: 'coredns',
+    });
+    expect(answers).toEqual([
+      a('127.0.0.1', 'api.comb.test', 'A'),
+      a('127.0.0.1', 'api.comb.test', 'AAAA'),
+      a('127.0.0.1', 'api.comb.test', 'ANY'),
+      a('127.0.0.1', 'nope.comb.test', 'A', 'SERVFAIL'),
+      a('::1', 'api.comb.test', 'A'),
+      a('127.0.0.1', 'api.c1.test', 'A'),
+      a('127.0.0.1', 'api.c1.test', 'ANY'),
+      a('127.0.0.1', 'api.c2.test', 'AAAA'),
+      a('::1', 'api.c1.test', 'A'),
+    ]);
+    // The banner, the NOTIFY (opcode 4: a server announcing a zone change, not a lookup) and SIGTERM.
+    expect(reasons).toEqual(Array<string>(9).fill('skip:not_query'));
+  });
+
+  it('never takes a class word for the record type', () => {
+    const type = (line: string): string => {
+      const r = parseCorednsLine(line, 0);
+      return r.kind === 'answers' ? r.values[0]!.type : `${r.kind}:${r.reason}`;
+    };
+    expect(type('[INFO] 10.1.2.3:5353 CH TXT version.bind. NOERROR')).toBe('TXT');
+    expect(type('[INFO] 10.1.2.3:5353 HS A api.example.com. NOERROR')).toBe('A');
+    expect(type('[INFO] 10.1.2.3:5353 A ANY api.example.com. NOERROR')).toBe('A');
+    expect(type('[INFO] 10.1.2.3:5353 ANY A api.example.com. NOERROR')).toBe('A');
+    expect(type('[INFO] 10.1.2.3:5353 IN api.example.com. NOERROR')).toBe('reject:bad_type');
+    // A default line with a Go duration (`6.96ms`, older CoreDNS), which the default pattern once refused.
+    expect(
+      type(
+        '[INFO] 10.1.2.3:42537 - 13123 "AAAA IN api.example.com. udp 59 false 1232" NOERROR qr,rd,ra 100 6.96ms',
+      ),
+    ).toBe('AAAA');
+    // A field added after the default ones: read by its words, `"A` being the type and `IN` the class.
+    expect(
+      type(
+        '[INFO] 10.1.2.3:42537 - 13123 "A IN api.example.com. udp 59 false 1232" NOERROR qr,rd,ra 100 0.001s pod-a',
+      ),
+    ).toBe('A');
+  });
+
+  const at = (iso: string, client: string, name: string, type: string, rcode = 'NOERROR'): DnsAnswer => ({
+    time: Date.parse(iso) / 1000,
+    client,
+    name,
+    type,
+    answer: null,
+    ttl: null,
+    rcode,
+    sourceKind: 'coredns',
+  });
+
+  it("reads CRI container logs: the runtime's time, a split line joined, CoreDNS's other lines skipped", () => {
+    const p = new CorednsParser(0);
+    const out = fixture('coredns-cri.log').map((l) => p.parse(l));
+    const { answers, reasons } = all(out);
+    expect(answers).toEqual([
+      { ...at('2026-11-23T02:37:41Z', '10.1.2.3', 'api.example.com', 'A'), time: 1795401461 + 0.123456789 },
+      {
+        ...at('2026-11-23T02:37:42Z', '10.1.2.3', 'api.example.com', 'AAAA'),
+        time: 1795401462 + 0.123456789,
+      },
+      at('2026-11-23T01:37:43.500Z', 'fd00::7', 'split.example.com', 'A', 'NXDOMAIN'),
+    ]);
+    expect(reasons).toEqual([
+      // Banner, plugin/reload, version, platform, maxprocs (stderr).
+      ...Array<string>(5).fill('skip:not_query'),
+      'skip:partial',
+      // [WARNING], client-go's klog line, Reloading, plugin/health, Reloading complete.
+      ...Array<string>(5).fill('skip:not_query'),
+      'skip:blank',
+      // A syslog line inside the wrapper, a line wrapped twice, Feb 30.
+      'reject:bad_prefix',
+      'reject:bad_prefix',
+      'reject:bad_time',
+    ]);
+  });
+
+  it('reads Docker json-file logs, a line split across two records joined', () => {
+    const p = new CorednsParser(0);
+    const { answers, reasons } = all(fixture('coredns-docker.log').map((l) => p.parse(l)));
+    expect(answers).toEqual([
+      { ...at('2026-11-23T02:37:41Z', '10.1.2.3', 'api.example.com', 'A'), time: 1795401461 + 0.123456789 },
+      { ...at('2026-11-23T02:37:42Z', '10.1.2.4', 'split.example.com', 'AAAA'), time: 1795401462 + 0.000001 },
+    ]);
+    expect(reasons).toEqual([
+      'skip:not_query',
+      'skip:not_query',
+      'skip:partial',
+      'skip:not_query',
+      'reject:invalid_json',
+      'reject:invalid_json',
+    ]);
+  });
+
+  it('joins a split line across a checkpoint: its start waits in the snapshot', () => {
+    const [start, end] = fixture('coredns-cri.log').filter((l) =>
+      l.startsWith('2026-11-23T02:37:43.5+01:00'),
+    );
+    const before = new CorednsParser(0);
+    expect(before.snapshot()).toBeNull();
+    expect(before.parse(start!)).toEqual({ kind: 'skip', reason: 'partial' });
+    const after = new CorednsParser(0, before.snapshot());
+    expect(after.parse(end!)).toEqual({
+      kind: 'answers',
+      values: [at('2026-11-23T01:37:43.500Z', 'fd00::7', 'split.example.com', 'A', 'NXDOMAIN')],
+    });
+    expect(after.snapshot()).toBeNull();
+  });
+
+  it('quarantines a line that is nothing CoreDNS writes, instead of skipping it', () => {
+    const reason = (line: string): string => {
+      const r = parseCorednsLine(line, 0);
+      return r.kind === 'answers' ? 'answers' : `${r.kind}:${r.reason}`;
+    };
+    expect(reason('hello world')).toBe('reject:bad_prefix');
+    expect(
+      reason(
+        '[pod/coredns-5d78c9869d-x2k8q/coredns] [INFO] 10.1.2.3:42537 - 13123 "A IN api.example.com. udp 59 false 1232" NOERROR qr,rd,ra 100 0.001s',
+      ),
+    ).toBe('reject:bad_prefix');
+    // A stamp without a zone cannot be placed in time.
+    expect(reason('2026-11-23T02:37:41 [INFO] 10.1.2.3:42537 A api.example.com. NOERROR')).toBe(
+      'reject:bad_prefix',
+    );
+    expect(reason('[INFO] plugin/reload: Running configuration SHA512 = 591cf328')).toBe('skip:not_query');
+    expect(reason('[WARNING] plugin/kubernetes: starting server with unsynced Kubernetes API')).toBe(
+      'skip:not_query',
+    );
   });
 
   it('quarantines broken lines', () => {

@@ -125,10 +125,11 @@ describe('CoreDNS 1.11.4 log plugin, real process', () => {
     expect(await query(server.port, 'nope.internal.test', QTYPES.A)).toBe(2);
     expect(await query(server.port, 'foo.tmpl.test', QTYPES.A)).toBe(0);
     expect(await query(server.port, 'foo.tmpl.test', QTYPES.AAAA)).toBe(3);
+    expect(await query(server.port, 'api.comb.test', QTYPES.A)).toBe(0);
     const deadline = Date.now() + 10_000;
     for (;;) {
       lines = await saveLog(server);
-      if (lines.filter((l) => l.startsWith('[INFO] 127.0.0.1:')).length >= 4 || Date.now() > deadline) break;
+      if (lines.filter((l) => l.startsWith('[INFO] 127.0.0.1:')).length >= 5 || Date.now() > deadline) break;
       await new Promise((r) => setTimeout(r, 50));
     }
   });
@@ -137,12 +138,13 @@ describe('CoreDNS 1.11.4 log plugin, real process', () => {
     await server?.stop();
   });
 
-  it('stores who asked for which name in both log formats, without answers', () => {
+  it('stores who asked for which name in the default, {combined} and a custom format, without answers', () => {
     const db = join(tempDir(), 'x.db');
     const totals = collect(db, 'coredns', server.log);
     expect(totals.malformed).toBe(0);
-    expect(totals.stored).toBe(4);
+    expect(totals.stored).toBe(5);
     expect(rows(db)).toEqual([
+      { client: '127.0.0.1', name: 'api.comb.test', type: 'A', answer: '', rcode: 'NOERROR', count: 1 },
       { client: '127.0.0.1', name: 'db.internal.test', type: 'A', answer: '', rcode: 'NOERROR', count: 1 },
       { client: '127.0.0.1', name: 'foo.tmpl.test', type: 'A', answer: '', rcode: 'NOERROR', count: 1 },
       { client: '127.0.0.1', name: 'foo.tmpl.test', type: 'AAAA', answer: '', rcode: 'NXDOMAIN', count: 1 },
