@@ -225,16 +225,21 @@ const SORT_SQL: Record<SortKey, string> = {
 };
 
 /**
- * True when the edge logged no host and DNS logs gave its destination address for a name matching `nameSql` (over
- * `a`), no later than the edge was last seen and no more than DNS_NAME_REACH before it was first seen: a flow log names no host, and a
- * connection outlives the TTL of the answer that opened it. Any client's answer counts, as in inference's widest
- * fallback; an address several names shared matches each of them.
+ * True when the edge logged no host and DNS logs gave its destination address for a name matching `name` (SQL over
+ * `a`, with its parameters), no later than the edge was last seen and no more than DNS_NAME_REACH before it was
+ * first seen: a flow log names no host, and a connection outlives the TTL of the answer that opened it. Any
+ * client's answer counts, as in inference's widest fallback; an address several names shared matches each of them.
+ * The addresses the name ever had are gathered once first: probing every edge's address alone read all of its
+ * later answers (49 s for 20,000 edges against 336,000 answers; 15 ms so).
  */
-function dnsNamed(nameSql: string): string {
+function dnsNamed(name: { sql: string; params: readonly unknown[] }, params: unknown[]): string {
+  params.push(...name.params, ...name.params);
   // A proxy that logged a host said where the request went: only a row without one is named by DNS.
-  return `e.dst_host = '' AND EXISTS (SELECT 1 FROM dns_answers a
-    WHERE a.answer = e.dst_addr AND a.answer != '' AND a.type IN ('A', 'AAAA') AND ${nameSql}
-      AND a.last_seen >= e.first_seen - ${DNS_NAME_REACH} AND a.first_seen <= e.last_seen)`;
+  return `e.dst_host = '' AND e.dst_addr IN (SELECT a.answer FROM dns_answers a
+      WHERE a.answer != '' AND a.type IN ('A', 'AAAA') AND ${name.sql})
+    AND EXISTS (SELECT 1 FROM dns_answers a
+      WHERE a.answer = e.dst_addr AND a.answer != '' AND a.type IN ('A', 'AAAA') AND ${name.sql}
+        AND a.last_seen >= e.first_seen - ${DNS_NAME_REACH} AND a.first_seen <= e.last_seen)`;
 }
 
 function likeEscape(s: string): string {
@@ -270,11 +275,12 @@ export function whereClause(f: FlowFilter, a: AttributionSql = CACHED): { sql: s
         if (host.startsWith('*.')) {
           const suffix = host.slice(2);
           const like = `%.${likeEscape(suffix)}`;
-          params.push(suffix, like, suffix, like);
-          return `(e.dst_host = ? OR e.dst_host LIKE ? ESCAPE '\\' OR ${dnsNamed("(a.name = ? OR a.name LIKE ? ESCAPE '\\')")})`;
+          params.push(suffix, like);
+          const name = { sql: "(a.name = ? OR a.name LIKE ? ESCAPE '\\')", params: [suffix, like] };
+          return `(e.dst_host = ? OR e.dst_host LIKE ? ESCAPE '\\' OR ${dnsNamed(name, params)})`;
         }
-        params.push(host, host);
-        return `(e.dst_host = ? OR ${dnsNamed('a.name = ?')})`;
+        params.push(host);
+        return `(e.dst_host = ? OR ${dnsNamed({ sql: 'a.name = ?', params: [host] }, params)})`;
       }),
     );
   }
