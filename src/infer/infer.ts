@@ -345,8 +345,16 @@ class Inference {
   /** The raw destinations of an edge: a peer, the proxy's name, DNS names of the address, or the address. */
   #raws(e: InferenceEdge, workload: string | null, node: string): RawTarget[] {
     const port = e.port;
+    const addr: RawTarget = {
+      raw: { kind: 'addr', addr: e.dstAddr, dstClass: e.dstClass, dstName: e.dstName },
+      name: 'none',
+      match: null,
+      port,
+    };
     if (e.dstHost !== '')
       return [{ raw: { kind: 'name', name: e.dstHost }, name: 'proxy', match: null, port }];
+    // A request the proxy logged to an address: the proxy matches that literal, whatever DNS named it.
+    if (edgeVia(e.dstHost, e.sources) === 'proxy') return e.dstAddr === '' ? [] : [addr];
     if (e.dstKind === 'workload' && e.dstClass === 'pod') {
       const w = workloadOf(e.dstName, e.dstCluster) ?? {
         cluster: e.dstCluster,
@@ -370,14 +378,7 @@ class Inference {
     const m = this.#names.namesFor(e.dstAddr, e.firstSeen, e.lastSeen, workload, node);
     if (m !== null)
       return m.names.map((n) => ({ raw: { kind: 'name', name: n }, name: m.evidence, match: m, port }));
-    return [
-      {
-        raw: { kind: 'addr', addr: e.dstAddr, dstClass: e.dstClass, dstName: e.dstName },
-        name: 'none',
-        match: null,
-        port,
-      },
-    ];
+    return [addr];
   }
 
   /**

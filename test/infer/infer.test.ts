@@ -160,7 +160,9 @@ describe('inference from edges, leases and DNS answers', () => {
 
   it('learns a request the proxy logged to an address as a proxy endpoint, unless a flow log saw it direct', () => {
     const w = new World().pods(T0 - DAY, [checkout(), checkout('10.244.1.6', 'checkout-2')]);
-    // CONNECT 203.0.113.9:443: no host name, and a flow log would see only the hop to the proxy.
+    // CONNECT 203.0.113.9:443: no host name, and a flow log would see only the hop to the proxy. The proxy matches
+    // the literal, whatever name DNS gave the address.
+    w.dns('10.0.9.9', 'api.example.com', ['203.0.113.9'], T0 - 3600);
     w.flow({ src: '10.244.1.5', dst: '203.0.113.9', port: 443, at: T0 + 60, source: 'squid' });
     // The other pod went to the same address both ways in the same hour.
     w.flow({ src: '10.244.1.6', dst: '203.0.113.10', port: 443, at: T0 + 60, source: 'squid' });
