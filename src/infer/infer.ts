@@ -265,13 +265,9 @@ class Inference {
           minDays: this.opts.minDays,
           dnsGrace: this.opts.dnsGrace,
         },
-        observed:
-          this.#dataStart <= this.#dataEnd
-            ? {
-                first: Math.max(this.opts.since, this.#dataStart),
-                last: Math.min(this.opts.until, this.#dataEnd),
-              }
-            : null,
+        // The edges' own sightings, not clamped to the window: an edge straddling a relative --since would put the
+        // moving window start in every header.
+        observed: this.#dataStart <= this.#dataEnd ? { first: this.#dataStart, last: this.#dataEnd } : null,
         senders,
         endpoints,
         inbound: this.#inboundEndpoints(),

@@ -143,6 +143,16 @@ describe('inference from edges, leases and DNS answers', () => {
     expect(of(r, 'shop/Deployment/ledger').map(target)).toEqual(['198.51.100.9/32:443/TCP']);
   });
 
+  it('reports the traffic it read as first and last seen, whatever window cut through it', () => {
+    const w = new World().pods(T0 - DAY, [checkout()]);
+    w.flow({ src: '10.244.1.5', dst: '198.51.100.7', port: 443, at: T0 + 100 });
+    w.flow({ src: '10.244.1.5', dst: '198.51.100.7', port: 443, at: T0 + DAY });
+    // A window starting inside the first edge's sighting (a relative --since moves on every run).
+    for (const since of [T0 + 130, T0 + 150])
+      expect(run(w, { since }).observed).toEqual({ first: T0 + 100, last: T0 + DAY + 60 });
+    expect(run(w, { since: T0 + 2 * DAY }).observed).toBeNull();
+  });
+
   it('learns names seen through the proxy as proxy endpoints without addresses', () => {
     const w = new World().pods(T0 - DAY, [checkout()]);
     w.flow({
