@@ -99,15 +99,26 @@ export class ReviewStore {
     run: number;
     fresh: Set<string>;
   } {
-    const known = this.db.prepare('SELECT 1 FROM candidates WHERE id = ?').pluck();
+    // New means not produced by any run over the whole window: a narrowed run is a look, not a baseline.
+    const known = this.db
+      .prepare(
+        `SELECT 1 FROM candidate_runs c JOIN suggest_runs r ON r.run = c.run WHERE c.id = ? AND r.scope = ''`,
+      )
+      .pluck();
     const member = this.db.prepare('INSERT INTO candidate_runs (run, id, rule_hash) VALUES (?, ?, ?)');
+    // A narrowed run (a short window, one workload) adds candidates it found, to be reviewable, but leaves the
+    // evidence a whole run stored alone.
     const upsert = this.db.prepare(`
       INSERT INTO candidates (id, sender, target, port, protocol, via, endpoint, first_run, last_run, first_seen)
       VALUES (@id, @sender, @target, @port, @protocol, @via, @endpoint, @run, @run, @firstSeen)
-      ON CONFLICT (id) DO UPDATE SET
+      ON CONFLICT (id) DO ${
+        scope !== ''
+          ? 'NOTHING'
+          : `UPDATE SET
         endpoint = excluded.endpoint,
         last_run = excluded.last_run,
-        first_seen = MIN(COALESCE(first_seen, excluded.first_seen), excluded.first_seen)`);
+        first_seen = MIN(COALESCE(first_seen, excluded.first_seen), excluded.first_seen)`
+      }`);
     return writeTransaction(this.db, () => {
       const run = Number(
         this.db

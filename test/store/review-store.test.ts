@@ -32,6 +32,20 @@ describe('review store', () => {
     ]);
   });
 
+  it('lets a narrowed run add candidates but change neither the stored evidence nor what is new', () => {
+    const r = open();
+    r.recordRun([stripe], WINDOW, 10);
+    const hour = { ...stripe, evidence: { ...stripe.evidence, flows: 1 } };
+    const narrowed = r.recordRun([hour, github], { since: 1900, until: 2000 }, 20, '{"workload":["x"]}');
+    expect([...narrowed.fresh]).toEqual([github.id]);
+    expect(r.candidates(30).map((c) => [c.id, c.endpoint.evidence.flows, c.lastRun])).toEqual([
+      [github.id, github.evidence.flows, 2],
+      [stripe.id, stripe.evidence.flows, 1],
+    ]);
+    // The next whole run still finds github new: only a whole run makes a candidate known.
+    expect([...r.recordRun([stripe, github], WINDOW, 30).fresh]).toEqual([github.id]);
+  });
+
   it('remembers the earliest first sighting over runs whose windows moved on', () => {
     const r = open();
     const at = (firstSeen: number) => ({ ...stripe, evidence: { ...stripe.evidence, firstSeen } });
