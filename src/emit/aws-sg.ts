@@ -202,13 +202,11 @@ function buildPlan(result: InferenceResult, options: EmitOptions): Plan {
       continue;
     }
     let groups = validGroups(s);
-    if (groups.length === 0 && s.kind === 'workload') {
-      // A pod without security groups of its own (no SecurityGroupPolicy) sends from an address of its node's
-      // ENIs, as a hostNetwork pod does: the node's groups filter it, and a node group without its egress would
-      // cut it off, whatever NetworkPolicy allows.
-      if (!s.hostNetwork && nodeGroups.length > 0) skip(s.id).podTraffic++;
-      groups = nodeGroups;
-    }
+    // A pod without security groups of its own (no SecurityGroupPolicy) sends from an address of its node's ENIs,
+    // as a hostNetwork pod does: the node's groups filter it, and a node group without its egress would cut it
+    // off, whatever NetworkPolicy allows.
+    const onNodeGroups = groups.length === 0 && s.kind === 'workload' && !s.hostNetwork;
+    if (groups.length === 0 && s.kind === 'workload') groups = nodeGroups;
     if (groups.length === 0) {
       skip(s.id).noGroups++;
       continue;
@@ -262,6 +260,7 @@ function buildPlan(result: InferenceResult, options: EmitOptions): Plan {
         }
       }
     }
+    if (onNodeGroups && targets.length > 0) skip(s.id).podTraffic++;
     const accepted = options.accepted.has(e.id) ? ' (accepted by a reviewer)' : '';
     const contribution: Contribution = { endpoint: e, what: `${what}${accepted}` };
     const suspicious = e.suspicions.length > 0;

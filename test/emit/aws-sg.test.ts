@@ -208,6 +208,8 @@ describe('emitAwsSecurityGroups', () => {
     const eps = [
       endpoint(web, hostDest('api.example.com', [exact('203.0.113.10/32')])),
       endpoint(agent, addressDest([exact('192.0.2.0/24')]), { protocol: 'UDP', port: 4789 }),
+      // Through the proxy: not on the node groups, nor counted there.
+      endpoint(web, hostDest('hooks.example.com'), { via: 'proxy' }),
     ];
     const files = run(result([web, agent, n], eps));
     expect(files.map((f) => f.path)).toEqual([
