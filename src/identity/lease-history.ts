@@ -162,8 +162,15 @@ export class LeaseHistory {
           }
           this.#close(holder, held, Math.max(held.start, start), ops);
         }
-        this.#holder.set(ip, pod.uid);
         const prev = this.#recentClose.get(ip);
+        if (prev !== undefined && prev.podUid !== pod.uid && prev.start > start) {
+          // A pod that started later held the address since (a lingering terminating pod, rebuilt from its lease
+          // by a later run, claims it from its own start): stale, as above. Cutting the later holder back would
+          // give its traffic to this pod.
+          s.leases.set(ip, leaseOf(pod, ip, start, start));
+          continue;
+        }
+        this.#holder.set(ip, pod.uid);
         if (prev !== undefined && prev.podUid !== pod.uid && prev.end! > start) {
           const end = Math.max(prev.start, start);
           ops.push({ op: 'close', podUid: prev.podUid, ip, start: prev.start, end });

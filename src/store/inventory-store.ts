@@ -77,15 +77,24 @@ export class InventoryStore {
 
   constructor(db: Database.Database) {
     // A pod listed as running with the lease's start again never ended (a pod's uid is never reused): the lease was
-    // closed by a listing that missed it, such as an empty snapshot imported with --allow-empty. It is reopened.
+    // closed by a listing that missed it, such as an empty snapshot imported with --allow-empty. It is reopened,
+    // unless another pod took the address since: then it ended when that one started (a lingering terminating pod
+    // still listed with the address), and reopening it would give the later holder's traffic to it.
     this.#openLease = db.prepare(`
       INSERT INTO k8s_leases (cluster, ip, pod_uid, namespace, pod_name, workload_kind, workload_name, node,
                               host_network, labels, start_time, end_time, ports)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-      ON CONFLICT DO UPDATE SET end_time = NULL WHERE excluded.end_time IS NULL AND end_time IS NOT NULL`);
+      ON CONFLICT DO UPDATE SET end_time = NULL
+      WHERE excluded.end_time IS NULL AND k8s_leases.end_time IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM k8s_leases o
+                        WHERE o.cluster = k8s_leases.cluster AND o.ip = k8s_leases.ip
+                          AND o.pod_uid != k8s_leases.pod_uid AND o.host_network = 0
+                          AND o.start_time >= k8s_leases.start_time)`);
+    // A close never moves an end later: a lease whose reopening was refused above stays ended where it was.
     this.#closeLease = db.prepare(`
-      UPDATE k8s_leases SET end_time = ?
-      WHERE cluster = ? AND pod_uid = ? AND ip = ? AND start_time = ?`);
+      UPDATE k8s_leases SET end_time = @end
+      WHERE cluster = @cluster AND pod_uid = @podUid AND ip = @ip AND start_time = @start
+        AND (end_time IS NULL OR end_time > @end)`);
     // Leases opened before migration 0012 have no ports; a pod's ports never change, so any view of it fills them.
     this.#fillPorts = db.prepare(
       "UPDATE k8s_leases SET ports = ? WHERE cluster = ? AND pod_uid = ? AND ports = '[]'",
@@ -187,7 +196,7 @@ export class InventoryStore {
               JSON.stringify(l.ports),
             );
           } else {
-            this.#closeLease.run(op.end, cluster, op.podUid, op.ip, op.start);
+            this.#closeLease.run({ end: op.end, cluster, podUid: op.podUid, ip: op.ip, start: op.start });
           }
         }
         let latest: number | null = null;

@@ -198,6 +198,29 @@ describe('lease history', () => {
 });
 
 describe('lease history in the store', () => {
+  it("never gives a later holder's time to a lingering terminating pod rebuilt from its lease", () => {
+    const dir = tempDir();
+    const { inv, store } = storeWith(dir);
+    // Each snapshot import is its own run, resuming from the stored open leases.
+    const snapshot = (at: number, pods: PodRecord[]): void =>
+      new LeaseRecorder(inv, '', inv.openLeases('')).apply(replace(at, pods));
+    const ip = '10.244.1.5';
+    const a = pod({ uid: 'a', ips: [ip], startedAt: T0 + 100 });
+    // A finalizer keeps A listed, with its address, after B took the address.
+    const lingering = { ...a, deletedAt: T0 + 1500 };
+    const b = pod({ uid: 'b', ips: [ip], startedAt: T0 + 1600 });
+    snapshot(T0 + 1000, [a]);
+    snapshot(T0 + 2000, [lingering, b]);
+    snapshot(T0 + 3000, [lingering]);
+    snapshot(T0 + 4000, [lingering, pod({ uid: 'c', ips: [ip], startedAt: T0 + 3500 })]);
+    expect(spans(inv.leasesOf(ip))).toEqual([
+      ['a', 100, 1600],
+      ['b', 1600, 3000],
+      ['c', 3500, null],
+    ]);
+    store.close();
+  });
+
   it('builds history from two kubectl snapshots: the gone pod ends, the reused IP has two holders', () => {
     const dir = tempDir();
     const { inv, recorder, store } = storeWith(dir);
