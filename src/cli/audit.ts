@@ -192,6 +192,9 @@ Examples:
         (r) => ({
           ...r,
           protocol: protocolLabel(r.protocol),
+          // RFC 3339, as every query's JSON gives times.
+          firstSeen: isoTime(r.firstSeen),
+          lastSeen: isoTime(r.lastSeen),
         }),
       );
       if (format === 'json') process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
@@ -206,7 +209,7 @@ Examples:
             protocol: r.protocol,
             via: r.via,
             flows: r.flows,
-            lastSeen: isoTime(Math.round(r.lastSeen)),
+            lastSeen: r.lastSeen,
             by: r.layers.flatMap((l) => l.allowedBy).join('; '),
             reason: r.layers
               .map((l) => l.reason)

@@ -210,6 +210,12 @@ describe('audit', () => {
     }[];
     const denied = rows.filter((x) => x.verdict === 'denied');
     expect(denied.length).toBeGreaterThan(0);
+    // Times as every query's JSON gives them.
+    for (const x of rows as unknown as { firstSeen: unknown; lastSeen: unknown }[])
+      expect([x.firstSeen, x.lastSeen]).toEqual([
+        expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/),
+        expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/),
+      ]);
     expect(denied.every((x) => x.target === '203.0.113.66' && x.port === 4444)).toBe(true);
     // Protocols as policies and `suggest` name them, not IANA numbers.
     expect([...new Set(rows.map((x) => x.protocol))].sort()).toEqual(['TCP', 'UDP']);
