@@ -7,6 +7,7 @@
  * - security groups, for traffic from an instance or node whose groups the set holds.
  * A conversation no layer applies to is reported as not covered, not as allowed.
  */
+import { addressBytes, compareAddressBytes } from '../model/cidr.js';
 import { protocolLabel } from '../model/endpoint.js';
 import { edgeVia } from '../model/observation.js';
 import type { InferenceEdge } from '../store/infer-query.js';
@@ -154,8 +155,8 @@ export class Replayer {
       }))
       .sort(
         (a, b) =>
-          a.sender.localeCompare(b.sender) ||
-          a.target.localeCompare(b.target) ||
+          codePoints(a.sender, b.sender) ||
+          compareTargets(a.target, b.target) ||
           a.port - b.port ||
           a.protocol - b.protocol ||
           order[a.verdict] - order[b.verdict],
@@ -380,4 +381,19 @@ export function replayOutcome(
   const r = new Replayer(set, namespaceLabels, podLabels, pods);
   for (const e of edges) r.add(e);
   return { rows: r.rows(), idle: r.idlePolicies() };
+}
+
+function codePoints(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Addresses in numeric order (198.51.100.2 before 198.51.100.10), before names and pods in code-point order: the
+ * same order on every machine, whatever its locale.
+ */
+function compareTargets(a: string, b: string): number {
+  const x = addressBytes(a);
+  const y = addressBytes(b);
+  if (x === null || y === null) return x !== null ? -1 : y !== null ? 1 : codePoints(a, b);
+  return compareAddressBytes(x, y);
 }

@@ -5,7 +5,7 @@
  * what was observed. Widening is bounded by the budget (`--max-prefix`) and never reaches the whole address
  * space unless a person allowed it.
  */
-import { addressBytes, parseCidr } from '../model/cidr.js';
+import { addressBytes, compareAddressBytes, parseCidr } from '../model/cidr.js';
 import type { FoldedCidr } from '../model/endpoint.js';
 import type { PrefixTable } from '../identity/prefix-table.js';
 
@@ -70,17 +70,11 @@ function commonBits(a: Uint8Array, b: Uint8Array): number {
   return a.length * 8;
 }
 
-function compareBytes(a: Uint8Array, b: Uint8Array): number {
-  if (a.length !== b.length) return a.length - b.length;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
-  return 0;
-}
-
 /** Sorts CIDR texts by family, then network address, then prefix length. */
 export function compareCidrs(a: string, b: string): number {
   const ca = parseCidr(a)!;
   const cb = parseCidr(b)!;
-  return compareBytes(ca.bytes, cb.bytes) || ca.prefix - cb.prefix;
+  return compareAddressBytes(ca.bytes, cb.bytes) || ca.prefix - cb.prefix;
 }
 
 function exactCidr(addr: string, reason: string): FoldedCidr {
@@ -161,7 +155,7 @@ function coverObserved(addrs: Uint8Array[], opts: FoldOptions, moved: string): F
   }
   const out: FoldedCidr[] = [];
   for (const [block, g] of groups) {
-    g.sort(compareBytes);
+    g.sort(compareAddressBytes);
     if (g.length === 1) {
       const only = g[0]!;
       out.push({

@@ -10,6 +10,13 @@ export interface Cidr {
 }
 
 /** Address bytes (4 for IPv4, 16 for IPv6) of a canonical or non-canonical address, or null. */
+/** Orders addresses as bytes: IPv4 before IPv6, then numerically. */
+export function compareAddressBytes(a: Uint8Array, b: Uint8Array): number {
+  if (a.length !== b.length) return a.length - b.length;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return 0;
+}
+
 export function addressBytes(text: string): Uint8Array | null {
   if (text.indexOf(':') === -1) {
     const v4 = canonicalIpv4(text);
