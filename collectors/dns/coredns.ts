@@ -40,7 +40,7 @@
  */
 import { normalizeHost, parseIpEndpoint } from '../../src/model/authority.js';
 import { dnsAnswer, DnsParseOutcome, normalizeDnsType, type DnsLineParser } from '../../src/model/dns.js';
-import { parseRfc3339, RFC3339_RE } from './rfc3339.js';
+import { parseRfc3339, RFC3339_RE } from '../../src/model/rfc3339.js';
 
 export const COREDNS_REJECT_REASONS = [
   'field_count',

@@ -30,7 +30,7 @@ import { normalizeHost } from '../../src/model/authority.js';
 import { dnsAnswer, DnsParseOutcome, normalizeDnsType, type DnsAnswer } from '../../src/model/dns.js';
 import { canonicalIp, ipFamily } from '../../src/model/ip.js';
 import { LOCAL_ZONE, SyslogClock, type WallClockZone, type YearState } from './local-time.js';
-import { parseRfc3339 } from './rfc3339.js';
+import { parseRfc3339 } from '../../src/model/rfc3339.js';
 
 /** Why a line is malformed. Bounded: these are quarantine reasons. */
 export const DNSMASQ_REJECT_REASONS = [

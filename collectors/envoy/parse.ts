@@ -18,6 +18,7 @@
  */
 import { MAX_EPOCH_SECONDS, observation, PROTOCOL } from '../../src/model/observation.js';
 import { ParseOutcome } from '../../src/model/parse-outcome.js';
+import { parseRfc3339Ms } from '../../src/model/rfc3339.js';
 import type { Authority } from '../../src/model/authority.js';
 import { normalizeHost, parseAuthority, parseIpEndpoint } from '../../src/model/authority.js';
 
@@ -53,7 +54,6 @@ type Outcome = ParseOutcome<EnvoyRejectReason>;
  * quadratically on a line full of `" "`.
  */
 const TEXT_HEAD_RE = /^\[([^\]]*)\] "(\S*) (\S*) (\S*)" (\S+) (\S+) (\S+) (\S+) (\S+) (\S+) "/;
-const ISO_TIME_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})$/;
 const DIGITS_RE = /^\d{1,15}$/;
 const FLAGS_RE = /^[A-Z]+(?:,[A-Z]+)*$/;
 
@@ -152,7 +152,7 @@ function parseJson(line: string): Outcome {
 }
 
 function build(f: Fields): Outcome {
-  const startMs = f.startTime === null ? null : parseIsoMs(f.startTime);
+  const startMs = f.startTime === null ? null : parseRfc3339Ms(f.startTime);
   if (startMs === null || startMs > MAX_EPOCH_SECONDS * 1000) return ParseOutcome.reject('bad_time');
   if (f.responseCode !== null && !DIGITS_RE.test(f.responseCode)) return ParseOutcome.reject('bad_status');
   const flags = f.responseFlags;
@@ -257,25 +257,4 @@ function str(value: unknown): string | null {
 function count(text: string | null): number {
   if (text === null) return 0;
   return DIGITS_RE.test(text) ? Number(text) : -1;
-}
-
-/** `%START_TIME%` (`2026-11-23T02:38:55.567Z`, or with an offset) as epoch milliseconds, truncated to whole ms. */
-function parseIsoMs(text: string): number | null {
-  const m = ISO_TIME_RE.exec(text);
-  if (m === null) return null;
-  const month = Number(m[2]);
-  const day = Number(m[3]);
-  const hour = Number(m[4]);
-  const minute = Number(m[5]);
-  const second = Number(m[6]);
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return null;
-  const fraction = m[7] ?? '';
-  const ms = fraction === '' ? 0 : Number(fraction.slice(0, 3).padEnd(3, '0'));
-  const zone = m[8]!;
-  let offsetMin = 0;
-  if (zone !== 'Z') {
-    const digits = zone.replace(':', '');
-    offsetMin = (Number(digits.slice(1, 3)) * 60 + Number(digits.slice(3, 5))) * (zone[0] === '-' ? -1 : 1);
-  }
-  return Date.UTC(Number(m[1]), month - 1, day, hour, minute, second, ms) - offsetMin * 60_000;
 }

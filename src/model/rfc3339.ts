@@ -14,6 +14,20 @@ export const RFC3339_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d
  * (Feb 30, hour 24): `Date.parse` would roll those over into the next month or day.
  */
 export function parseRfc3339(text: string): number | null {
+  const f = fields(text);
+  return f === null ? null : f.wholeMs / 1000 + (f.fraction === '' ? 0 : Number(f.fraction));
+}
+
+/** Epoch milliseconds, the fraction cut to whole milliseconds (Envoy's `%START_TIME%`), or null as above. */
+export function parseRfc3339Ms(text: string): number | null {
+  const f = fields(text);
+  return f === null
+    ? null
+    : f.wholeMs + (f.fraction === '' ? 0 : Number(f.fraction.slice(1, 4).padEnd(3, '0')));
+}
+
+/** The stamp's whole seconds as epoch milliseconds, and its fraction as written (`.123456`, or ''). */
+function fields(text: string): { wholeMs: number; fraction: string } | null {
   const m = RFC3339_RE.exec(text);
   if (m === null) return null;
   const year = Number(m[1]);
@@ -33,8 +47,10 @@ export function parseRfc3339(text: string): number | null {
     if (hours > 14 || minutes > 59) return null;
     offset = (zone[0] === '-' ? -1 : 1) * (hours * 3600 + minutes * 60);
   }
-  const fraction = m[7] === undefined ? 0 : Number(m[7]);
-  return Date.UTC(year, month - 1, day, hour, minute, second) / 1000 - offset + fraction;
+  return {
+    wholeMs: Date.UTC(year, month - 1, day, hour, minute, second) - offset * 1000,
+    fraction: m[7] ?? '',
+  };
 }
 
 const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
