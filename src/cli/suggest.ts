@@ -108,7 +108,7 @@ export function suggestCommand(now: () => number): Command {
         .default('namespace'),
     )
     .option('--max-prefix <bits>', 'widest IPv4 prefix a rotating name may fold to', '16')
-    .option('--max-prefix6 <bits>', 'widest IPv6 prefix a rotating name may fold to', '48')
+    .option('--max-prefix6 <bits>', 'widest IPv6 prefix a rotating name may fold to', '28')
     .option('--allow-any', 'allow folds up to 0.0.0.0/0 and ::/0 (never without this flag)')
     .option('--wildcard-min <n>', 'distinct subdomains before names fold into *.domain (0: never)', '5')
     .option('--min-flows <n>', 'endpoints with fewer flows are listed as seen rarely, not enabled', '0')

@@ -18,7 +18,15 @@ const CHURN = new Set([
   'batch.kubernetes.io/job-name',
   'controller-uid',
   'job-name',
+  'rollouts-pod-template-hash', // Argo Rollouts' pod-template-hash
 ]);
+
+/**
+ * Release identifiers on pod templates (Helm's recommended labels and older chart conventions): constant over a
+ * window between two releases, so the intersection keeps them, and the next release's pods would fall outside
+ * every policy. Left out of a selector unless nothing else would remain.
+ */
+const RELEASE = new Set(['app.kubernetes.io/version', 'helm.sh/chart', 'chart', 'version']);
 
 export interface WorkloadProfile {
   readonly workload: Workload;
@@ -72,6 +80,8 @@ export function workloadProfiles(leases: readonly Lease[]): Map<string, Workload
     let selector: Record<string, string> | null = null;
     for (const l of list) selector = selector === null ? { ...l.labels } : intersect(selector, l.labels);
     for (const k of Object.keys(selector ?? {})) if (CHURN.has(k)) delete selector![k];
+    const keys = Object.keys(selector ?? {});
+    if (keys.some((k) => !RELEASE.has(k))) for (const k of keys) if (RELEASE.has(k)) delete selector![k];
     const ports = new Map<string, NamedPort>();
     for (const l of list) for (const p of l.ports) ports.set(`${p.name}/${p.protocol}/${p.port}`, p);
     out.set(id, {

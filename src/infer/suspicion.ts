@@ -11,6 +11,20 @@ const COMMON_PORTS: ReadonlySet<number> = new Set([
   0, 53, 80, 123, 443, 853, 8080, 8443, 465, 587, 993, 995, 9093, 9094, 5671, 5672, 8883,
 ]);
 
+/** Provider lists whose prefixes hold addresses anyone can rent (an attacker's server as much as anyone's). */
+export const RENTABLE_SERVICES: ReadonlySet<string> = new Set(['AMAZON', 'EC2']);
+
+/**
+ * A raw address that says nothing about who is behind it: on the internet, or inside a cloud range anyone can
+ * rent (`cloud-service` addresses are named `SERVICE region`). A managed service's own prefix (S3, CloudFront…)
+ * is not: only the provider answers there.
+ */
+function anonymousAddress(d: Destination): boolean {
+  if (d.kind !== 'address') return false;
+  if (d.dstClass === 'internet') return true;
+  return d.dstClass === 'cloud-service' && RENTABLE_SERVICES.has(d.dstName.split(' ')[0] ?? '');
+}
+
 /** Shannon entropy in bits per character. */
 export function entropy(s: string): number {
   const counts = new Map<string, number>();
@@ -66,17 +80,12 @@ export function suspicionsOf(
       }
     }
   }
-  if (destination.kind === 'address' && destination.dstClass === 'internet' && !COMMON_PORTS.has(port)) {
+  if (anonymousAddress(destination) && !COMMON_PORTS.has(port)) {
     out.push({ code: 'raw-ip-unusual-port', detail: `internet address without a name on port ${port}` });
   }
   // Workloads reach the internet by name. An address no answer named, sent through a node's address by a pod
   // nobody could narrow down, is what a compromised pod with a hard-coded address looks like.
-  if (
-    ctx.dnsSeen &&
-    destination.kind === 'address' &&
-    destination.dstClass === 'internet' &&
-    evidence.sender === 'candidate'
-  ) {
+  if (ctx.dnsSeen && anonymousAddress(destination) && evidence.sender === 'candidate') {
     out.push({
       code: 'unnamed-address-via-node',
       detail: "internet address no DNS answer named, sent through a node's address by an unknown pod",
@@ -89,7 +98,10 @@ export function suspicionsOf(
     (evidence.sender === 'exact' || evidence.sender === 'dns-client') &&
     evidence.pods === 1 &&
     sender.pods >= 3 &&
-    sender.maxReplicas >= 2
+    sender.maxReplicas >= 2 &&
+    // One pod using an endpoint day after day is a leader (leader election, a singleton job inside a
+    // Deployment), not a foothold's burst: a pod that alone talks somewhere on one day is.
+    evidence.days <= 1
   ) {
     out.push({
       code: 'single-pod-of-many',
