@@ -205,7 +205,9 @@ start_broker() {
   local started=$SECONDS
   if [ ! -f "$RUN_DIR/data/meta.properties" ]; then
     local cid
-    cid="$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"
+    # A cluster id starting with '-' would be taken for an option by the tool's argument parser (1 run in 64).
+    cid=-
+    while [ "${cid:0:1}" = - ]; do cid="$(head -c16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=')"; done
     # SCRAM credentials go into the metadata log at format time (KIP-900): a KRaft broker needs no admin call.
     java -cp "$JARS/*" kafka.tools.StorageTool format -t "$cid" -c "$RUN_DIR/server.properties" \
       --add-scram "SCRAM-SHA-256=[name=$SASL_USER,password=$SASL_PASSWORD]" \
