@@ -212,19 +212,23 @@ describe('dnsmasq', () => {
   });
 });
 
+/** What CoreDNS logs: who asked what at time 1000, without the answer. */
+const question = (client: string, name: string, type: string, rcode = 'NOERROR'): DnsAnswer => ({
+  time: 1000,
+  client,
+  name,
+  type,
+  answer: null,
+  ttl: null,
+  rcode,
+  sourceKind: 'coredns',
+});
+
 describe('coredns', () => {
   it('reads default and custom log lines; `-` is SERVFAIL; no answers', () => {
     const { answers, reasons } = all(fixture('coredns.log').map((l) => parseCorednsLine(l, 1000)));
-    const a = (name: string, type: string, rcode: string): DnsAnswer => ({
-      time: 1000,
-      client: '127.0.0.1',
-      name,
-      type,
-      answer: null,
-      ttl: null,
-      rcode,
-      sourceKind: 'coredns',
-    });
+    const a = (name: string, type: string, rcode: string): DnsAnswer =>
+      question('127.0.0.1', name, type, rcode);
     expect(answers).toEqual([
       a('db.internal.test', 'A', 'NOERROR'),
       a('nope.internal.test', 'A', 'SERVFAIL'),
@@ -262,16 +266,7 @@ describe('coredns', () => {
   it('reads {combined} lines (the opcode after the duration) and custom ones with the type, never the class', () => {
     // Real CoreDNS 1.11.4 lines: `log . {combined}`, and custom formats that write {class} next to {type}.
     const { answers, reasons } = all(fixture('coredns-combined.log').map((l) => parseCorednsLine(l, 1000)));
-    const a = (client: string, name: string, type: string, rcode = 'NOERROR'): DnsAnswer => ({
-      time: 1000,
-      client,
-      name,
-      type,
-      answer: null,
-      ttl: null,
-      rcode,
-      sourceKind: 'coredns',
-    });
+    const a = question;
     expect(answers).toEqual([
       a('127.0.0.1', 'api.comb.test', 'A'),
       a('127.0.0.1', 'api.comb.test', 'AAAA'),
