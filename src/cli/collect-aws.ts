@@ -7,10 +7,11 @@ import type {
   SecurityGroupRecord,
   VpcCidrRecord,
 } from '../model/cloud-inventory.js';
-import { InputError } from '../model/errors.js';
+import { InputError, UsageError } from '../model/errors.js';
 import { CloudInventoryStore, type CloudImportCounts } from '../store/attribution-cloud.js';
 import type { Store } from '../store/store.js';
 import { openForWrite, say, type GlobalOptions } from './context.js';
+import { FUTURE_SKEW_SECONDS, isoTime, parseInstant } from './time-window.js';
 
 /** One input file of `collect aws-inventory`: what it was and what it held. */
 export interface AwsFileSummary {
@@ -35,6 +36,7 @@ export async function importAwsFiles(
   store: Store,
   paths: readonly string[],
   now: () => number,
+  at: number = now(),
 ): Promise<AwsImportSummary> {
   const enis: NetworkInterfaceRecord[] = [];
   const groups: SecurityGroupRecord[] = [];
@@ -82,7 +84,7 @@ export async function importAwsFiles(
   const cloud = new CloudInventoryStore(store.db);
   const stored = cloud.import(
     { enis, securityGroups: groups, vpcCidrs: cidrs, cloudPrefixes: prefixes, syncToken },
-    now(),
+    at,
   );
   return { files, stored };
 }
@@ -96,6 +98,10 @@ export function awsInventoryCommand(now: () => number = () => Date.now() / 1000)
     .argument(
       '<files...>',
       'JSON files (gzip or not, - for stdin); the kind of each is told by its top-level key',
+    )
+    .option(
+      '--at <time>',
+      'when the listings were taken, RFC 3339 or a duration ago (default: now): a flow goes to the interface the last listing before it names',
     )
     .addOption(
       new Option('-o, --output <format>', 'summary format').choices(['text', 'json']).default('text'),
@@ -112,14 +118,20 @@ Examples:
   aws ec2 describe-security-groups --output json > sgs.json
   aws ec2 describe-vpcs --output json > vpcs.json
   curl -sO https://ip-ranges.amazonaws.com/ip-ranges.json
-  egress-learner collect aws-inventory enis.json sgs.json vpcs.json ip-ranges.json`,
+  egress-learner collect aws-inventory enis.json sgs.json vpcs.json ip-ranges.json
+  egress-learner collect aws-inventory --at 2025-03-01T12:00:00Z archive/enis-2025-03-01T12.json`,
     )
-    .action(async (paths: string[], opts: { output: string }, self: Command) => {
+    .action(async (paths: string[], opts: { output: string; at?: string }, self: Command) => {
       const g = self.optsWithGlobals<GlobalOptions>();
+      const t = now();
+      const at = opts.at === undefined ? t : parseInstant(opts.at, t, '--at');
+      // A listing from the future would take every address from the real ones imported after it.
+      if (at > t + FUTURE_SKEW_SECONDS)
+        throw new UsageError(`--at ${isoTime(Math.round(at))} is in the future`, 'aws_future');
       const store = openForWrite(g);
       let summary: AwsImportSummary;
       try {
-        summary = await importAwsFiles(store, paths, now);
+        summary = await importAwsFiles(store, paths, now, at);
       } finally {
         store.close();
       }

@@ -15,10 +15,7 @@ import type { InventoryChange, Lease } from '../model/workload.js';
 import { InventoryStore } from '../store/inventory-store.js';
 import type { Logger } from '../util/log.js';
 import { logger, openForWrite, say, type GlobalOptions } from './context.js';
-import { isoTime, parseInstant } from './time-window.js';
-
-/** How far ahead of this clock a snapshot's time may be (another machine's clock, a file copied with its time). */
-const FUTURE_SKEW_SECONDS = 300;
+import { FUTURE_SKEW_SECONDS, isoTime, parseInstant } from './time-window.js';
 
 interface K8sOptions {
   readonly kubeconfig?: string;

@@ -1,5 +1,11 @@
 import { UsageError } from '../model/errors.js';
 
+/**
+ * How far ahead of this clock an inventory's time may be (another machine's clock, a file copied with its time):
+ * inventory is recorded in time order, so one from the future would override every real one after it.
+ */
+export const FUTURE_SKEW_SECONDS = 300;
+
 const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86400, w: 604800 };
 
 /** Parses a duration such as `90m`, `36h`, `14d`, `1h30m` into seconds, or null. */

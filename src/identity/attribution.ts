@@ -13,7 +13,7 @@
  *   range only partly covered → ambiguous, attributed to the node when all holders ran on one, candidates kept.
  * - No lease at all: an AWS ENI address → the instance (and its security groups); else unknown, with a reason.
  * - A Service ClusterIP is reused too: a flow goes to the Service that held it at the time ({@link serviceAt}).
- *   ENIs have no history (an import is a view of one moment); the caller hands in the latest import's answer.
+ *   An ENI address goes to its holder at the time too; the caller picks it from the imports' history.
  */
 import { isPrivateIp } from '../model/ip.js';
 import type { Lease, Workload } from '../model/workload.js';

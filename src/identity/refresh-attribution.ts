@@ -4,10 +4,10 @@
  * taken the next morning, an aws-inventory import) still attributes them. The query commands call
  * {@link refreshAttribution} before reading; it costs two small reads when nothing changed.
  *
- * Cloud inventory has no history: `cloud_enis` records only when each ENI was last imported. An address listed by
- * two ENIs (it moved, and the old ENI was not imported again since) goes to the ENI imported last, for flows of
- * any time. Kubernetes inventory does have history, so pod IPs (leases) and Service ClusterIPs are resolved at the
- * time of the flow.
+ * Everything is resolved at the time of the flow: pod IPs by their leases, Service ClusterIPs by the Service's life,
+ * and ENI addresses by the import that last found their holder (`cloud_address_holders`): a flow goes to the holder
+ * of the last import at or before it, or of the first import when it is older than all of them. An import says who
+ * holds an address, not since when, so a flow between two imports that disagree goes to the earlier one's holder.
  */
 import type Database from 'better-sqlite3';
 import { parseCidr } from '../model/cidr.js';
@@ -15,6 +15,7 @@ import type { Lease } from '../model/workload.js';
 import {
   AttributionStore,
   shadowAttributionTables,
+  type AddressHolder,
   type AttributionKey,
 } from '../store/attribution-store.js';
 import {
@@ -33,7 +34,7 @@ import {
 import { PrefixTable } from './prefix-table.js';
 
 /** Bump when the resolver's rules change: stored answers of an older version are recomputed. */
-export const ATTRIBUTION_VERSION = 2;
+export const ATTRIBUTION_VERSION = 3;
 
 /** Keys resolved per write transaction: bounds memory, and a long refresh never holds the write lock for long. */
 const KEYS_PER_COMMIT = 20_000;
@@ -132,7 +133,7 @@ interface Context {
   readonly store: AttributionStore;
   readonly nodeAddresses: Map<string, string>;
   readonly services: Map<string, ServiceSpan[]>;
-  readonly eniByAddress: Map<string, EniFacts>;
+  readonly holders: Map<string, AddressHolder[]>;
   readonly eniPrefixes: PrefixTable<EniFacts>;
   readonly vpc: PrefixTable<true>;
   readonly cloud: PrefixTable<{ service: string; region: string }>;
@@ -141,16 +142,14 @@ interface Context {
 }
 
 function loadContext(store: AttributionStore): Context {
-  const eniByAddress = new Map<string, EniFacts>();
   const eniPrefixes = new PrefixTable<EniFacts>();
-  // Oldest import first, so a later import overrides (the latest import wins; see the top of this file).
+  // Oldest import first, so a later import overrides a delegated prefix that moved.
   for (const e of store.enis()) {
     const facts: EniFacts = {
       interfaceId: e.interfaceId,
       instanceId: e.instanceId,
       securityGroups: e.securityGroups,
     };
-    for (const a of e.addresses) eniByAddress.set(a, facts);
     for (const p of e.prefixes) {
       const c = parseCidr(p);
       if (c !== null) eniPrefixes.add(c, facts);
@@ -171,7 +170,7 @@ function loadContext(store: AttributionStore): Context {
     store,
     nodeAddresses: store.nodeAddresses(),
     services: store.serviceSpans(),
-    eniByAddress,
+    holders: store.addressHolders(),
     eniPrefixes,
     vpc,
     cloud,
@@ -219,7 +218,8 @@ class AddressResolver {
   readonly #ctx: Context;
   readonly #leases: readonly Lease[];
   readonly #node: string | null;
-  readonly #eni: EniFacts | null;
+  /** The ENI holding the address from each `since` on (see the top of this file), the earliest first; never empty. */
+  readonly #enis: readonly { readonly since: number; readonly eni: EniFacts | null }[];
   readonly #services: readonly ServiceSpan[];
   readonly #inVpc: boolean;
   readonly #cloud: { readonly service: string; readonly region: string } | null;
@@ -238,8 +238,19 @@ class AddressResolver {
     const known = addr !== '';
     this.#leases = known ? ctx.store.leasesOf(addr) : [];
     this.#node = ctx.nodeAddresses.get(addr) ?? null;
-    this.#eni =
-      ctx.eniByAddress.get(addr) ?? (known ? (ctx.eniPrefixes.lookup(addr)?.values.at(-1) ?? null) : null);
+    // An address no interface lists (or one let go) may still lie in a prefix delegated to one.
+    const inPrefix = known ? (ctx.eniPrefixes.lookup(addr)?.values.at(-1) ?? null) : null;
+    const holders = known ? ctx.holders.get(addr) : undefined;
+    this.#enis =
+      holders === undefined
+        ? [{ since: 0, eni: inPrefix }]
+        : holders.map((h) => ({
+            since: h.since,
+            eni:
+              h.interfaceId === ''
+                ? inPrefix
+                : { interfaceId: h.interfaceId, instanceId: h.instanceId, securityGroups: h.securityGroups },
+          }));
     this.#services = ctx.services.get(addr) ?? [];
     this.#inVpc = known && ctx.vpc.lookup(addr) !== null;
     const cloudHit = known ? ctx.cloud.lookup(addr) : null;
@@ -250,7 +261,9 @@ class AddressResolver {
   /** The answer for every range of the address when it does not depend on the range, else null. */
   whole(): AddressAttribution | null {
     // Any range will do: nothing about the address depends on it.
-    return this.#timeless && this.#services.length === 0 ? this.resolve(0, 0) : null;
+    return this.#timeless && this.#services.length === 0 && this.#enis.length === 1
+      ? this.resolve(0, 0)
+      : null;
   }
 
   /**
@@ -260,7 +273,8 @@ class AddressResolver {
    */
   resolve(first: number, last: number): AddressAttribution {
     const service = this.#services.length === 0 ? null : serviceAt(this.#services, first, last);
-    let id = service ?? '';
+    const holder = this.#enis.length === 1 ? 0 : holderAt(this.#enis, first);
+    let id = `${holder}|${service ?? ''}`;
     let node: { readonly id: string; readonly list: readonly Candidate[] } | null = null;
     if (!this.#timeless) {
       const podLeases: Lease[] = [];
@@ -284,7 +298,7 @@ class AddressResolver {
     let a = this.#answers.get(id);
     if (a === undefined) {
       const list = node?.list ?? [];
-      a = this.#attribute(first, last, service, () => list);
+      a = this.#attribute(first, last, service, this.#enis[holder]!.eni, () => list);
       this.#answers.set(id, a);
     }
     return a;
@@ -294,6 +308,7 @@ class AddressResolver {
     first: number,
     last: number,
     service: string | null,
+    eni: EniFacts | null,
     candidatesOnNode: AddressFacts['candidatesOnNode'],
   ): AddressAttribution {
     return attributeAddress({
@@ -303,11 +318,18 @@ class AddressResolver {
       leases: this.#leases,
       nodeOfAddress: this.#node,
       candidatesOnNode,
-      eni: this.#eni,
+      eni,
       service,
       inVpc: this.#inVpc,
       cloud: this.#cloud,
       hasInventory: this.#ctx.hasInventory,
     });
   }
+}
+
+/** The holder of the last import at or before `t`, or the first when `t` is older than every import. */
+function holderAt(holders: readonly { readonly since: number }[], t: number): number {
+  let at = 0;
+  for (let i = 1; i < holders.length && holders[i]!.since <= t; i++) at = i;
+  return at;
 }

@@ -7,6 +7,12 @@ import type {
 } from '../model/cloud-inventory.js';
 import { writeTransaction } from './write-transaction.js';
 
+interface HolderRow {
+  readonly interface_id: string;
+  readonly instance_id: string;
+  readonly security_groups: string;
+}
+
 /** What one import changed. */
 export interface CloudImportCounts {
   networkInterfaces: number;
@@ -18,14 +24,16 @@ export interface CloudImportCounts {
 
 /**
  * The AWS inventory in SQLite (migration 0003). ENIs and security groups are upserted by id (a filtered listing
- * adds to what is known, it does not erase the rest); ip-ranges.json replaces the stored prefixes as a whole.
- * Triggers bump `meta.inventory_generation` on ENI and VPC changes; the prefix replace bumps it itself.
+ * adds to what is known, it does not erase the rest), and each address's holders are kept with the import that
+ * found them (migration 0015); ip-ranges.json replaces the stored prefixes as a whole. Triggers bump `meta.inventory_generation` on ENI and VPC changes; the prefix replace bumps it itself.
  */
 export class CloudInventoryStore {
   readonly #upsertEni: Database.Statement;
   readonly #clearEniAddresses: Database.Statement;
   readonly #eniAddresses: Database.Statement;
   readonly #insertEniAddress: Database.Statement;
+  readonly #holderAt: Database.Statement;
+  readonly #putHolder: Database.Statement;
   readonly #upsertGroup: Database.Statement;
   readonly #insertVpcCidr: Database.Statement;
   readonly #clearPrefixes: Database.Statement;
@@ -57,6 +65,12 @@ export class CloudInventoryStore {
     this.#insertEniAddress = db.prepare(
       'INSERT OR IGNORE INTO cloud_eni_addresses (address, interface_id) VALUES (?, ?)',
     );
+    this.#holderAt = db.prepare(`
+      SELECT interface_id, instance_id, security_groups FROM cloud_address_holders
+      WHERE address = ? AND since <= ? ORDER BY since DESC LIMIT 1`);
+    this.#putHolder = db.prepare(`
+      INSERT OR REPLACE INTO cloud_address_holders (address, since, interface_id, instance_id, security_groups)
+      VALUES (?, ?, ?, ?, ?)`);
     this.#upsertGroup = db.prepare(`
       INSERT INTO cloud_security_groups (group_id, group_name, vpc_id, owner_id, description, ingress, egress,
                                          imported_at)
@@ -102,11 +116,12 @@ export class CloudInventoryStore {
           at,
         });
         const stored = (this.#eniAddresses.all(e.interfaceId) as { address: string }[]).map((r) => r.address);
-        const wanted = [...new Set(e.addresses)].sort();
+        const wanted = [...new Set<string>(e.addresses)].sort();
         if (stored.join(' ') !== wanted.join(' ')) {
           this.#clearEniAddresses.run(e.interfaceId);
           for (const a of wanted) this.#insertEniAddress.run(a, e.interfaceId);
         }
+        this.#recordHolders(e, stored, wanted, at);
         counts.networkInterfaces++;
         counts.addresses += wanted.length;
       }
@@ -137,6 +152,31 @@ export class CloudInventoryStore {
       }
       return counts;
     });
+  }
+
+  /**
+   * Adds to each address's history of holders (migration 0015) what this listing of `e` says at `at`: it holds
+   * `wanted`, and lets go of those of `stored` it no longer lists, unless another interface took them since.
+   */
+  #recordHolders(
+    e: NetworkInterfaceRecord,
+    stored: readonly string[],
+    wanted: readonly string[],
+    at: number,
+  ): void {
+    const groups = JSON.stringify(e.securityGroups);
+    const holderAt = (a: string): HolderRow | undefined => this.#holderAt.get(a, at) as HolderRow | undefined;
+    for (const a of wanted) {
+      const h = holderAt(a);
+      if (h?.interface_id === e.interfaceId && h.instance_id === e.instanceId && h.security_groups === groups)
+        continue;
+      this.#putHolder.run(a, at, e.interfaceId, e.instanceId, groups);
+    }
+    const kept = new Set(wanted);
+    for (const a of stored) {
+      if (!kept.has(a) && holderAt(a)?.interface_id === e.interfaceId)
+        this.#putHolder.run(a, at, '', '', '[]');
+    }
   }
 
   /**

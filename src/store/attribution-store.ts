@@ -35,8 +35,15 @@ export interface EniRow {
   readonly interfaceId: string;
   readonly instanceId: string;
   readonly securityGroups: readonly string[];
-  readonly addresses: readonly string[];
   readonly prefixes: readonly string[];
+}
+
+/** Who held an ENI address from `since` on (migration 0015); `interfaceId` '' when it was let go. */
+export interface AddressHolder {
+  readonly since: number;
+  readonly interfaceId: string;
+  readonly instanceId: string;
+  readonly securityGroups: readonly string[];
 }
 
 /** The tables a refresh writes, in the order a read-only connection shadows them (see {@link shadowAttributionTables}). */
@@ -60,6 +67,7 @@ export class AttributionStore {
   readonly #nodeAddresses: Database.Statement;
   readonly #serviceSpans: Database.Statement;
   readonly #enis: Database.Statement;
+  readonly #addressHolders: Database.Statement;
   readonly #vpcCidrs: Database.Statement;
   readonly #cloudPrefixes: Database.Statement;
   readonly #hasInventory: Database.Statement;
@@ -104,13 +112,13 @@ export class AttributionStore {
              COALESCE(MIN(s.created_at, s.first_seen), s.first_seen) AS since, s.deleted_at AS until
       FROM k8s_services s, json_each(s.cluster_ips) j
       ORDER BY 1, 3, 2`);
-    // Oldest import first: the caller lets a later one override (an address that moved between ENIs is listed
-    // by both until the old ENI is imported again).
+    // Oldest import first: the caller lets a later one override (delegated prefixes that moved between ENIs).
     this.#enis = db.prepare(`
-      SELECT e.interface_id, e.instance_id, e.security_groups, e.prefixes,
-             COALESCE((SELECT json_group_array(address) FROM cloud_eni_addresses a
-                       WHERE a.interface_id = e.interface_id), '[]') AS addresses
-      FROM cloud_enis e ORDER BY e.imported_at, e.interface_id`);
+      SELECT interface_id, instance_id, security_groups, prefixes
+      FROM cloud_enis ORDER BY imported_at, interface_id`);
+    this.#addressHolders = db.prepare(`
+      SELECT address, since, interface_id, instance_id, security_groups
+      FROM cloud_address_holders ORDER BY address, since`);
     this.#vpcCidrs = db.prepare('SELECT DISTINCT cidr FROM vpc_cidrs ORDER BY cidr');
     this.#cloudPrefixes = db.prepare(
       'SELECT cidr, service, region FROM cloud_prefixes ORDER BY cidr, service, region',
@@ -251,15 +259,36 @@ export class AttributionStore {
         instance_id: string;
         security_groups: string;
         prefixes: string;
-        addresses: string;
       }[]
     ).map((r) => ({
       interfaceId: r.interface_id,
       instanceId: r.instance_id,
-      securityGroups: (JSON.parse(r.security_groups) as { groupId: string }[]).map((g) => g.groupId),
-      addresses: JSON.parse(r.addresses) as string[],
+      securityGroups: groupIds(r.security_groups),
       prefixes: JSON.parse(r.prefixes) as string[],
     }));
+  }
+
+  /** Each ENI address's holders, the earliest first. */
+  addressHolders(): Map<string, AddressHolder[]> {
+    const out = new Map<string, AddressHolder[]>();
+    for (const r of this.#addressHolders.iterate() as IterableIterator<{
+      address: string;
+      since: number;
+      interface_id: string;
+      instance_id: string;
+      security_groups: string;
+    }>) {
+      const holder: AddressHolder = {
+        since: r.since,
+        interfaceId: r.interface_id,
+        instanceId: r.instance_id,
+        securityGroups: groupIds(r.security_groups),
+      };
+      const list = out.get(r.address);
+      if (list === undefined) out.set(r.address, [holder]);
+      else list.push(holder);
+    }
+    return out;
   }
 
   vpcCidrs(): string[] {
@@ -421,4 +450,9 @@ export function shadowAttributionTables(db: Database.Database): void {
   // The view of the main schema reads the main tables whatever TEMP holds, so it is shadowed too; a TEMP view's
   // unqualified names resolve to TEMP first.
   db.exec(sqlOf('view', 'address_attribution').replace(/^CREATE VIEW/i, 'CREATE TEMP VIEW'));
+}
+
+/** The group ids of a `security_groups` column (JSON [{groupId, groupName}]). */
+function groupIds(json: string): string[] {
+  return (JSON.parse(json) as { groupId: string }[]).map((g) => g.groupId);
 }

@@ -412,6 +412,59 @@ describe('collect aws-inventory', () => {
     expect(cov[0]!.instance.flows).toBe(6);
   });
 
+  it('keeps earlier flows with the instance a replaced one took an address from, by the time of each listing', () => {
+    const dir = tempDir();
+    const db = join(dir, 'x.db');
+    const lines = [
+      flow('10.0.3.51', '140.82.112.3', 40010, 443, 6, 600, T0 + 60),
+      flow('10.0.3.51', '140.82.112.3', 40011, 443, 6, 600, T0 + 3 * 3600),
+    ];
+    writeFileSync(join(dir, 'flows.log'), `${[V2_HEADER, ...lines].join('\n')}\n`);
+    expect(cli(['collect', 'vpc-flow', '-q', '--db', db, join(dir, 'flows.log')]).code).toBe(0);
+    const listing = (eni: string, instance: string): string => {
+      const path = join(dir, `${eni}.json`);
+      const item = {
+        NetworkInterfaceId: eni,
+        Attachment: { InstanceId: instance, Status: 'attached' },
+        AvailabilityZone: 'eu-west-1a',
+        Groups: [{ GroupName: instance, GroupId: `sg-${instance}` }],
+        InterfaceType: 'interface',
+        OwnerId: '123456789012',
+        PrivateIpAddress: '10.0.3.51',
+        PrivateIpAddresses: [{ Primary: true, PrivateIpAddress: '10.0.3.51' }],
+        Status: 'in-use',
+        SubnetId: 'subnet-1',
+        VpcId: 'vpc-1',
+      };
+      writeFileSync(path, JSON.stringify({ NetworkInterfaces: [item] }));
+      return path;
+    };
+    const at = (t: number): string => new Date(t * 1000).toISOString();
+    const collect = (t: number, eni: string, instance: string) =>
+      cli(['collect', 'aws-inventory', '-q', '--db', db, '--at', at(t), listing(eni, instance)]);
+    expect(collect(T0, 'eni-0aaa', 'i-old').code).toBe(0);
+    expect(collect(T0 + 2 * 3600, 'eni-0bbb', 'i-new').code).toBe(0);
+    const rows = json(['query', 'flows', '--db', db, '--sort', 'first-seen', '-o', 'json']) as Record<
+      string,
+      unknown
+    >[];
+    expect(rows.map((x) => x.workload)).toEqual(['instance/i-old', 'instance/i-new']);
+
+    const future = cli(['collect', 'aws-inventory', '--db', db, '--at', '1h', listing('eni-0ccc', 'i-x')]);
+    expect(future.code).toBe(0);
+    const ahead = cli([
+      'collect',
+      'aws-inventory',
+      '--db',
+      db,
+      '--at',
+      at(Date.now() / 1000 + 86_400),
+      listing('eni-0ccc', 'i-x'),
+    ]);
+    expect(ahead.code).toBe(1);
+    expect(ahead.stderr).toMatch(/^egress-learner: --at .* is in the future\n$/);
+  });
+
   it('exits 2 on a file that is not an AWS document, naming it', () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'x.json'), '{"Reservations": []}');

@@ -489,25 +489,83 @@ describe('ENI addresses', () => {
     securityGroups: [{ groupId: `sg-${instanceId}`, groupName: instanceId }],
   });
 
-  it('gives an address listed by two ENIs to the one imported last, whatever the time of the flow', () => {
+  const DAY = 86_400;
+  const idsOf = (f: Fixture, addr: string): string[] =>
+    f
+      .rows()
+      .filter((r) => r.addr === addr)
+      .map((r) => `${r.first - T0} ${r.id}`);
+
+  it('gives a flow to the holder of the last import before it, or of the first import when it is older', () => {
     const f = new Fixture();
     const cloud = new CloudInventoryStore(f.store.db);
-    f.flow('10.0.3.51', '140.82.112.3', T0 + 600);
-    // The address moved from eni-b to eni-a; eni-b's listing was not refreshed since.
+    for (const at of [-3600, 600, DAY + 600, 2 * DAY + 600]) f.flow('10.0.3.51', '140.82.112.3', T0 + at);
+    // The instance was replaced: the address moved from eni-b to eni-a, and eni-b's listing was not refreshed.
     cloud.import({ enis: [eni('eni-b', 'i-old', '10.0.3.51')] }, T0);
-    cloud.import({ enis: [eni('eni-a', 'i-new', '10.0.3.51')] }, T0 + 86_400);
+    cloud.import({ enis: [eni('eni-a', 'i-new', '10.0.3.51')] }, T0 + DAY);
     refreshAttribution(f.store.db);
-    expect(f.rows().find((r) => r.addr === '10.0.3.51')).toMatchObject({
-      kind: 'instance',
-      id: 'instance/i-new',
-    });
+    expect(idsOf(f, '10.0.3.51')).toEqual([
+      '-3600 instance/i-old',
+      '600 instance/i-old',
+      `${DAY + 600} instance/i-new`,
+      `${2 * DAY + 600} instance/i-new`,
+    ]);
 
-    cloud.import({ enis: [eni('eni-b', 'i-old', '10.0.3.51')] }, T0 + 2 * 86_400);
+    // It moved back: only flows from then on change hands.
+    cloud.import({ enis: [eni('eni-b', 'i-old', '10.0.3.51')] }, T0 + 2 * DAY);
     expect(refreshAttribution(f.store.db).mode).toBe('full');
-    expect(f.rows().find((r) => r.addr === '10.0.3.51')).toMatchObject({
-      kind: 'instance',
-      id: 'instance/i-old',
-    });
+    expect(idsOf(f, '10.0.3.51')).toEqual([
+      '-3600 instance/i-old',
+      '600 instance/i-old',
+      `${DAY + 600} instance/i-new`,
+      `${2 * DAY + 600} instance/i-old`,
+    ]);
+    f.store.close();
+  });
+
+  it('lets an address go when its interface is listed without it, and not when another took it since', () => {
+    const f = new Fixture();
+    const cloud = new CloudInventoryStore(f.store.db);
+    for (const at of [600, DAY + 600, 2 * DAY + 600]) {
+      f.flow('10.0.3.51', '140.82.112.3', T0 + at);
+      f.flow('10.0.3.52', '140.82.112.3', T0 + at);
+    }
+    const two = { ...eni('eni-b', 'i-old', '10.0.3.51'), addresses: ['10.0.3.51', '10.0.3.52'] };
+    cloud.import({ enis: [two] }, T0);
+    // .52 went to eni-a first; then eni-b's new listing no longer has either address.
+    cloud.import({ enis: [eni('eni-a', 'i-new', '10.0.3.52')] }, T0 + DAY);
+    cloud.import({ enis: [{ ...two, addresses: [] }] }, T0 + 2 * DAY);
+    refreshAttribution(f.store.db);
+    expect(idsOf(f, '10.0.3.51')).toEqual([
+      '600 instance/i-old',
+      `${DAY + 600} instance/i-old`,
+      `${2 * DAY + 600} unattributed`,
+    ]);
+    expect(idsOf(f, '10.0.3.52')).toEqual([
+      '600 instance/i-old',
+      `${DAY + 600} instance/i-new`,
+      `${2 * DAY + 600} instance/i-new`,
+    ]);
+    f.store.close();
+  });
+
+  it('keeps one holder row while a re-import says nothing new, and a new one when the security groups change', () => {
+    const f = new Fixture();
+    const cloud = new CloudInventoryStore(f.store.db);
+    const holders = (): unknown[] =>
+      f.store.db.prepare('SELECT since - ? AS at, security_groups FROM cloud_address_holders').all(T0);
+    cloud.import({ enis: [eni('eni-b', 'i-old', '10.0.3.51')] }, T0);
+    cloud.import({ enis: [eni('eni-b', 'i-old', '10.0.3.51')] }, T0 + DAY);
+    expect(holders()).toHaveLength(1);
+    const regrouped = {
+      ...eni('eni-b', 'i-old', '10.0.3.51'),
+      securityGroups: [{ groupId: 'sg-2', groupName: 'x' }],
+    };
+    cloud.import({ enis: [regrouped] }, T0 + 2 * DAY);
+    expect(holders()).toEqual([
+      { at: 0, security_groups: JSON.stringify([{ groupId: 'sg-i-old', groupName: 'i-old' }]) },
+      { at: 2 * DAY, security_groups: JSON.stringify([{ groupId: 'sg-2', groupName: 'x' }]) },
+    ]);
     f.store.close();
   });
 });

@@ -471,6 +471,37 @@ describe('lease deletion time (migration 0014)', () => {
   });
 });
 
+describe('ENI address holders (migration 0015)', () => {
+  it("starts each address's history with what earlier imports left, so an upgraded database keeps its answers", () => {
+    const { path, old } = databaseBefore(15);
+    const eni = old.prepare(`
+      INSERT INTO cloud_enis (interface_id, instance_id, vpc_id, subnet_id, availability_zone, owner_id,
+                              interface_type, description, status, security_groups, prefixes, imported_at)
+      VALUES (?, ?, 'vpc-1', 'subnet-1', 'eu-west-1a', '1', 'interface', '', 'in-use', '[]', '[]', ?)`);
+    const address = old.prepare('INSERT INTO cloud_eni_addresses (address, interface_id) VALUES (?, ?)');
+    // 10.0.3.51 moved from eni-b to eni-a; eni-b was not imported again since.
+    eni.run('eni-b', 'i-old', 1000);
+    eni.run('eni-a', 'i-new', 2000);
+    address.run('10.0.3.51', 'eni-b');
+    address.run('10.0.3.51', 'eni-a');
+    address.run('10.0.3.52', 'eni-b');
+    old.close();
+
+    const store = new Store(path);
+    expect(
+      store.db
+        .prepare('SELECT address, since, interface_id, instance_id FROM cloud_address_holders ORDER BY 1, 2')
+        .raw()
+        .all(),
+    ).toEqual([
+      ['10.0.3.51', 1000, 'eni-b', 'i-old'],
+      ['10.0.3.51', 2000, 'eni-a', 'i-new'],
+      ['10.0.3.52', 1000, 'eni-b', 'i-old'],
+    ]);
+    store.close();
+  });
+});
+
 describe('reading a database of another schema version', () => {
   const withVersions = (edit: (db: Database.Database) => void): string => {
     const path = join(tempDir(), 'x.db');

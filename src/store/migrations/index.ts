@@ -13,6 +13,7 @@ import { migration0011 } from './0011-source-shape.js';
 import { migration0012 } from './0012-inventory-ports.js';
 import { migration0013 } from './0013-run-scope.js';
 import { migration0014 } from './0014-lease-deletion.js';
+import { migration0015 } from './0015-address-holders.js';
 
 /** Every schema change, in order. Append; never edit a migration that has shipped. */
 export const MIGRATIONS: readonly Migration[] = [
@@ -30,4 +31,5 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0012,
   migration0013,
   migration0014,
+  migration0015,
 ];
