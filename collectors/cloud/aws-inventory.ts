@@ -5,6 +5,9 @@
  *   aws ec2 describe-network-interfaces  → {"NetworkInterfaces": [{"NetworkInterfaceId": "eni-…", "Attachment":
  *                                           {"InstanceId": "i-…"}, "PrivateIpAddresses": [{"PrivateIpAddress": …}],
  *                                           "Ipv4Prefixes": [{"Ipv4Prefix": …}], "Groups": [{"GroupId": …}], …}]}
+ *   aws ec2 describe-instances           → {"Reservations": [{"Instances": [{"InstanceId": "i-…", "Placement":
+ *                                           {"AvailabilityZone": …}, "NetworkInterfaces": [the same, less the
+ *                                           instance's id and zone]}]}]}
  *   aws ec2 describe-security-groups     → {"SecurityGroups": [{"GroupId": "sg-…", "IpPermissions": […], …}]}
  *   aws ec2 describe-vpcs                → {"Vpcs": [{"VpcId": …, "CidrBlockAssociationSet": [{"CidrBlock": …}]}]}
  *   aws ec2 describe-subnets             → {"Subnets": [{"SubnetId": …, "VpcId": …, "CidrBlock": …}]}
@@ -28,6 +31,7 @@ import { canonicalIp } from '../../src/model/ip.js';
 
 export const AWS_DOCUMENT_KINDS = [
   'network-interfaces',
+  'instances',
   'security-groups',
   'vpcs',
   'subnets',
@@ -39,14 +43,17 @@ export const AWS_REJECT_REASONS = ['not_an_object', 'missing_id', 'bad_ip', 'bad
 export type AwsRejectReason = (typeof AWS_REJECT_REASONS)[number];
 
 export interface AwsReject {
-  /** Position in the document's list (for ip-ranges: in `prefixes`, then in `ipv6_prefixes` after them). */
+  /**
+   * Position in the document's list (for ip-ranges: in `prefixes`, then in `ipv6_prefixes` after them; for
+   * instances: among all the instances' interfaces, in order).
+   */
   readonly index: number;
   readonly id: string;
   readonly reason: AwsRejectReason;
 }
 
 export type AwsDocument =
-  | { readonly kind: 'network-interfaces'; readonly items: readonly NetworkInterfaceRecord[] }
+  | { readonly kind: 'network-interfaces' | 'instances'; readonly items: readonly NetworkInterfaceRecord[] }
   | { readonly kind: 'security-groups'; readonly items: readonly SecurityGroupRecord[] }
   | { readonly kind: 'vpcs' | 'subnets'; readonly items: readonly VpcCidrRecord[] }
   | {
@@ -78,6 +85,45 @@ export function parseAwsDocument(text: string): AwsParseResult {
       else items.push(r.value);
     });
     return { ok: true, document: { kind: 'network-interfaces', items }, rejects };
+  }
+  if (Array.isArray(doc.Reservations)) {
+    // An instance's interfaces leave out what the instance says: its id, its zone and (in the reservation) its owner.
+    const items: NetworkInterfaceRecord[] = [];
+    let index = 0;
+    for (const r of doc.Reservations as unknown[]) {
+      const reservation = isObject(r) ? r : {};
+      for (const instance of Array.isArray(reservation.Instances)
+        ? (reservation.Instances as unknown[])
+        : []) {
+        if (!isObject(instance)) {
+          rejects.push({ index: index++, id: '', reason: 'not_an_object' });
+          continue;
+        }
+        const zone: unknown = isObject(instance.Placement) ? instance.Placement.AvailabilityZone : undefined;
+        const interfaces = Array.isArray(instance.NetworkInterfaces)
+          ? (instance.NetworkInterfaces as unknown[])
+          : [];
+        for (const x of interfaces) {
+          const r = toNetworkInterface(
+            isObject(x)
+              ? {
+                  AvailabilityZone: zone,
+                  OwnerId: reservation.OwnerId,
+                  ...x,
+                  Attachment: {
+                    ...(isObject(x.Attachment) ? x.Attachment : {}),
+                    InstanceId: instance.InstanceId,
+                  },
+                }
+              : x,
+          );
+          if ('reason' in r) rejects.push({ index, id: idOf(x, 'NetworkInterfaceId'), reason: r.reason });
+          else items.push(r.value);
+          index++;
+        }
+      }
+    }
+    return { ok: true, document: { kind: 'instances', items }, rejects };
   }
   if (Array.isArray(doc.SecurityGroups)) {
     const items: SecurityGroupRecord[] = [];

@@ -52,13 +52,14 @@ export async function importAwsFiles(
         path,
         parsed.reason === 'bad_json'
           ? 'not JSON (expected `aws ec2 describe-… --output json` output or ip-ranges.json)'
-          : 'not an AWS inventory document (expected a NetworkInterfaces, SecurityGroups, Vpcs, Subnets or prefixes list)',
+          : 'not an AWS inventory document (expected a NetworkInterfaces, Reservations, SecurityGroups, Vpcs, Subnets or prefixes list)',
         'aws_format',
       );
     }
     const d = parsed.document;
     switch (d.kind) {
       case 'network-interfaces':
+      case 'instances':
         enis.push(...d.items);
         break;
       case 'security-groups':
@@ -114,7 +115,7 @@ attribute to the instance it is attached to and its security groups when no pod 
 VPC and subnet CIDRs classify destinations as VPC-internal; ip-ranges.json prefixes as AWS services (S3, EC2, …).
 
 Examples:
-  aws ec2 describe-network-interfaces --output json > enis.json
+  aws ec2 describe-network-interfaces --output json > enis.json   # or: aws ec2 describe-instances
   aws ec2 describe-security-groups --output json > sgs.json
   aws ec2 describe-vpcs --output json > vpcs.json
   curl -sO https://ip-ranges.amazonaws.com/ip-ranges.json

@@ -467,7 +467,7 @@ describe('collect aws-inventory', () => {
 
   it('exits 2 on a file that is not an AWS document, naming it', () => {
     const dir = tempDir();
-    writeFileSync(join(dir, 'x.json'), '{"Reservations": []}');
+    writeFileSync(join(dir, 'x.json'), '{"Buckets": [], "Owner": {}}');
     const r = cli(['collect', 'aws-inventory', '--db', join(dir, 'x.db'), join(dir, 'x.json')]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/x\.json: not an AWS inventory document/);

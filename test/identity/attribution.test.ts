@@ -233,6 +233,58 @@ describe('serviceAt', () => {
   });
 });
 
+describe('AWS inventory documents', () => {
+  const read = (name: string) =>
+    parseAwsDocument(readFileSync(new URL(`../fixtures/cloud/${name}`, import.meta.url), 'utf8'));
+
+  it('reads describe-instances as the interfaces describe-network-interfaces lists, with the instance and zone', () => {
+    const instances = read('describe-instances.json');
+    const enis = read('describe-network-interfaces.json');
+    if (!instances.ok || !enis.ok) throw new Error('fixture');
+    expect(instances.document.kind).toBe('instances');
+    expect(instances.rejects).toEqual([]);
+    // The same two instances' interfaces (a terminated instance has none); the NAT gateway's is no instance's.
+    expect(instances.document.items).toEqual(enis.document.items.slice(0, 2));
+    expect(instances.document.items.map((e) => [e.instanceId, e.availabilityZone, e.ownerId])).toEqual([
+      ['i-0b45c6d7e8f901234', 'eu-west-1c', '123456789012'],
+      ['i-0abc123def4567890', 'eu-west-1a', '123456789012'],
+    ]);
+  });
+
+  it('rejects an instance interface with a bad address by its position among all interfaces', () => {
+    const doc = {
+      Reservations: [
+        {
+          Instances: [
+            {
+              InstanceId: 'i-1',
+              NetworkInterfaces: [{ NetworkInterfaceId: 'eni-1', PrivateIpAddress: '10.0.0.1' }],
+            },
+          ],
+        },
+        {
+          Instances: [
+            'x',
+            {
+              InstanceId: 'i-2',
+              NetworkInterfaces: [{ NetworkInterfaceId: 'eni-2', PrivateIpAddress: '10.0.0.256' }],
+            },
+          ],
+        },
+      ],
+    };
+    const r = parseAwsDocument(JSON.stringify(doc));
+    if (!r.ok) throw new Error('document');
+    expect(r.document.items.map((e) => [e.interfaceId, e.instanceId, e.addresses])).toEqual([
+      ['eni-1', 'i-1', ['10.0.0.1']],
+    ]);
+    expect(r.rejects).toEqual([
+      { index: 1, id: '', reason: 'not_an_object' },
+      { index: 2, id: 'eni-2', reason: 'bad_ip' },
+    ]);
+  });
+});
+
 describe('destination classes', () => {
   const doc = parseAwsDocument(
     readFileSync(new URL('../fixtures/cloud/ip-ranges.json', import.meta.url), 'utf8'),
