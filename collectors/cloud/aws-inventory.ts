@@ -250,6 +250,7 @@ function toNetworkInterface(x: unknown): { value: NetworkInterfaceRecord } | { r
   }
   groups.sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
   const attachment = isObject(x.Attachment) ? x.Attachment : {};
+  const attachedMs = typeof attachment.AttachTime === 'string' ? Date.parse(attachment.AttachTime) : NaN;
   return {
     value: {
       interfaceId: x.NetworkInterfaceId,
@@ -262,6 +263,8 @@ function toNetworkInterface(x: unknown): { value: NetworkInterfaceRecord } | { r
       description: str(x.Description),
       status: str(x.Status),
       addresses,
+      primaryAddress: typeof x.PrivateIpAddress === 'string' ? (canonicalIp(x.PrivateIpAddress) ?? '') : '',
+      attachedAt: Number.isNaN(attachedMs) ? null : attachedMs / 1000,
       prefixes,
       securityGroups: groups,
     },

@@ -25,6 +25,13 @@ export interface NetworkInterfaceRecord {
   readonly status: string;
   /** Primary and secondary private IPv4 addresses plus IPv6 addresses. */
   readonly addresses: readonly string[];
+  /** The primary private IPv4 address (PrivateIpAddress), '' when not given. */
+  readonly primaryAddress: string;
+  /**
+   * Attachment.AttachTime in epoch seconds, null when not attached or not given. An instance's own interface is
+   * created with its primary address when the instance launches, moments before it is attached.
+   */
+  readonly attachedAt: number | null;
   /** Delegated prefixes (Ipv4Prefixes / Ipv6Prefixes: the VPC CNI's prefix mode hands pods addresses from these). */
   readonly prefixes: readonly string[];
   readonly securityGroups: readonly SecurityGroupRef[];

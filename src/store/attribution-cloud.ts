@@ -8,6 +8,7 @@ import type {
 import { writeTransaction } from './write-transaction.js';
 
 interface HolderRow {
+  readonly since: number;
   readonly interface_id: string;
   readonly instance_id: string;
   readonly security_groups: string;
@@ -66,7 +67,7 @@ export class CloudInventoryStore {
       'INSERT OR IGNORE INTO cloud_eni_addresses (address, interface_id) VALUES (?, ?)',
     );
     this.#holderAt = db.prepare(`
-      SELECT interface_id, instance_id, security_groups FROM cloud_address_holders
+      SELECT since, interface_id, instance_id, security_groups FROM cloud_address_holders
       WHERE address = ? AND since <= ? ORDER BY since DESC LIMIT 1`);
     this.#putHolder = db.prepare(`
       INSERT OR REPLACE INTO cloud_address_holders (address, since, interface_id, instance_id, security_groups)
@@ -156,7 +157,11 @@ export class CloudInventoryStore {
 
   /**
    * Adds to each address's history of holders (migration 0015) what this listing of `e` says at `at`: it holds
-   * `wanted`, and lets go of those of `stored` it no longer lists, unless another interface took them since.
+   * `wanted`, and lets go of those of `stored` it no longer lists, unless another interface took them since. A new
+   * holder is dated by the import, or by the interface's attachment when that tells when it changed and is after the
+   * holder before: an interface moved to another instance took all its addresses along then, and a new instance's
+   * own interface had its primary address from launch, moments before it was attached. So an instance replaced
+   * between two imports has its flows before the second.
    */
   #recordHolders(
     e: NetworkInterfaceRecord,
@@ -170,7 +175,12 @@ export class CloudInventoryStore {
       const h = holderAt(a);
       if (h?.interface_id === e.interfaceId && h.instance_id === e.instanceId && h.security_groups === groups)
         continue;
-      this.#putHolder.run(a, at, e.interfaceId, e.instanceId, groups);
+      const moved = h?.interface_id === e.interfaceId && h.instance_id !== e.instanceId;
+      const launched = h?.interface_id !== e.interfaceId && a === e.primaryAddress;
+      const attached = moved || launched ? e.attachedAt : null;
+      const since =
+        attached !== null && attached < at && (h === undefined || attached > h.since) ? attached : at;
+      this.#putHolder.run(a, since, e.interfaceId, e.instanceId, groups);
     }
     const kept = new Set(wanted);
     for (const a of stored) {

@@ -240,8 +240,10 @@ describe('AWS inventory documents', () => {
   it('reads describe-instances as the interfaces describe-network-interfaces lists, with the instance and zone', () => {
     const instances = read('describe-instances.json');
     const enis = read('describe-network-interfaces.json');
-    if (!instances.ok || !enis.ok) throw new Error('fixture');
-    expect(instances.document.kind).toBe('instances');
+    if (!instances.ok || instances.document.kind !== 'instances')
+      throw new Error('describe-instances fixture');
+    if (!enis.ok || enis.document.kind !== 'network-interfaces')
+      throw new Error('describe-network-interfaces fixture');
     expect(instances.rejects).toEqual([]);
     // The same two instances' interfaces (a terminated instance has none); the NAT gateway's is no instance's.
     expect(instances.document.items).toEqual(enis.document.items.slice(0, 2));
@@ -274,7 +276,7 @@ describe('AWS inventory documents', () => {
       ],
     };
     const r = parseAwsDocument(JSON.stringify(doc));
-    if (!r.ok) throw new Error('document');
+    if (!r.ok || r.document.kind !== 'instances') throw new Error('document');
     expect(r.document.items.map((e) => [e.interfaceId, e.instanceId, e.addresses])).toEqual([
       ['eni-1', 'i-1', ['10.0.0.1']],
     ]);

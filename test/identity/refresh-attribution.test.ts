@@ -485,6 +485,8 @@ describe('ENI addresses', () => {
     description: '',
     status: 'in-use',
     addresses: [address],
+    primaryAddress: '',
+    attachedAt: null,
     prefixes: [],
     securityGroups: [{ groupId: `sg-${instanceId}`, groupName: instanceId }],
   });
@@ -520,6 +522,44 @@ describe('ENI addresses', () => {
       `${DAY + 600} instance/i-new`,
       `${2 * DAY + 600} instance/i-old`,
     ]);
+    f.store.close();
+  });
+
+  it("dates a new holder of an interface's primary address from its attachment, when that is after the last holder", () => {
+    const f = new Fixture();
+    const cloud = new CloudInventoryStore(f.store.db);
+    for (const at of [3600, 6 * 3600, DAY + 3600]) f.flow('10.0.3.51', '140.82.112.3', T0 + at);
+    const primary = (id: string, instance: string, attachedAt: number | null): NetworkInterfaceRecord => ({
+      ...eni(id, instance, '10.0.3.51'),
+      primaryAddress: '10.0.3.51',
+      attachedAt,
+    });
+    cloud.import({ enis: [primary('eni-b', 'i-old', T0 - DAY)] }, T0);
+    // The instance was replaced 5 hours after that import; the next import comes a day later.
+    cloud.import({ enis: [primary('eni-a', 'i-new', T0 + 5 * 3600)] }, T0 + DAY);
+    // The same interface listed again keeps its date, and an attachment before the last holder's date is no date.
+    cloud.import({ enis: [primary('eni-a', 'i-new', T0 + 5 * 3600)] }, T0 + 2 * DAY);
+    refreshAttribution(f.store.db);
+    expect(idsOf(f, '10.0.3.51')).toEqual([
+      '3600 instance/i-old',
+      `${6 * 3600} instance/i-new`,
+      `${DAY + 3600} instance/i-new`,
+    ]);
+    expect(
+      f.store.db.prepare('SELECT since - ? FROM cloud_address_holders ORDER BY since').raw().all(T0).flat(),
+    ).toEqual([-DAY, 5 * 3600]);
+
+    // A secondary address goes by the import, unless its interface moved to another instance: it went along.
+    const secondary = (instance: string, attachedAt: number): NetworkInterfaceRecord => ({
+      ...eni('eni-c', instance, '10.0.3.77'),
+      primaryAddress: '10.0.3.70',
+      attachedAt,
+    });
+    for (const at of [3600, 6 * 3600]) f.flow('10.0.3.77', '140.82.112.3', T0 + at);
+    cloud.import({ enis: [secondary('i-1', T0 - DAY)] }, T0 - 3600);
+    cloud.import({ enis: [secondary('i-2', T0 + 5 * 3600)] }, T0 + DAY);
+    refreshAttribution(f.store.db);
+    expect(idsOf(f, '10.0.3.77')).toEqual(['3600 instance/i-1', `${6 * 3600} instance/i-2`]);
     f.store.close();
   });
 
