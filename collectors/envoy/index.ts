@@ -15,7 +15,8 @@ const parser: LineParser = Object.freeze({ parse: parseEnvoyLine });
 export const envoyCollector: CollectorDescriptor = Object.freeze({
   name: 'envoy',
   sourceKind: 'envoy',
-  description: 'Envoy access log (default text format or json_format lines, detected per line)',
+  description:
+    "Envoy access log (Envoy's or Istio's default text format, or json_format lines, detected per line)",
   sample:
     '[2026-11-23T02:38:55.567Z] "GET /x HTTP/1.1" 200 - 0 6 1 1 "-" "curl/7.88.1" "09b333ac-97ce-4c25-84c8-17a40500ded4" "origin.test" "127.0.0.1:18080"',
   options: Object.freeze([]),

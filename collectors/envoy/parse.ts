@@ -6,12 +6,17 @@
  *   %BYTES_RECEIVED% %BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%"
  *   "%REQ(USER-AGENT)%" "%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%"`, a real line:
  *   `[2026-11-23T02:38:55.737Z] "CONNECT - HTTP/1.1" 200 DC 20 20 1 - "-" "-" "54db619c-5573-4ed5-8ddc-4e3e65800ff3" "127.0.0.1:17777" "127.0.0.1:17777"`
+ * - Istio's default text format (its `EnvoyTextLogFormat`, 1.9 on): after the flags, `%RESPONSE_CODE_DETAILS%
+ *   %CONNECTION_TERMINATION_DETAILS% "%UPSTREAM_TRANSPORT_FAILURE_REASON%"` (1.3 to 1.8: `"%DYNAMIC_METADATA(istio.mixer:status)%"`
+ *   for the two details), and after the upstream host `%UPSTREAM_CLUSTER% %UPSTREAM_LOCAL_ADDRESS%
+ *   %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% %REQUESTED_SERVER_NAME% %ROUTE_NAME%`, as in Istio's docs:
+ *   `[2020-11-25T21:26:18.409Z] "GET /status/418 HTTP/1.1" 418 - via_upstream - "-" 0 135 4 4 "-" "curl/7.73.0-DEV" "84961386-6d84-929d-98bd-c5aee93b5c88" "httpbin:8000" "10.44.1.27:80" outbound|8000||httpbin.foo.svc.cluster.local 10.44.1.23:37652 10.0.45.184:8000 10.44.1.23:46520 - default`
  * - a `json_format` line (starts with `{`), with the key names Envoy's docs and Istio's JSON access log use
  *   (`start_time`, `authority`, `upstream_host`, `downstream_remote_address`, `requested_server_name`, …):
  *   `{"authority":"nope.test","bytes_received":0,"bytes_sent":0,"downstream_remote_address":"127.0.0.1:44208","duration":0,"method":"GET","path":"/","protocol":"HTTP/1.1","response_code":404,"response_flags":"NR","start_time":"2026-11-23T02:38:55.592Z","upstream_host":null}`
  *
- * Mapping: `src` is the downstream peer (JSON) or the last X-Forwarded-For hop, the one Envoy appends with
- * `use_remote_address`; the text format logs no downstream address. The destination is the authority (`host:port` for CONNECT), else the TLS SNI, else the
+ * Mapping: `src` is the downstream peer (JSON, Istio) or the last X-Forwarded-For hop, the one Envoy appends with
+ * `use_remote_address`; Envoy's text format logs no downstream address. The destination is the authority (`host:port` for CONNECT), else the TLS SNI, else the
  * upstream host; Envoy's `BYTES_RECEIVED` (from downstream, the opener) is `bytesOut` and `BYTES_SENT` is `bytesIn`.
  * The user agent and X-Forwarded-For are client text and are never split: the text format does not escape
  * quotes in them, so the fields after them are read from the end of the line.
@@ -54,6 +59,14 @@ type Outcome = ParseOutcome<EnvoyRejectReason>;
  * quadratically on a line full of `" "`.
  */
 const TEXT_HEAD_RE = /^\[([^\]]*)\] "(\S*) (\S*) (\S*)" (\S+) (\S+) (\S+) (\S+) (\S+) (\S+) "/;
+/**
+ * Istio's default text format up to the same quote: after the flags, the response code and connection
+ * termination details (Istio 1.9 on) or the quoted mixer status (1.3 to 1.8), then the quoted upstream transport
+ * failure reason, before the numbers. Six fields follow the upstream host (ISTIO_TRAILING_FIELDS).
+ */
+const ISTIO_HEAD_RE =
+  /^\[([^\]]*)\] "(\S*) (\S*) (\S*)" (\S+) (\S+) (?:(\S+) (\S+)|"[^"]*") "[^"]*" (\S+) (\S+) (\S+) (\S+) "/;
+const ISTIO_TRAILING_FIELDS = 6;
 const DIGITS_RE = /^\d{1,15}$/;
 const FLAGS_RE = /^[A-Z]+(?:,[A-Z]+)*$/;
 
@@ -83,42 +96,84 @@ interface Fields {
 
 function parseText(line: string): Outcome {
   const m = TEXT_HEAD_RE.exec(line);
-  if (m === null) return ParseOutcome.reject('field_count');
-  // Five quoted fields follow the numbers, four `" "` between them. More means a format with fields added at the
-  // end (an upstream cluster, say), which would shift the fields read from the end and store the line under the
-  // wrong host, or client text holding `" "`: neither reads safely, so the line goes to quarantine.
-  let separators = 0;
-  for (let i = line.indexOf('" "', m[0].length - 1); i !== -1; i = line.indexOf('" "', i + 2)) separators++;
-  if (separators !== 4) return ParseOutcome.reject('field_count');
-  // From the end: `"%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%"`, which hold no quotes.
+  if (m !== null) {
+    const tail = quotedTail(line, m[0].length, line.length);
+    if (tail === null) return ParseOutcome.reject('field_count');
+    return build({
+      startTime: m[1]!,
+      responseCode: dash(m[5]!),
+      responseFlags: dash(m[6]!),
+      bytesReceived: dash(m[7]!),
+      bytesSent: dash(m[8]!),
+      duration: dash(m[9]!),
+      ...tail,
+      downstreamAddress: null,
+      serverName: null,
+      details: null,
+      terminationDetails: null,
+    });
+  }
+  const istio = ISTIO_HEAD_RE.exec(line);
+  if (istio === null) return ParseOutcome.reject('field_count');
+  // Istio's six fields after the upstream host hold no spaces: %UPSTREAM_CLUSTER% %UPSTREAM_LOCAL_ADDRESS%
+  // %DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% %REQUESTED_SERVER_NAME% %ROUTE_NAME%.
+  const after: string[] = [];
   let end = line.length;
-  const tail: string[] = [];
+  for (let i = 0; i < ISTIO_TRAILING_FIELDS; i++) {
+    const space = line.lastIndexOf(' ', end - 1);
+    if (space < istio[0].length) return ParseOutcome.reject('field_count');
+    after.unshift(line.slice(space + 1, end));
+    end = space;
+  }
+  const tail = quotedTail(line, istio[0].length, end);
+  if (tail === null) return ParseOutcome.reject('field_count');
+  return build({
+    startTime: istio[1]!,
+    responseCode: dash(istio[5]!),
+    responseFlags: dash(istio[6]!),
+    bytesReceived: dash(istio[9]!),
+    bytesSent: dash(istio[10]!),
+    duration: dash(istio[11]!),
+    ...tail,
+    downstreamAddress: dash(after[3]!),
+    serverName: dash(after[4]!),
+    details: istio[7] === undefined ? null : dash(istio[7]),
+    terminationDetails: istio[8] === undefined ? null : dash(istio[8]),
+  });
+}
+
+/**
+ * `"%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" "%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%"` in
+ * `line[head - 1, end)`, head just past the first quote; null when it is not that. Five quoted fields, four `" "`
+ * between them: more means a format with fields added (which would shift the fields read from the end and store
+ * the line under the wrong host), or client text holding `" "`; neither reads safely, so the line goes to
+ * quarantine.
+ */
+function quotedTail(
+  line: string,
+  head: number,
+  end: number,
+): Pick<Fields, 'xForwardedFor' | 'authority' | 'upstreamHost'> | null {
+  let separators = 0;
+  for (let i = line.indexOf('" "', head - 1); i !== -1 && i < end; i = line.indexOf('" "', i + 2))
+    separators++;
+  if (separators !== 4) return null;
+  // From the end: the request id, authority and upstream host, which hold no quotes.
+  const fields: string[] = [];
   for (let i = 0; i < 3; i++) {
-    if (line.charCodeAt(end - 1) !== 34) return ParseOutcome.reject('field_count');
+    if (line.charCodeAt(end - 1) !== 34) return null;
     const open = line.lastIndexOf('"', end - 2);
-    if (open < m[0].length || line.charCodeAt(open - 1) !== 32) return ParseOutcome.reject('field_count');
-    tail.push(line.slice(open + 1, end - 1));
+    if (open < head || line.charCodeAt(open - 1) !== 32) return null;
+    fields.push(line.slice(open + 1, end - 1));
     end = open - 1;
   }
-  // What is left is `"<x-forwarded-for>" "<user-agent>"`, starting at the quote TEXT_HEAD_RE ended on.
-  const head = m[0].length;
-  if (end - head < 6 || line.charCodeAt(end - 1) !== 34) return ParseOutcome.reject('field_count');
-  const xffEnd = line.indexOf('"', head);
-  return build({
-    startTime: m[1]!,
-    responseCode: dash(m[5]!),
-    responseFlags: dash(m[6]!),
-    bytesReceived: dash(m[7]!),
-    bytesSent: dash(m[8]!),
-    duration: dash(m[9]!),
-    xForwardedFor: dash(line.slice(head, xffEnd)),
-    authority: dash(tail[1]!),
-    upstreamHost: dash(tail[0]!),
-    downstreamAddress: null,
-    serverName: null,
-    details: null,
-    terminationDetails: null,
-  });
+  // What is left is `"<x-forwarded-for>" "<user-agent>"`, starting at the quote before head.
+  if (end - head < 5 || line.charCodeAt(end - 1) !== 34) return null;
+  return {
+    xForwardedFor: dash(line.slice(head, line.indexOf('"', head))),
+    authority: dash(fields[1]!),
+    upstreamHost: dash(fields[0]!),
+  };
 }
 
 function parseJson(line: string): Outcome {

@@ -231,6 +231,78 @@ describe('parseEnvoyLine, default text format', () => {
   });
 });
 
+describe('parseEnvoyLine, Istio text format', () => {
+  const at = (iso: string): number => Date.parse(iso) / 1000;
+
+  it('reads the default format of Istio 1.9 on, with the downstream peer and SNI it adds', () => {
+    // The line of Istio's access-log task (istio.io, "Envoy Access Logs").
+    expect(
+      parseEnvoyLine(
+        '[2020-11-25T21:26:18.409Z] "GET /status/418 HTTP/1.1" 418 - via_upstream - "-" 0 135 4 4 "-" "curl/7.73.0-DEV" "84961386-6d84-929d-98bd-c5aee93b5c88" "httpbin:8000" "10.44.1.27:80" outbound|8000||httpbin.foo.svc.cluster.local 10.44.1.23:37652 10.0.45.184:8000 10.44.1.23:46520 - default',
+      ),
+    ).toEqual(
+      envoyObs({
+        start: at('2020-11-25T21:26:18.409Z'),
+        durationMs: 4,
+        srcAddr: '10.44.1.23',
+        srcPort: 46520,
+        dstAddr: '10.44.1.27',
+        dstHost: 'httpbin',
+        dstPort: 8000,
+        action: 'accept',
+        bytesOut: 0,
+        bytesIn: 135,
+      }),
+    );
+    // TLS passed through an egress gateway: no authority, the SNI names the destination.
+    expect(
+      parseEnvoyLine(
+        '[2021-03-01T10:00:00.000Z] "- - -" 0 - - - "-" 839 4123 1022 - "-" "-" "-" "-" "151.101.1.67:443" outbound|443||edition.cnn.com 10.44.2.7:51234 10.44.2.7:8443 10.44.1.23:51230 edition.cnn.com -',
+      ),
+    ).toEqual(
+      envoyObs({
+        start: at('2021-03-01T10:00:00Z'),
+        durationMs: 1022,
+        srcAddr: '10.44.1.23',
+        srcPort: 51230,
+        dstAddr: '151.101.1.67',
+        dstHost: 'edition.cnn.com',
+        dstPort: 443,
+        action: 'accept',
+        bytesOut: 839,
+        bytesIn: 4123,
+      }),
+    );
+  });
+
+  it('reads the format of Istio 1.3 to 1.8, with the mixer status', () => {
+    const r = parseEnvoyLine(
+      '[2020-03-01T10:00:00.000Z] "GET /get HTTP/1.1" 200 - "-" "-" 0 20 5 4 "-" "curl/7.64.0" "id-1" "httpbin.org" "34.198.8.19:80" outbound|80||httpbin.org 10.1.0.9:41234 34.198.8.19:80 10.1.0.5:51200 - -',
+    );
+    expect(
+      r.kind === 'observation' && [r.value.srcAddr, r.value.dstHost, r.value.dstAddr, r.value.bytesIn],
+    ).toEqual(['10.1.0.5', 'httpbin.org', '34.198.8.19', 20]);
+  });
+
+  it('marks an RBAC denial its details name as a reject', () => {
+    const r = parseEnvoyLine(
+      '[2021-03-01T10:00:00.000Z] "GET /x HTTP/1.1" 403 - rbac_access_denied_matched_policy[none] - "-" 0 19 0 - "-" "curl" "id-2" "api.example.com" "-" outbound|443||api.example.com - 10.0.9.9:443 10.1.0.5:51201 - -',
+    );
+    expect(r.kind === 'observation' && [r.value.action, r.value.dstHost]).toEqual([
+      'reject',
+      'api.example.com',
+    ]);
+  });
+
+  it('quarantines a line missing one of the fields after the upstream host', () => {
+    expect(
+      parseEnvoyLine(
+        '[2021-03-01T10:00:00.000Z] "GET / HTTP/1.1" 200 - via_upstream - "-" 0 1 1 1 "-" "-" "-" "a.example.com" "1.2.3.4:80" 10.0.0.1:1 10.0.0.2:80 10.1.0.5:5 - -',
+      ),
+    ).toEqual(reject('field_count'));
+  });
+});
+
 describe('parseEnvoyLine, JSON format', () => {
   it('maps every line of the recipe and of a real Envoy 1.40 run', () => {
     expect(fixtureLines('json.log').map((l) => parseEnvoyLine(l))).toEqual([
