@@ -248,6 +248,8 @@ export interface EnvoyProcess {
   readonly accessLog: string;
   /** `json_format`, Istio-style key names. */
   readonly jsonLog: string;
+  /** Istio's default text format (its `EnvoyTextLogFormat`). */
+  readonly istioLog: string;
   stop(): Promise<void>;
 }
 
@@ -290,10 +292,18 @@ const JSON_FORMAT: Readonly<Record<string, string>> = {
   requested_server_name: '%REQUESTED_SERVER_NAME%',
 };
 
+/** Istio's default text format, as istio/istio's `EnvoyTextLogFormat` (1.9 on) defines it. */
+const ISTIO_TEXT_FORMAT =
+  '[%START_TIME%] "%REQ(:METHOD)% %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)% %PROTOCOL%" %RESPONSE_CODE% %RESPONSE_FLAGS% ' +
+  '%RESPONSE_CODE_DETAILS% %CONNECTION_TERMINATION_DETAILS% "%UPSTREAM_TRANSPORT_FAILURE_REASON%" %BYTES_RECEIVED% ' +
+  '%BYTES_SENT% %DURATION% %RESP(X-ENVOY-UPSTREAM-SERVICE-TIME)% "%REQ(X-FORWARDED-FOR)%" "%REQ(USER-AGENT)%" ' +
+  '"%REQ(X-REQUEST-ID)%" "%REQ(:AUTHORITY)%" "%UPSTREAM_HOST%" %UPSTREAM_CLUSTER_RAW% %UPSTREAM_LOCAL_ADDRESS% ' +
+  '%DOWNSTREAM_LOCAL_ADDRESS% %DOWNSTREAM_REMOTE_ADDRESS% %REQUESTED_SERVER_NAME% %ROUTE_NAME%\n';
+
 /**
  * Starts Envoy as a small forward proxy: `origin.test` → the origin, CONNECT to the echo (by name or address),
  * `dead.test` → a cluster whose only host refuses connections, `denied.test` refused by an RBAC policy, anything
- * else no route (404 NR). Logs every request in the default text format and as JSON.
+ * else no route (404 NR). Logs every request in the default text format, as JSON and in Istio's text format.
  */
 export async function startEnvoy(opts: EnvoyOptions): Promise<EnvoyProcess> {
   const envoy = envoyBinary();
@@ -308,6 +318,7 @@ export async function startEnvoy(opts: EnvoyOptions): Promise<EnvoyProcess> {
   const deadPort = await freePort();
   const accessLog = path.join(dir, 'access.log');
   const jsonLog = path.join(dir, 'access.json.log');
+  const istioLog = path.join(dir, 'access.istio.log');
   const cluster = (name: string, target: number) => ({
     name,
     type: 'STATIC',
@@ -356,6 +367,15 @@ export async function startEnvoy(opts: EnvoyOptions): Promise<EnvoyProcess> {
                             'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog',
                           path: jsonLog,
                           log_format: { json_format: JSON_FORMAT },
+                        },
+                      },
+                      {
+                        name: 'envoy.access_loggers.file',
+                        typed_config: {
+                          '@type':
+                            'type.googleapis.com/envoy.extensions.access_loggers.file.v3.FileAccessLog',
+                          path: istioLog,
+                          log_format: { text_format_source: { inline_string: ISTIO_TEXT_FORMAT } },
                         },
                       },
                     ],
@@ -458,6 +478,7 @@ export async function startEnvoy(opts: EnvoyOptions): Promise<EnvoyProcess> {
     adminPort,
     accessLog,
     jsonLog,
+    istioLog,
     async stop() {
       await stopChild(r);
       await rm(dir, { recursive: true, force: true });
