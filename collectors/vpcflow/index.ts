@@ -27,19 +27,25 @@ export {
 } from './parse.js';
 export type { VpcFlowRejectReason, VpcFlowSkipReason } from './parse.js';
 
+/** The column a CloudWatch Logs export to S3 puts before each record: when CloudWatch received it. */
+const CLOUDWATCH_TIME = 'timestamp';
+const CLOUDWATCH_TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}) /;
+
 /**
  * Reads the lines of one input in order. It starts with the `--fields` layout (or the version 2 default), and a
  * header line anywhere replaces the layout for the lines after it: `cat`-ing several S3 export files into stdin
- * yields one header per file, and the files may have been written with different formats.
+ * yields one header per file, and the files may have been written with different formats. A record with one
+ * field too many that starts with an RFC 3339 time is a CloudWatch Logs export's: the layout gains that column in
+ * front for the lines after it.
  */
 export class VpcFlowLineParser implements LineParser {
   #layout: FieldLayout;
-  /** The layout came from a header line of the input, not from `--fields` or the default. */
-  #fromHeader: boolean;
+  /** The layout came from the input (a header line, a CloudWatch time column), not from `--fields` or the default. */
+  #fromInput: boolean;
 
-  constructor(layout: FieldLayout = DEFAULT_LAYOUT, fromHeader = false) {
+  constructor(layout: FieldLayout = DEFAULT_LAYOUT, fromInput = false) {
     this.#layout = layout;
-    this.#fromHeader = fromHeader;
+    this.#fromInput = fromInput;
   }
 
   /** The layout the next record will be read with. */
@@ -53,14 +59,27 @@ export class VpcFlowLineParser implements LineParser {
 
   parseInto(text: string, into: ObservationScratch | null): ParseOutcome<VpcFlowRejectReason> {
     const outcome = parseVpcFlowLineInto(text, this.#layout, into);
+    if (outcome.kind === 'reject' && outcome.reason === 'field_count')
+      return this.#cloudWatch(text, into) ?? outcome;
     if (outcome.kind !== 'skip' || outcome.reason !== 'header') return outcome;
     // Not null: parseVpcFlowLine only reports `header` for a line parseVpcFlowHeader reads.
     const layout = parseVpcFlowHeader(text)!;
     this.#layout = layout;
-    this.#fromHeader = true;
+    this.#fromInput = true;
     // A header that lacks a required field is kept (so its records are rejected, not misread with the old
     // layout) and is itself quarantined, where the reason points at it.
     return layout.missing.length === 0 ? outcome : ParseOutcome.reject('layout_missing_field');
+  }
+
+  /** `text` read as a CloudWatch Logs export's line, which then sets the layout; null when it is not one. */
+  #cloudWatch(text: string, into: ObservationScratch | null): ParseOutcome<VpcFlowRejectReason> | null {
+    if (this.#layout.names[0] === CLOUDWATCH_TIME || !CLOUDWATCH_TIME_RE.test(text)) return null;
+    const layout = layoutOf([CLOUDWATCH_TIME, ...this.#layout.names]);
+    const outcome = parseVpcFlowLineInto(text, layout, into);
+    if (outcome.kind === 'reject') return null;
+    this.#layout = layout;
+    this.#fromInput = true;
+    return outcome;
   }
 
   parseBytes(bytes: Buffer, from: number, to: number, sink: FlowSink): boolean {
@@ -68,12 +87,12 @@ export class VpcFlowLineParser implements LineParser {
   }
 
   /**
-   * The layout a header announced, so a resumed read of line 9 000 000 uses the header of line 1. A layout from
+   * The layout the input announced (a header, a CloudWatch time column), so a resumed read of line 9 000 000 uses the header of line 1. A layout from
    * `--fields` is not state: a run resumed with other `--fields` (a Kafka consumer restarted after its records
    * were all rejected) reads with those.
    */
   snapshot(): string | null {
-    return this.#fromHeader ? this.#layout.names.join(' ') : null;
+    return this.#fromInput ? this.#layout.names.join(' ') : null;
   }
 }
 

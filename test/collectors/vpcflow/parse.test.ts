@@ -640,6 +640,29 @@ describe('vpcFlowCollector', () => {
     expect(resumed.snapshot!()).toBe(header);
   });
 
+  it('reads a CloudWatch Logs export, whose lines start with the time CloudWatch received them', () => {
+    const records = [
+      SSH_ACCEPT,
+      '2 123456789010 eni-1235b8ca123456789 - - - - - - - 1431280876 1431280934 - NODATA',
+    ];
+    const stamped = records.map((r, i) => `2015-05-10T17:4${i}:00.000Z ${r}`);
+    const parser = new VpcFlowLineParser();
+    expect(parseAll(stamped, parser)).toEqual(parseAll(records));
+    expect(parser.snapshot()).toBe(`timestamp ${V2_FIELDS.join(' ')}`);
+    // The byte reader follows the layout, and a resumed run keeps it.
+    const flows: number[] = [];
+    const sink = { ipv6Key: () => 0, flow: (_s: number, _d: number, port: number) => void flows.push(port) };
+    const line = Buffer.from(stamped[0]!);
+    expect(parser.parseBytes(line, 0, line.length, sink)).toBe(true);
+    expect(flows).toEqual([22]);
+    const resumed = vpcFlowCollector.createParser({}, parser.snapshot());
+    expect(resumed.parse(stamped[0]!)).toEqual(parseAll(records)[0]);
+    // A time in front of a record with a field too many, or a time at its end, is not a CloudWatch line.
+    for (const line of [`2015-05-10T17:40:00Z ${SSH_ACCEPT} x`, `${SSH_ACCEPT} 2015-05-10T17:40:00Z`]) {
+      expect(new VpcFlowLineParser().parse(line)).toEqual(ParseOutcome.reject('field_count'));
+    }
+  });
+
   it('switches layout at each header of concatenated S3 exports', () => {
     const lines = [
       V2_FIELDS.join(' '),
