@@ -283,11 +283,7 @@ export async function peekSource(ref: SourceRef): Promise<PeekedSource> {
   const headBuf = Buffer.concat(head);
   if (looksBinary(headBuf.subarray(0, FINGERPRINT_BYTES))) {
     await decoded.return(undefined);
-    throw new InputError(
-      ref.name,
-      gzip ? 'binary data inside gzip, not a text log' : 'binary data, not a text log (and not gzip)',
-      'binary',
-    );
+    throw new InputError(ref.name, binaryWhat(headBuf, gzip), 'binary');
   }
   return {
     ref,
@@ -442,4 +438,14 @@ async function readAll(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(typeof c === 'string' ? Buffer.from(c) : c);
   return Buffer.concat(chunks);
+}
+
+/**
+ * Why a binary input is not read, naming the formats a user may hand over by mistake: AWS delivers flow logs to S3
+ * as Parquet when asked to (`--destination-options FileFormat=parquet`).
+ */
+function binaryWhat(head: Buffer, gzip: boolean): string {
+  if (head.subarray(0, 4).toString('latin1') === 'PAR1')
+    return 'an Apache Parquet file, not a text log: deliver flow logs in the text format (FileFormat=plain-text), or convert it to text first';
+  return gzip ? 'binary data inside gzip, not a text log' : 'binary data, not a text log (and not gzip)';
 }

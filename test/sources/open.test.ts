@@ -118,6 +118,25 @@ describe('openSource', () => {
     await expect(
       openSource({ name: 'blob.bin', path: join(dir, 'blob.bin') }, { kind: 'k' }),
     ).rejects.toThrow('blob.bin: binary data, not a text log (and not gzip)');
+    // A Parquet flow-log delivery is named as such, plain or gzipped.
+    const parquet = Buffer.from([
+      ...Buffer.from('PAR1'),
+      0x15,
+      0x04,
+      0,
+      0,
+      0,
+      0,
+      0x15,
+      ...Buffer.from('PAR1'),
+    ]);
+    writeFileSync(join(dir, 'flows.parquet'), parquet);
+    writeFileSync(join(dir, 'flows.parquet.gz'), gzipSync(parquet));
+    for (const name of ['flows.parquet', 'flows.parquet.gz']) {
+      await expect(openSource({ name, path: join(dir, name) }, { kind: 'k' })).rejects.toThrow(
+        `${name}: an Apache Parquet file, not a text log`,
+      );
+    }
   });
 
   it('seeks a plain file to the offset an earlier read reached', async () => {
