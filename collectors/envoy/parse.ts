@@ -92,6 +92,8 @@ interface Fields {
   readonly serverName: string | null;
   readonly details: string | null;
   readonly terminationDetails: string | null;
+  /** The upstream cluster (Istio's text format, JSON `upstream_cluster`). */
+  readonly cluster: string | null;
 }
 
 function parseText(line: string): Outcome {
@@ -111,6 +113,7 @@ function parseText(line: string): Outcome {
       serverName: null,
       details: null,
       terminationDetails: null,
+      cluster: null,
     });
   }
   const istio = ISTIO_HEAD_RE.exec(line);
@@ -139,6 +142,7 @@ function parseText(line: string): Outcome {
     serverName: dash(after[4]!),
     details: istio[7] === undefined ? null : dash(istio[7]),
     terminationDetails: istio[8] === undefined ? null : dash(istio[8]),
+    cluster: dash(after[0]!),
   });
 }
 
@@ -203,6 +207,7 @@ function parseJson(line: string): Outcome {
     serverName: str(o['requested_server_name']),
     details: str(o['response_code_details']),
     terminationDetails: str(o['connection_termination_details']),
+    cluster: str(o['upstream_cluster']),
   });
 }
 
@@ -261,7 +266,7 @@ function build(f: Fields): Outcome {
       dstHost,
       dstPort,
       protocol: PROTOCOL.tcp,
-      action: refused(f.responseCode, flags, upstream, f.details, f.terminationDetails) ? 'reject' : 'accept',
+      action: refused(f, upstream) ? 'reject' : 'accept',
       direction: 'egress',
       orientation: 'proxy',
       reply: false,
@@ -272,28 +277,24 @@ function build(f: Fields): Outcome {
 }
 
 /**
- * True when Envoy itself refused the request: no route (`NR`), external authorization denied (`UAEX`), or an
- * RBAC policy. The HTTP RBAC filter sets no response flag; JSON logs carry `rbac_access_denied_matched_policy[…]`
+ * True when Envoy itself refused the request: no route (`NR`), external authorization denied (`UAEX`), an RBAC
+ * policy, or Istio's `BlackHoleCluster` (a mesh that allows only registered destinations). The HTTP RBAC filter sets no response flag; JSON logs carry `rbac_access_denied_matched_policy[…]`
  * in the response (or, for the network filter, connection-termination) details. The default text format has no
  * details, so a 403 that never reached an upstream host (`"-"`) counts as Envoy's own refusal: a real line is
  * `"GET /x HTTP/1.1" 403 - 0 19 0 - … "denied.test" "-"`. Upstream failures (`UF`, `UH`, …) and an upstream's
  * own 403 were allowed by the proxy and are accepts.
  */
-function refused(
-  responseCode: string | null,
-  flags: string | null,
-  upstream: { readonly addr: string } | null,
-  details: string | null,
-  terminationDetails: string | null,
-): boolean {
-  if (flags !== null) {
-    for (const flag of flags.split(',')) {
+function refused(f: Fields, upstream: { readonly addr: string } | null): boolean {
+  if (f.responseFlags !== null) {
+    for (const flag of f.responseFlags.split(',')) {
       if (flag === 'NR' || flag === 'UAEX') return true;
     }
   }
-  if (details !== null && details.startsWith('rbac_access_denied')) return true;
-  if (terminationDetails !== null && terminationDetails.startsWith('rbac_access_denied')) return true;
-  return responseCode === '403' && upstream === null;
+  if (f.details?.startsWith('rbac_access_denied') === true) return true;
+  if (f.terminationDetails?.startsWith('rbac_access_denied') === true) return true;
+  // Istio's outbound policy REGISTRY_ONLY sends a destination outside the registry there.
+  if (f.cluster === 'BlackHoleCluster') return true;
+  return f.responseCode === '403' && upstream === null;
 }
 
 /** Text fields log an absent value as `-`. */

@@ -294,6 +294,21 @@ describe('parseEnvoyLine, Istio text format', () => {
     ]);
   });
 
+  it('marks a destination Istio sent to its BlackHoleCluster (outbound policy REGISTRY_ONLY) as a reject', () => {
+    const line = (cluster: string) =>
+      `[2021-03-01T10:00:00.000Z] "GET / HTTP/1.1" 502 - direct_response - "-" 0 0 0 - "-" "curl" "id-3" "httpbin.org" "-" ${cluster} - 34.6.192.113:80 10.1.0.5:51202 - block_all`;
+    const action = (cluster: string) => {
+      const r = parseEnvoyLine(line(cluster));
+      return r.kind === 'observation' ? r.value.action : r.kind;
+    };
+    expect(action('BlackHoleCluster')).toBe('reject');
+    expect(action('PassthroughCluster')).toBe('accept');
+    const json = parseEnvoyLine(
+      '{"start_time":"2021-03-01T10:00:00Z","authority":"httpbin.org","response_code":502,"upstream_cluster":"BlackHoleCluster"}',
+    );
+    expect(json.kind === 'observation' && json.value.action).toBe('reject');
+  });
+
   it('quarantines a line missing one of the fields after the upstream host', () => {
     expect(
       parseEnvoyLine(
