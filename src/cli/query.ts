@@ -591,13 +591,22 @@ export function parseFilter(opts: Record<string, unknown>, now: number): FlowFil
   };
 }
 
+/**
+ * `--group-by a,b`; `--group-by ''` sums everything into one row. An empty name inside a list (`src,,port`, a
+ * trailing comma) or a name given twice is refused: it is a typo or a variable that expanded to nothing, and
+ * quietly dropping it would answer another question than the one asked.
+ */
 function parseGroupBy(text: string | undefined): GroupField[] | null {
   if (text === undefined) return null;
-  const fields = text.split(',').filter((f) => f !== '');
+  if (text === '') return [];
   const out: GroupField[] = [];
-  for (const f of fields) {
+  for (const raw of text.split(',')) {
+    const f = raw.trim();
+    if (f === '')
+      throw new UsageError(`--group-by ${JSON.stringify(text)}: empty field name (expected a,b,…)`);
     const g = oneOf<GroupField>(GROUP_FIELDS, f, '--group-by');
-    if (!out.includes(g)) out.push(g);
+    if (out.includes(g)) throw new UsageError(`--group-by ${JSON.stringify(text)}: ${g} is given twice`);
+    out.push(g);
   }
   return out;
 }

@@ -78,6 +78,27 @@ describe('query flows --group-by namespace', () => {
   });
 });
 
+describe('query flows --group-by with an empty or repeated field', () => {
+  it.each(['src,,port', 'src,', ',src', ' ', 'src,port,src', 'port,port'])(
+    'refuses %s in one line, exit 1',
+    (v) => {
+      const db = flowsDb(10);
+      const r = cli(['query', 'flows', '--db', db, '--group-by', v]);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain('--group-by');
+      expect(r.stdout).toBe('');
+    },
+  );
+
+  it("still takes a list, and '' for one total row", () => {
+    const db = flowsDb(10);
+    expect(cli(['query', 'flows', '--db', db, '--group-by', 'src,port']).code).toBe(0);
+    const total = cli(['query', 'flows', '--db', db, '--group-by', '', '-o', 'json']);
+    expect(JSON.parse(total.stdout)).toHaveLength(1);
+  });
+});
+
 describe('--dst', () => {
   it.each(['10.0.0.1/8', '10.0.0.0/33', '10.0.0.300', 'fe80::1/200', 'a/b'])(
     'rejects %s as a bad address or CIDR',
