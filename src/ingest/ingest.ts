@@ -320,8 +320,10 @@ async function ingestOne(
     opened.gzip &&
     opened.gzipSize !== null &&
     opened.gzipSize === cp.byteOffset % 2 ** 32 &&
-    // The trailer gives the last member's size only: a member appended changes the file's size on disk.
-    (cp.rawSize === null || cp.rawSize === opened.rawSize)
+    // The trailer gives the last member's size only: a member appended changes the file's size on disk. A row
+    // stored without that size (before migration 0011) cannot tell: such a file is read once more past the lines
+    // already counted, which stores its size (stdin has none either way, and is taken as unchanged).
+    cp.rawSize === opened.rawSize
   ) {
     await opened.close();
     return { name: ref.name, sourceId: opened.sourceId, status: 'unchanged', counts, reasons, error: null };
