@@ -122,6 +122,45 @@ describe('--dst', () => {
   });
 });
 
+describe('an IPv4-mapped address or block in a filter', () => {
+  it('selects the IPv4 addresses it maps, as they are stored', () => {
+    const dir = tempDir();
+    const db = join(dir, 'x.db');
+    // A dual-stack squid logs IPv4 clients as ::ffff:a.b.c.d; they are stored as IPv4 addresses.
+    writeFileSync(
+      join(dir, 'access.log'),
+      '1795132804.500    412 ::ffff:10.0.2.21 TCP_TUNNEL/200 10173 CONNECT a.example.com:443 - HIER_DIRECT/198.51.100.10 -\n' +
+        '1795132805.500    412 10.0.3.9 TCP_TUNNEL/200 10173 CONNECT b.example.com:443 - HIER_DIRECT/198.51.100.11 -\n',
+    );
+    writeFileSync(
+      join(dir, 'dnsmasq.log'),
+      'Dec  5 10:00:00 dnsmasq[1]: 1 10.0.2.21/4680 query[A] a.example.com from 10.0.2.21\n' +
+        'Dec  5 10:00:00 dnsmasq[1]: 1 10.0.2.21/4680 reply a.example.com is 192.0.2.55\n',
+    );
+    expect(cli(['collect', 'squid', '-q', '--db', db, join(dir, 'access.log')]).code).toBe(0);
+    const dns = ['collect', 'dns', '--format', 'dnsmasq', '--year', '2026', '-q', '--db', db];
+    expect(cli([...dns, join(dir, 'dnsmasq.log')]).code).toBe(0);
+    const hosts = (...a: string[]): unknown[] => {
+      const r = cli(['query', 'flows', '--db', db, '--group-by', 'host', '-o', 'json', ...a]);
+      expect(r.stderr).toBe('');
+      return (JSON.parse(r.stdout) as { host: string }[]).map((x) => x.host);
+    };
+    expect(hosts('--src', '10.0.2.21')).toEqual(['a.example.com']);
+    expect(hosts('--src', '::ffff:10.0.2.21')).toEqual(['a.example.com']);
+    expect(hosts('--src', '::ffff:10.0.2.0/120')).toEqual(['a.example.com']);
+    expect(hosts('--src', '::ffff:10.0.0.0/112').sort()).toEqual(['a.example.com', 'b.example.com']);
+    expect(hosts('--dst', '::ffff:198.51.100.11')).toEqual(['b.example.com']);
+    const answers = (...a: string[]): unknown[] =>
+      (JSON.parse(cli(['query', 'dns', '--db', db, '-o', 'json', ...a]).stdout) as { name: string }[]).map(
+        (x) => x.name,
+      );
+    expect(answers('--client', '::ffff:10.0.2.21')).toEqual(['a.example.com']);
+    expect(answers('--answer', '::ffff:192.0.2.0/120')).toEqual(['a.example.com']);
+    // A block that is not inside ::ffff:0:0/96 stays an IPv6 block.
+    expect(hosts('--src', '::/64')).toEqual([]);
+  });
+});
+
 describe('absurd stored times', () => {
   it('print as null instead of failing the listing', () => {
     const db = flowsDb(20);
