@@ -190,6 +190,22 @@ describe('output to a closed pipe', () => {
     expect(r.stdout.split('\n')).toHaveLength(3);
     expect(r.stderr).toBe('rc=0\n');
   });
+
+  it("keeps the command's own status when stderr's reader went away (… 2>&1 | grep -q)", () => {
+    const db = flowsDb(20);
+    const run = (args: string): string =>
+      spawnSync(
+        'bash',
+        [
+          '-c',
+          `"${process.execPath}" "${CLI}" ${args} --db "${db}" 2>&1 >/dev/null | true; echo "\${PIPESTATUS[0]}"`,
+        ],
+        { encoding: 'utf8', env: { ...process.env, EGRESS_LEARNER_DB: '' } },
+      ).stdout;
+    // Each writes a line to stderr, to a pipe already closed: a warning, then a usage error.
+    expect(run('query quarantine --reason nope')).toBe('0\n');
+    expect(run('query flows --top 0')).toBe('1\n');
+  });
 });
 
 describe('a read-only database', () => {
