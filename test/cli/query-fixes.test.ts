@@ -161,6 +161,21 @@ describe('an IPv4-mapped address or block in a filter', () => {
   });
 });
 
+describe('a time flag far out of range', () => {
+  it('is a one-line usage error, not a crash of the report or a snooze no listing can print', () => {
+    const db = flowsDb(10);
+    for (const args of [
+      ['report', '--since', '999999999999d', '--out', join(tempDir(), 'r')],
+      ['query', 'flows', '--since', '999999999999d'],
+      ['review', 'snooze', 'abcdef12', '--until', '999999999999d'],
+    ]) {
+      const r = cli([...args, '--db', db]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^egress-learner: --(since|until) "999999999999d": out of range .*\n$/);
+    }
+  });
+});
+
 describe('absurd stored times', () => {
   it('print as null instead of failing the listing', () => {
     const db = flowsDb(20);
