@@ -176,6 +176,25 @@ describe('a time flag far out of range', () => {
   });
 });
 
+describe('report after a report whose window ended in the future', () => {
+  it('starts the next window at the time that report ran, not at its --until', () => {
+    const db = flowsDb(10);
+    const report = (...a: string[]) => cli(['report', '--db', db, '--out', join(tempDir(), 'r'), ...a]);
+    expect(report('--until', '2999-01-01T00:00:00Z').code).toBe(0);
+    // The nightly run, without flags: it must not be refused until 2999.
+    const next = report('--format', 'json');
+    expect(next.stderr).not.toMatch(/after/);
+    expect(next.code).toBe(0);
+    // A window ending before the last report's: the message says where the start came from.
+    const early = report('--until', '20d');
+    expect(early.code).toBe(1);
+    expect(early.stderr).toMatch(/^egress-learner: the last report's window ended at .*give --since\n$/);
+    // As an earlier version recorded it: the window's end in the future, not the time the report ran.
+    sql(db, 'UPDATE reports SET until = 32503680000', true);
+    expect(report().code).toBe(0);
+  });
+});
+
 describe('absurd stored times', () => {
   it('print as null instead of failing the listing', () => {
     const db = flowsDb(20);
