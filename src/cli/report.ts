@@ -63,7 +63,7 @@ export function reportCommand(now: () => number): Command {
         if (since > until)
           throw new UsageError(
             opts.since !== undefined
-              ? '--since is after --until'
+              ? `--since is after ${opts.until !== undefined ? '--until' : 'now'}`
               : `the last report's window ended at ${isoTime(previousEnd!)}, after ${opts.until !== undefined ? `--until ${isoTime(until)}` : 'now'}: give --since`,
           );
         const attribution = attributionUsesCache(store.db);

@@ -195,6 +195,19 @@ describe('report after a report whose window ended in the future', () => {
   });
 });
 
+describe('a window start the user did not give', () => {
+  it('is named as the default it is when --until falls before it', () => {
+    const db = flowsDb(10);
+    const suggest = cli(['suggest', '--db', db, '--until', '30d', '--out', join(tempDir(), 's')]);
+    expect([suggest.code, suggest.stderr]).toEqual([
+      1,
+      'egress-learner: --until "30d" is before the default window start (--since 14d): give --since\n',
+    ]);
+    const report = cli(['report', '--db', db, '--since', '2999-01-01', '--out', join(tempDir(), 'r')]);
+    expect([report.code, report.stderr]).toEqual([1, 'egress-learner: --since is after now\n']);
+  });
+});
+
 describe('absurd stored times', () => {
   it('print as null instead of failing the listing', () => {
     const db = flowsDb(20);
