@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { Command, Option } from 'commander';
 import { connectivity, formatConnlistJson } from '../audit/connectivity.js';
-import { readManifests } from '../audit/manifests.js';
+import { readManifests, TEMPLATE_KINDS } from '../audit/manifests.js';
 import {
   clusterNetworkPolicies,
   emptyPolicySet,
@@ -252,8 +252,16 @@ Examples:
     )
     .action((path: string, opts: { output: ConnectivityFormat }, self: Command) => {
       const manifests = readManifests(path);
-      for (const why of manifests.skipped)
-        say(self.optsWithGlobals<GlobalOptions>(), `egress-learner: warning: ${why}`, 'warn');
+      const g = self.optsWithGlobals<GlobalOptions>();
+      for (const why of manifests.skipped) say(g, `egress-learner: warning: ${why}`, 'warn');
+      // Connections run between workloads (and external ranges): without one the list is empty whatever the
+      // policies say, which must not pass for "nothing may connect".
+      if (manifests.workloads.length === 0)
+        say(
+          g,
+          `egress-learner: warning: ${path} holds no workload (a Pod, or one of ${TEMPLATE_KINDS.join(', ')}): no connection to list`,
+          'warn',
+        );
       const entries = connectivity(manifests);
       if (opts.output === 'json') {
         process.stdout.write(formatConnlistJson(entries));

@@ -59,5 +59,10 @@ process.stdout.on('error', (err) => {
   if (isEpipe(err)) process.exit(0);
   throw err;
 });
+// Messages on stderr whose reader went away (`collect … 2>&1 | grep -q …` after its match) are lost, but the command
+// is not: it goes on and ends with its own exit code. Unhandled, the error event killed it with status 1, mid-run.
+process.stderr.on('error', (err) => {
+  if (!isEpipe(err)) throw err;
+});
 
 process.exitCode = await main(process.argv);

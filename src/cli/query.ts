@@ -8,7 +8,7 @@ import {
   shadowAttributionCache,
 } from '../identity/refresh-attribution.js';
 import { UNATTRIBUTED } from '../identity/attribution.js';
-import { parseCidr } from '../model/cidr.js';
+import { parseAddressFilter } from '../model/cidr.js';
 import { KnownError, UsageError } from '../model/errors.js';
 import { HOST_FILTER } from '../model/dns.js';
 import { ACTIONS, DIRECTIONS, PROTOCOL, SOURCE_KINDS, type SourceKind } from '../model/observation.js';
@@ -271,7 +271,7 @@ function cannotWrite(err: unknown): boolean {
 function parseVpcCidrs(opts: Record<string, unknown>): string[] {
   const out: string[] = [];
   for (const c of (opts.vpcCidr as string[] | undefined) ?? []) {
-    const parsed = parseCidr(c);
+    const parsed = parseAddressFilter(c);
     if (parsed === null) throw new UsageError(`--vpc-cidr ${JSON.stringify(c)}: expected a CIDR`);
     out.push(parsed.text);
   }
@@ -521,21 +521,24 @@ function presentFlow(r: FlowRow): OutputRow {
 
 export function parseFilter(opts: Record<string, unknown>, now: number): FlowFilter {
   const list = (k: string): string[] | undefined => opts[k] as string[] | undefined;
-  const src = list('src');
-  for (const s of src ?? []) {
-    if (parseCidr(s) === null)
-      throw new UsageError(`--src ${JSON.stringify(s)}: expected an IP address or CIDR`);
-  }
-  const dst = list('dst');
-  for (const d of dst ?? []) {
+  // Addresses as stored: an IPv4-mapped one (`::ffff:10.0.0.6`) is its IPv4 address (see parseAddressFilter).
+  const src = list('src')?.map((s) => {
+    const c = parseAddressFilter(s);
+    if (c === null)
+      throw new UsageError(`--src ${JSON.stringify(s)}: expected an IP address or CIDR (without host bits)`);
+    return c.family === 4 && s.includes(':') ? c.text : s;
+  });
+  const dst = list('dst')?.map((d) => {
     // Anything with a '/' or shaped like an address (digits and dots, or a ':') must parse as one: a typo such as
     // 10.0.0.1/8 (host bits set) or 10.0.0.300 would otherwise become a host name that matches nothing.
     const address = /[/:]|^[\d.]+$/.test(d);
-    if (address ? parseCidr(d) === null : !HOST_FILTER.test(d))
+    const c = address ? parseAddressFilter(d) : null;
+    if (address ? c === null : !HOST_FILTER.test(d))
       throw new UsageError(
         `--dst ${JSON.stringify(d)}: expected an IP address, CIDR (without host bits), host name or *.suffix`,
       );
-  }
+    return c !== null && c.family === 4 && d.includes(':') ? c.text : d;
+  });
   for (const ns of list('namespace') ?? []) {
     if (!NAMESPACE.test(ns))
       throw new UsageError(`--namespace ${JSON.stringify(ns)}: expected a Kubernetes namespace name`);
@@ -591,13 +594,22 @@ export function parseFilter(opts: Record<string, unknown>, now: number): FlowFil
   };
 }
 
+/**
+ * `--group-by a,b`; `--group-by ''` sums everything into one row. An empty name inside a list (`src,,port`, a
+ * trailing comma) or a name given twice is refused: it is a typo or a variable that expanded to nothing, and
+ * quietly dropping it would answer another question than the one asked.
+ */
 function parseGroupBy(text: string | undefined): GroupField[] | null {
   if (text === undefined) return null;
-  const fields = text.split(',').filter((f) => f !== '');
+  if (text === '') return [];
   const out: GroupField[] = [];
-  for (const f of fields) {
+  for (const raw of text.split(',')) {
+    const f = raw.trim();
+    if (f === '')
+      throw new UsageError(`--group-by ${JSON.stringify(text)}: empty field name (expected a,b,…)`);
     const g = oneOf<GroupField>(GROUP_FIELDS, f, '--group-by');
-    if (!out.includes(g)) out.push(g);
+    if (out.includes(g)) throw new UsageError(`--group-by ${JSON.stringify(text)}: ${g} is given twice`);
+    out.push(g);
   }
   return out;
 }

@@ -10,7 +10,7 @@ import { openForRead, openForWrite, say, type GlobalOptions } from './context.js
 import { protocolLabel } from '../model/endpoint.js';
 import { loadPolicyLayers, replayStore, withPolicyOptions } from './audit.js';
 import { collect } from './query.js';
-import { parseInstant } from './time-window.js';
+import { isoTime, parseInstant } from './time-window.js';
 import { makeOutDir, writeOutFile } from './out-path.js';
 
 export const REPORT_FORMATS = ['md', 'html', 'json'] as const;
@@ -53,11 +53,19 @@ export function reportCommand(now: () => number): Command {
       const store = openForWrite(g);
       try {
         const previous = lastReport(store.db);
+        // The last report covered traffic up to its --until or the time it ran, whichever came first (a database
+        // may hold a window recorded as ending in the future by an earlier version).
+        const previousEnd = previous === null ? null : Math.min(previous.until, previous.at);
         const since =
           opts.since !== undefined
             ? parseInstant(String(opts.since), t, '--since')
-            : (previous?.until ?? until - DAY);
-        if (since > until) throw new UsageError('--since is after --until');
+            : (previousEnd ?? until - DAY);
+        if (since > until)
+          throw new UsageError(
+            opts.since !== undefined
+              ? `--since is after ${opts.until !== undefined ? '--until' : 'now'}`
+              : `the last report's window ended at ${isoTime(previousEnd!)}, after ${opts.until !== undefined ? `--until ${isoTime(until)}` : 'now'}: give --since`,
+          );
         const attribution = attributionUsesCache(store.db);
         if (attribution) refreshAttribution(store.db);
         const layers = await loadPolicyLayers(g, opts);
@@ -102,7 +110,9 @@ export function reportCommand(now: () => number): Command {
                 : `${JSON.stringify(data, null, 2)}\n`;
           writeOutFile(join(out, `report.${f}`), text);
         }
-        recordReport(store.db, { at: t, since, until, run: data.runs.current });
+        // A window ending after now covered traffic up to now only: the next report starts there, not at a time to
+        // come (which would refuse every report until then).
+        recordReport(store.db, { at: t, since, until: Math.min(until, t), run: data.runs.current });
         if (g.quiet !== true)
           say(
             g,

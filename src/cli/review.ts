@@ -7,7 +7,7 @@ import { REVIEW_STATES, ReviewStore, type CandidateRow, type Decision } from '..
 import { openForRead, openForWrite, say, type GlobalOptions } from './context.js';
 import { OUTPUT_FORMATS, parseOutputFormat, writeRows, type OutputRow } from './output.js';
 import { collect } from './query.js';
-import { isoTime, parseDuration, parseInstant } from './time-window.js';
+import { instantInRange, isoTime, parseDuration, parseInstant } from './time-window.js';
 
 function who(opts: Record<string, unknown>): string {
   if (typeof opts.by === 'string' && opts.by.trim() !== '') return opts.by.trim();
@@ -21,7 +21,7 @@ function who(opts: Record<string, unknown>): string {
 /** `--until` of a snooze: a duration counted forward from now, or an RFC 3339 instant in the future. */
 function snoozeUntil(text: string, now: number): number {
   const d = parseDuration(text);
-  const until = d !== null ? now + d : parseInstant(text, now, '--until');
+  const until = d !== null ? instantInRange(now + d, text, '--until') : parseInstant(text, now, '--until');
   if (until <= now) throw new UsageError(`--until ${JSON.stringify(text)}: a snooze must end in the future`);
   return until;
 }

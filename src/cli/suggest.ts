@@ -12,7 +12,7 @@ import { ReviewStore, reviewSets } from '../store/review-store.js';
 import { oneOf, openForWrite, say, type GlobalOptions } from './context.js';
 import { makeOutDir, writeOutFile } from './out-path.js';
 import { collect, openAttributed, parseFilter, withFilterOptions } from './query.js';
-import { parseDuration } from './time-window.js';
+import { parseDuration, parseInstant } from './time-window.js';
 
 /** The subdirectory each kind writes (and so owns: it is emptied before a run writes it again). */
 function kindDir(kind: OutputKind): string {
@@ -126,6 +126,15 @@ export function suggestCommand(now: () => number): Command {
     .action(async (opts: Record<string, unknown>, self: Command) => {
       const g = self.optsWithGlobals<GlobalOptions>();
       const t = now();
+      // Without --since the window is the last 14 days: an --until before that is refused as the window it makes,
+      // not as a --since the user never gave.
+      if (opts.since === undefined && opts.until !== undefined) {
+        const until = parseInstant(String(opts.until), t, '--until');
+        if (until < parseInstant('14d', t, '--since'))
+          throw new UsageError(
+            `--until ${JSON.stringify(opts.until)} is before the default window start (--since 14d): give --since`,
+          );
+      }
       const filter = parseFilter({ ...opts, since: opts.since ?? '14d' }, t);
       const since = filter.since!;
       const until = filter.until ?? t;

@@ -21,13 +21,27 @@ export function parseDuration(text: string): number | null {
   return matched === text.length && text.length > 0 ? total : null;
 }
 
+/** 0000-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the instants RFC 3339 can write. */
+const FIRST_INSTANT = -62_167_219_200;
+const LAST_INSTANT = 253_402_300_799;
+
+/**
+ * An instant a flag gave, refused outside the years RFC 3339 writes: a duration such as `999999999999d` lands
+ * where a date cannot even be printed, and every window, report and decision prints its times.
+ */
+export function instantInRange(t: number, text: string, flag: string): number {
+  if (!(t >= FIRST_INSTANT && t <= LAST_INSTANT))
+    throw new UsageError(`${flag} ${JSON.stringify(text)}: out of range (years 0000 to 9999)`);
+  return t;
+}
+
 /**
  * `--since` / `--until`: a duration counted back from `now` (`90m`, `36h`, `14d`) or an RFC 3339 instant.
  * Returns epoch seconds.
  */
 export function parseInstant(text: string, now: number, flag: string): number {
   const d = parseDuration(text);
-  if (d !== null) return now - d;
+  if (d !== null) return instantInRange(now - d, text, flag);
   if (/^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:\d{2})?)?$/.test(text)) {
     const ms = Date.parse(/[Tt ]/.test(text) && !/([Zz]|[+-]\d{2}:\d{2})$/.test(text) ? `${text}Z` : text);
     // Date.parse rolls impossible dates over (Feb 30 → Mar 1); the calendar fields must come back unchanged.

@@ -13,6 +13,7 @@ import type { CollectorDescriptor, FlowSink, LineParser, ObservationScratch } fr
 import type { ParseOutcome } from '../model/parse-outcome.js';
 import {
   IngestCounts,
+  ReasonCounts,
   QUARANTINE_RAW_CHARS,
   type Checkpoint,
   type QuarantineRow,
@@ -261,7 +262,9 @@ async function ingestOne(
 ): Promise<SourceResult> {
   const kind = opts.collector.sourceKind;
   const counts = IngestCounts.zero();
+  // What committed lines gave, as `counts`: the reasons of lines not yet committed wait in `deltaReasons`.
   const reasons: Record<string, number> = {};
+  let deltaReasons: Record<string, number> = {};
   let checkpoint: SourceState | null = null;
   // A source read before without storing a record, but with lines rejected, was most likely read with the wrong
   // layout (a headerless custom format without --fields): it is read again from its start, and that commit
@@ -317,8 +320,10 @@ async function ingestOne(
     opened.gzip &&
     opened.gzipSize !== null &&
     opened.gzipSize === cp.byteOffset % 2 ** 32 &&
-    // The trailer gives the last member's size only: a member appended changes the file's size on disk.
-    (cp.rawSize === null || cp.rawSize === opened.rawSize)
+    // The trailer gives the last member's size only: a member appended changes the file's size on disk. A row
+    // stored without that size (before migration 0011) cannot tell: such a file is read once more past the lines
+    // already counted, which stores its size (stdin has none either way, and is taken as unchanged).
+    cp.rawSize === opened.rawSize
   ) {
     await opened.close();
     return { name: ref.name, sourceId: opened.sourceId, status: 'unchanged', counts, reasons, error: null };
@@ -354,6 +359,7 @@ async function ingestOne(
 
   // Counts of the source's last checkpoint when it waits in the pending commit (see PendingCommit).
   let waiting: IngestCounts | null = null;
+  let waitingReasons: Record<string, number> = {};
   let writeFailed = false;
   const flush = async (done: boolean): Promise<void> => {
     if (!done && sinceFlush === 0) return;
@@ -379,8 +385,10 @@ async function ingestOne(
       sinceFlush,
     );
     // A finished source leaves a small commit for the next one; anything else commits now (throwing if refused).
-    if (done && pending.canWait) waiting = delta;
-    else {
+    if (done && pending.canWait) {
+      waiting = delta;
+      waitingReasons = deltaReasons;
+    } else {
       try {
         await pending.write();
       } catch (err) {
@@ -392,6 +400,8 @@ async function ingestOne(
     committedLineNo = lineNo;
     restart = false;
     IngestCounts.add(counts, delta);
+    ReasonCounts.add(reasons, deltaReasons);
+    deltaReasons = {};
     quarantine = [];
     delta = IngestCounts.zero();
     firstTime = null;
@@ -401,7 +411,7 @@ async function ingestOne(
   };
   const quarantineLine = (n: number, reason: string, text: string): void => {
     delta.malformed++;
-    reasons[reason] = (reasons[reason] ?? 0) + 1;
+    deltaReasons[reason] = (deltaReasons[reason] ?? 0) + 1;
     quarantine.push({
       sourceId: opened.sourceId,
       sourceName: ref.name,
@@ -419,7 +429,7 @@ async function ingestOne(
   const handleLine = (n: number, text: string): void => {
     if (text.length === 0) {
       delta.skipped++;
-      reasons.empty = (reasons.empty ?? 0) + 1;
+      deltaReasons.empty = (deltaReasons.empty ?? 0) + 1;
       return;
     }
     const out = parse(text);
@@ -433,7 +443,7 @@ async function ingestOne(
       spans(out.start, out.end);
     } else if (out.kind === 'skip') {
       delta.skipped++;
-      reasons[out.reason] = (reasons[out.reason] ?? 0) + 1;
+      deltaReasons[out.reason] = (deltaReasons[out.reason] ?? 0) + 1;
     } else {
       quarantineLine(n, out.reason, text);
     }
@@ -555,6 +565,7 @@ async function ingestOne(
       },
       result,
       waiting,
+      waitingReasons,
     );
   }
   return result;

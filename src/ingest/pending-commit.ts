@@ -1,4 +1,4 @@
-import { IngestCounts, type Checkpoint, type QuarantineRow } from '../model/edge.js';
+import { IngestCounts, ReasonCounts, type Checkpoint, type QuarantineRow } from '../model/edge.js';
 import { KnownError } from '../model/errors.js';
 import type { SourceState } from '../store/store.js';
 import type { EdgeAggregator } from './aggregate.js';
@@ -31,7 +31,11 @@ export class PendingCommit {
   #lines = 0;
   #since = 0;
   /** Inputs read to their end whose last checkpoint waits here; a copy of one read later in the run is another. */
-  #finished: { readonly result: Result; readonly delta: IngestCounts }[] = [];
+  #finished: {
+    readonly result: Result;
+    readonly delta: IngestCounts;
+    readonly reasons: Readonly<Record<string, number>>;
+  }[] = [];
   /** The state each input held here will be stored with (the latest, for a copy read twice), by source id. */
   #states = new Map<string, SourceState>();
   readonly #sink: BatchSink;
@@ -78,10 +82,16 @@ export class PendingCommit {
 
   /**
    * An input that left its last checkpoint here: its state as the commit will store it (a copy of the input later in
-   * the run must find it read), its result (failed if the commit is refused) and the counts the commit holds of it.
+   * the run must find it read), its result (failed if the commit is refused) and the counts the commit holds of it,
+   * with their skip and reject reasons.
    */
-  hold(state: SourceState, result: SourceResult, delta: IngestCounts): void {
-    this.#finished.push({ result: result as Result, delta });
+  hold(
+    state: SourceState,
+    result: SourceResult,
+    delta: IngestCounts,
+    reasons: Readonly<Record<string, number>>,
+  ): void {
+    this.#finished.push({ result: result as Result, delta, reasons });
     this.#states.set(state.sourceId, state);
   }
 
@@ -92,8 +102,8 @@ export class PendingCommit {
 
   /**
    * Writes everything held in one commit. A commit that fails (refused because another collector moved one of its
-   * inputs, or a database that cannot be written) fails the inputs that finished in it, takes their counts back out
-   * of their results, and is thrown on.
+   * inputs, or a database that cannot be written) fails the inputs that finished in it, takes their counts and
+   * reasons back out of their results, and is thrown on.
    */
   async write(): Promise<void> {
     if (this.#checkpoints.length === 0) return;
@@ -117,10 +127,11 @@ export class PendingCommit {
       // Nothing of it was stored: answers summed beside the edges must not ride on the next commit either.
       records?.discard();
       if (err instanceof KnownError) {
-        for (const { result, delta } of finished) {
+        for (const { result, delta, reasons } of finished) {
           result.status = 'failed';
           result.error = err;
           IngestCounts.subtract(result.counts, delta);
+          ReasonCounts.subtract(result.reasons as Record<string, number>, reasons);
         }
       }
       throw err;

@@ -54,6 +54,21 @@ export function parseCidr(text: string): Cidr | null {
   return { family, bytes, prefix, text: `${canonicalIp(addr)}/${prefix}` };
 }
 
+/**
+ * {@link parseCidr} for an address or block a person typed to select stored addresses. Stored addresses are
+ * canonical, and an IPv4-mapped IPv6 address (`::ffff:10.0.0.6`, as dual-stack proxies log IPv4 clients) is stored
+ * as its IPv4 address: so a block inside `::ffff:0:0/96` (prefix 96 or more) is read as the IPv4 block it maps,
+ * `::ffff:10.0.0.0/104` as `10.0.0.0/8`. It would otherwise match nothing, silently.
+ */
+export function parseAddressFilter(text: string): Cidr | null {
+  const c = parseCidr(text);
+  if (c === null || c.family === 4 || c.prefix < 96) return c;
+  for (let i = 0; i < 10; i++) if (c.bytes[i] !== 0) return c;
+  if (c.bytes[10] !== 0xff || c.bytes[11] !== 0xff) return c;
+  const v4 = c.bytes.slice(12);
+  return { family: 4, bytes: v4, prefix: c.prefix - 96, text: `${v4.join('.')}/${c.prefix - 96}` };
+}
+
 export function cidrContains(cidr: Cidr, addr: Uint8Array): boolean {
   if (addr.length !== cidr.bytes.length) return false;
   const full = cidr.prefix >> 3;

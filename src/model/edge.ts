@@ -52,6 +52,21 @@ export const IngestCounts = Object.freeze({
   },
 });
 
+/** Skip and reject reasons with their counts, which follow the counts they break down (added, taken back). */
+export const ReasonCounts = Object.freeze({
+  add(into: Record<string, number>, x: Readonly<Record<string, number>>): void {
+    for (const [k, v] of Object.entries(x)) into[k] = (into[k] ?? 0) + v;
+  },
+  /** Takes `x` out of `from`; a reason left at zero is dropped, as if never counted. */
+  subtract(from: Record<string, number>, x: Readonly<Record<string, number>>): void {
+    for (const [k, v] of Object.entries(x)) {
+      const left = (from[k] ?? 0) - v;
+      if (left > 0) from[k] = left;
+      else delete from[k];
+    }
+  },
+});
+
 /** A malformed line, kept with where it came from and why it was refused. */
 export interface QuarantineRow {
   readonly sourceId: string;

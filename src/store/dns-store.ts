@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { addressBytes, cidrContains, parseCidr, type Cidr } from '../model/cidr.js';
+import { addressBytes, cidrContains, parseAddressFilter, type Cidr } from '../model/cidr.js';
 import type { DnsAnswerAggregate } from '../model/dns.js';
 import { UsageError } from '../model/errors.js';
 import { SOURCE_KINDS } from '../model/observation.js';
@@ -183,7 +183,7 @@ export class DnsStore {
       ORDER BY name, client, type, answer, rcode`;
     const cidrsOf = (values: readonly string[] | undefined, flag: string) =>
       (values ?? []).map((a) => {
-        const c = parseCidr(a);
+        const c = parseAddressFilter(a);
         if (c === null) throw new UsageError(`${flag} ${JSON.stringify(a)}: expected an address or CIDR`);
         return c;
       });

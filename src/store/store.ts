@@ -83,8 +83,16 @@ export class Store {
     this.path = path;
     this.#now = opts.now ?? (() => Date.now() / 1000);
     // SQLite would say "disk I/O error" or "unable to open database file".
-    if (statSync(path, { throwIfNoEntry: false })?.isDirectory() === true)
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (st?.isDirectory() === true)
       throw new UsageError(`--db ${path} is a directory: name a database file in it`, 'db_open');
+    // A device (`--db /dev/null`) fails deep inside SQLite with "disk I/O error"; a named pipe blocks the open
+    // until something writes to it, which may be never.
+    if (st !== undefined && !st.isFile())
+      throw new UsageError(
+        `--db ${path} is not a regular file (a device or pipe): name a database file`,
+        'db_open',
+      );
     try {
       this.db = new Database(path, {
         readonly: opts.readonly ?? false,

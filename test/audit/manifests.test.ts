@@ -233,6 +233,21 @@ describe('egress-learner audit connectivity errors', () => {
     );
   });
 
+  it('warns when the path holds no workload: an empty list is not "nothing may connect"', () => {
+    const dir = tempDir();
+    writeFileSync(
+      join(dir, 'np.yaml'),
+      'kind: NetworkPolicy\nmetadata: {name: deny, namespace: app}\nspec: {podSelector: {}, policyTypes: [Egress]}\n',
+    );
+    const r = cli(['audit', 'connectivity', dir]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toBe(
+      `egress-learner: warning: ${dir} holds no workload (a Pod, or one of Deployment, ReplicaSet, ReplicationController, StatefulSet, DaemonSet, Job, CronJob): no connection to list\n`,
+    );
+    writeFileSync(join(dir, 'pod.yaml'), 'kind: Pod\nmetadata: {name: web, namespace: app}\n');
+    expect(cli(['audit', 'connectivity', dir]).stderr).toBe('');
+  });
+
   it('exits 2 for a missing folder and 1 for an unknown output format', () => {
     const dir = tempDir();
     const missing = cli(['audit', 'connectivity', join(dir, 'nope')]);

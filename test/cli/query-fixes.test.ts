@@ -78,6 +78,27 @@ describe('query flows --group-by namespace', () => {
   });
 });
 
+describe('query flows --group-by with an empty or repeated field', () => {
+  it.each(['src,,port', 'src,', ',src', ' ', 'src,port,src', 'port,port'])(
+    'refuses %s in one line, exit 1',
+    (v) => {
+      const db = flowsDb(10);
+      const r = cli(['query', 'flows', '--db', db, '--group-by', v]);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toContain('--group-by');
+      expect(r.stdout).toBe('');
+    },
+  );
+
+  it("still takes a list, and '' for one total row", () => {
+    const db = flowsDb(10);
+    expect(cli(['query', 'flows', '--db', db, '--group-by', 'src,port']).code).toBe(0);
+    const total = cli(['query', 'flows', '--db', db, '--group-by', '', '-o', 'json']);
+    expect(JSON.parse(total.stdout)).toHaveLength(1);
+  });
+});
+
 describe('--dst', () => {
   it.each(['10.0.0.1/8', '10.0.0.0/33', '10.0.0.300', 'fe80::1/200', 'a/b'])(
     'rejects %s as a bad address or CIDR',
@@ -98,6 +119,92 @@ describe('--dst', () => {
     }
     const r = cli(['query', 'flows', '--db', db, '--dst', '10.0.0.0/16', '--group-by', 'dst', '-o', 'json']);
     expect(JSON.parse(r.stdout)).toEqual([expect.objectContaining({ dst: '10.0.20.5' })]);
+  });
+});
+
+describe('an IPv4-mapped address or block in a filter', () => {
+  it('selects the IPv4 addresses it maps, as they are stored', () => {
+    const dir = tempDir();
+    const db = join(dir, 'x.db');
+    // A dual-stack squid logs IPv4 clients as ::ffff:a.b.c.d; they are stored as IPv4 addresses.
+    writeFileSync(
+      join(dir, 'access.log'),
+      '1795132804.500    412 ::ffff:10.0.2.21 TCP_TUNNEL/200 10173 CONNECT a.example.com:443 - HIER_DIRECT/198.51.100.10 -\n' +
+        '1795132805.500    412 10.0.3.9 TCP_TUNNEL/200 10173 CONNECT b.example.com:443 - HIER_DIRECT/198.51.100.11 -\n',
+    );
+    writeFileSync(
+      join(dir, 'dnsmasq.log'),
+      'Dec  5 10:00:00 dnsmasq[1]: 1 10.0.2.21/4680 query[A] a.example.com from 10.0.2.21\n' +
+        'Dec  5 10:00:00 dnsmasq[1]: 1 10.0.2.21/4680 reply a.example.com is 192.0.2.55\n',
+    );
+    expect(cli(['collect', 'squid', '-q', '--db', db, join(dir, 'access.log')]).code).toBe(0);
+    const dns = ['collect', 'dns', '--format', 'dnsmasq', '--year', '2026', '-q', '--db', db];
+    expect(cli([...dns, join(dir, 'dnsmasq.log')]).code).toBe(0);
+    const hosts = (...a: string[]): unknown[] => {
+      const r = cli(['query', 'flows', '--db', db, '--group-by', 'host', '-o', 'json', ...a]);
+      expect(r.stderr).toBe('');
+      return (JSON.parse(r.stdout) as { host: string }[]).map((x) => x.host);
+    };
+    expect(hosts('--src', '10.0.2.21')).toEqual(['a.example.com']);
+    expect(hosts('--src', '::ffff:10.0.2.21')).toEqual(['a.example.com']);
+    expect(hosts('--src', '::ffff:10.0.2.0/120')).toEqual(['a.example.com']);
+    expect(hosts('--src', '::ffff:10.0.0.0/112').sort()).toEqual(['a.example.com', 'b.example.com']);
+    expect(hosts('--dst', '::ffff:198.51.100.11')).toEqual(['b.example.com']);
+    const answers = (...a: string[]): unknown[] =>
+      (JSON.parse(cli(['query', 'dns', '--db', db, '-o', 'json', ...a]).stdout) as { name: string }[]).map(
+        (x) => x.name,
+      );
+    expect(answers('--client', '::ffff:10.0.2.21')).toEqual(['a.example.com']);
+    expect(answers('--answer', '::ffff:192.0.2.0/120')).toEqual(['a.example.com']);
+    // A block that is not inside ::ffff:0:0/96 stays an IPv6 block.
+    expect(hosts('--src', '::/64')).toEqual([]);
+  });
+});
+
+describe('a time flag far out of range', () => {
+  it('is a one-line usage error, not a crash of the report or a snooze no listing can print', () => {
+    const db = flowsDb(10);
+    for (const args of [
+      ['report', '--since', '999999999999d', '--out', join(tempDir(), 'r')],
+      ['query', 'flows', '--since', '999999999999d'],
+      ['review', 'snooze', 'abcdef12', '--until', '999999999999d'],
+    ]) {
+      const r = cli([...args, '--db', db]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^egress-learner: --(since|until) "999999999999d": out of range .*\n$/);
+    }
+  });
+});
+
+describe('report after a report whose window ended in the future', () => {
+  it('starts the next window at the time that report ran, not at its --until', () => {
+    const db = flowsDb(10);
+    const report = (...a: string[]) => cli(['report', '--db', db, '--out', join(tempDir(), 'r'), ...a]);
+    expect(report('--until', '2999-01-01T00:00:00Z').code).toBe(0);
+    // The nightly run, without flags: it must not be refused until 2999.
+    const next = report('--format', 'json');
+    expect(next.stderr).not.toMatch(/after/);
+    expect(next.code).toBe(0);
+    // A window ending before the last report's: the message says where the start came from.
+    const early = report('--until', '20d');
+    expect(early.code).toBe(1);
+    expect(early.stderr).toMatch(/^egress-learner: the last report's window ended at .*give --since\n$/);
+    // As an earlier version recorded it: the window's end in the future, not the time the report ran.
+    sql(db, 'UPDATE reports SET until = 32503680000', true);
+    expect(report().code).toBe(0);
+  });
+});
+
+describe('a window start the user did not give', () => {
+  it('is named as the default it is when --until falls before it', () => {
+    const db = flowsDb(10);
+    const suggest = cli(['suggest', '--db', db, '--until', '30d', '--out', join(tempDir(), 's')]);
+    expect([suggest.code, suggest.stderr]).toEqual([
+      1,
+      'egress-learner: --until "30d" is before the default window start (--since 14d): give --since\n',
+    ]);
+    const report = cli(['report', '--db', db, '--since', '2999-01-01', '--out', join(tempDir(), 'r')]);
+    expect([report.code, report.stderr]).toEqual([1, 'egress-learner: --since is after now\n']);
   });
 });
 
@@ -129,6 +236,22 @@ describe('output to a closed pipe', () => {
     );
     expect(r.stdout.split('\n')).toHaveLength(3);
     expect(r.stderr).toBe('rc=0\n');
+  });
+
+  it("keeps the command's own status when stderr's reader went away (… 2>&1 | grep -q)", () => {
+    const db = flowsDb(20);
+    const run = (args: string): string =>
+      spawnSync(
+        'bash',
+        [
+          '-c',
+          `"${process.execPath}" "${CLI}" ${args} --db "${db}" 2>&1 >/dev/null | true; echo "\${PIPESTATUS[0]}"`,
+        ],
+        { encoding: 'utf8', env: { ...process.env, EGRESS_LEARNER_DB: '' } },
+      ).stdout;
+    // Each writes a line to stderr, to a pipe already closed: a warning, then a usage error.
+    expect(run('query quarantine --reason nope')).toBe('0\n');
+    expect(run('query flows --top 0')).toBe('1\n');
   });
 });
 

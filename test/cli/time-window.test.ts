@@ -19,4 +19,9 @@ describe('time windows', () => {
   it.each(['yesterday', '2024-02-30', '2025-11-20T24:00:00Z', '2025-13-01', '14x'])('refuses %j', (text) => {
     expect(() => parseInstant(text, NOW, '--since')).toThrow(/--since/);
   });
+
+  it('refuses a duration reaching outside the years RFC 3339 writes', () => {
+    expect(() => parseInstant('999999999999d', NOW, '--since')).toThrow(/--since .*out of range/);
+    expect(parseInstant('100000d', NOW, '--since')).toBe(NOW - 100000 * 86400);
+  });
 });

@@ -2,6 +2,7 @@
  * Inputs a user plausibly tries outside the happy path: each gets a clear one-line answer or does what it says,
  * never a stack trace, an option quietly ignored, or a result that is silently empty.
  */
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,6 +37,24 @@ describe('--db', () => {
         1,
         ['egress-learner: --db is empty: name a database file'],
       ]);
+    }
+  });
+
+  it('a device or a named pipe is refused in one line, without waiting on the pipe', () => {
+    const fifo = join(tempDir(), 'db.fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    const flows = fixture('vpcflow/default-format.log');
+    for (const db of ['/dev/null', fifo]) {
+      for (const args of [
+        ['query', 'flows'],
+        ['collect', 'vpc-flow', flows, '-q'],
+      ]) {
+        const r = cli(['--db', db, ...args], { timeoutMs: 20_000 });
+        expect([r.code, lines(r.stderr)]).toEqual([
+          1,
+          [`egress-learner: --db ${db} is not a regular file (a device or pipe): name a database file`],
+        ]);
+      }
     }
   });
 });

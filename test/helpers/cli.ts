@@ -12,13 +12,15 @@ export interface CliResult {
 /** Runs the compiled CLI to completion. */
 export function cli(
   args: readonly string[],
-  opts: { input?: string | Buffer; env?: Record<string, string> } = {},
+  opts: { input?: string | Buffer; env?: Record<string, string>; timeoutMs?: number } = {},
 ): CliResult {
   const r = spawnSync(process.execPath, [CLI, ...args], {
     input: opts.input,
     env: { ...process.env, EGRESS_LEARNER_DB: '', ...opts.env },
     encoding: 'utf8',
     maxBuffer: 64 * 1024 * 1024,
+    // A command that hangs fails its test (status -1) instead of the whole run.
+    ...(opts.timeoutMs !== undefined ? { timeout: opts.timeoutMs } : {}),
   });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }

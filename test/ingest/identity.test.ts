@@ -185,6 +185,32 @@ describe('source identity', () => {
     store.close();
   });
 
+  it('on a gzip row stored before raw_size (migration 0011), counts once and still sees an appended member', async () => {
+    const dir = tempDir();
+    const f = join(dir, 'app.log.gz');
+    writeFileSync(f, gzipSync(lines(100, 40)));
+    const store = new Store(join(dir, 'db'));
+    await run(store, f);
+    // What an older version left: no size on disk.
+    store.db.prepare('UPDATE sources SET raw_size = NULL').run();
+    const same = await run(store, f);
+    expect(same.sources[0]).toMatchObject({ status: 'unchanged', counts: { records: 0 }, error: null });
+    expect(edgeTotals(store.db).bytes).toBe(bytesOf(100, 40));
+    expect(store.db.prepare('SELECT records, raw_size FROM sources').get()).toEqual({
+      records: 40,
+      raw_size: gzipSync(lines(100, 40)).length,
+    });
+
+    store.db.prepare('UPDATE sources SET raw_size = NULL').run();
+    appendFileSync(f, gzipSync(lines(200, 40)));
+    const again = await run(store, f);
+    expect(again.sources[0]).toMatchObject({ status: 'resumed', counts: { records: 40 } });
+    expect(edgeTotals(store.db).bytes).toBe(bytesOf(100, 40) + bytesOf(200, 40));
+    expect((await run(store, f)).sources[0]).toMatchObject({ status: 'unchanged', counts: { records: 0 } });
+    expect(edgeTotals(store.db).bytes).toBe(bytesOf(100, 40) + bytesOf(200, 40));
+    store.close();
+  });
+
   it('closes gzip files it finds unchanged', async () => {
     const dir = tempDir();
     for (let i = 0; i < 40; i++) writeFileSync(join(dir, `f${i}.log.gz`), gzipSync(lines(i * 100, 100)));

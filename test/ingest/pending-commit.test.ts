@@ -107,6 +107,34 @@ describe('small sources share a commit', () => {
     store.close();
   });
 
+  it('a refused commit takes its skip and quarantine reasons out of the results too', async () => {
+    const dir = tempDir();
+    // Small inputs sharing one commit, and a large one committing on its own (flushLines), each with skipped and
+    // quarantined lines: nothing of any is stored, so no reason may be counted either.
+    writeFileSync(join(dir, 'a.log'), `# comment\nnot a line\n${toyLines(0, 10)}`);
+    writeFileSync(join(dir, 'b.log'), `${toyLines(10, 10)}\n1 2\n`);
+    writeFileSync(join(dir, 'c-large.log'), `# c\n${toyLines(20, 120)}x y\n${toyLines(140, 120)}`);
+    const store = new Store(join(tempDir(), 'x.db'));
+    const refs = await expandPaths([dir]);
+    const r = await ingestInto(
+      recordingSink(store, [], () => true),
+      3600,
+      refs,
+      { ...options, flushLines: 100 },
+    );
+    expect(r.sources.map((s) => [s.status, s.counts, s.reasons])).toEqual(
+      Array(3).fill(['failed', { records: 0, stored: 0, skipped: 0, malformed: 0 }, {}]),
+    );
+    // What a run that commits says, for comparison: the reasons are those of what was stored.
+    const ok = await ingest(store, refs, options);
+    expect(ok.sources.map((s) => s.reasons)).toEqual([
+      { comment: 1, field_count: 1 },
+      { empty: 1, field_count: 1 },
+      { comment: 1, field_count: 1 },
+    ]);
+    store.close();
+  });
+
   it('a copy of a source whose commit is still pending counts once, plain or gzip', async () => {
     const dir = tempDir();
     writeFileSync(join(dir, 'a.log'), toyLines(0, 30));
