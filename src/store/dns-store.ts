@@ -171,7 +171,7 @@ export class DnsStore {
       params.push(f.since);
     }
     if (f.until !== undefined) {
-      where.push('first_seen < ?');
+      where.push('first_seen <= ?');
       params.push(f.until);
     }
     const sql = `

@@ -23,6 +23,11 @@ describe('query dns', () => {
     const byAnswer = q('--answer', '192.0.2.0/28');
     expect(byAnswer.map((r) => r.name)).toContain('example.test');
     expect(byAnswer.every((r) => String(r.answer).startsWith('192.0.2.'))).toBe(true);
+    // The window's ends are both in it, as for query flows: --until at an answer's first sighting keeps it.
+    const first = byName.map((r) => String(r.firstSeen)).sort()[0]!;
+    const upTo = q('--name', '*.internal.test', '--since', '2026-01-01T00:00:00Z', '--until', first);
+    expect(upTo.length).toBeGreaterThan(0);
+    expect(upTo.every((r) => String(r.firstSeen) === first)).toBe(true);
   });
 });
 
