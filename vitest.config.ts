@@ -9,7 +9,7 @@ export default defineConfig({
     globalSetup: ['test/global-setup.ts'],
     coverage: {
       provider: 'v8',
-      include: ['src/**', 'collectors/**'],
+      include: ['src/**/*.ts', 'collectors/**/*.ts'],
       reporter: ['text-summary', 'json-summary'],
     },
   },
