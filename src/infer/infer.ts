@@ -40,7 +40,7 @@ import {
 } from '../store/infer-query.js';
 import { foldAddresses, type PublishedPrefix } from './fold-addresses.js';
 import { foldNames } from './fold-names.js';
-import { Holders, NameIndex, type NameMatch } from './names.js';
+import { Holders, NameIndex, type NameAskers, type NameMatch } from './names.js';
 import { hostSender, workloadProfiles, workloadSender, type WorkloadProfile } from './senders.js';
 import { highEntropyLabel, suspicionsOf } from './suspicion.js';
 
@@ -428,14 +428,20 @@ class Inference {
             .map((c) => c.workload),
         ),
       ].sort();
-      for (const r of raws) {
-        // The VPC CNI translates only traffic leaving the VPC: a node address talking to a pod, a node or a
-        // VPC-internal peer is the node itself (kubelet, host-network daemons), not one of its pods.
-        if (e.srcKind === 'node' && !OUTSIDE_VPC.has(e.dstClass) && e.srcNode !== '') {
-          this.#nodeAcc(e, r, protocol).add(e, 'exact', r.name);
-          continue;
-        }
-        const askers = candidates.filter((w) => r.match?.askers.has(w) === true);
+      const askersOf = (r: RawTarget): NameAskers | undefined =>
+        r.raw.kind === 'name' ? r.match?.byName.get(r.raw.name) : (r.match ?? undefined);
+      // The VPC CNI translates only traffic leaving the VPC: a node address talking to a pod, a node or a
+      // VPC-internal peer is the node itself (kubelet, host-network daemons), not one of its pods.
+      if (e.srcKind === 'node' && !OUTSIDE_VPC.has(e.dstClass) && e.srcNode !== '') {
+        for (const r of raws) this.#nodeAcc(e, r, protocol).add(e, 'exact', r.name);
+        continue;
+      }
+      // An address answered for several names: when candidates asked for some of them, the flow went to those.
+      const asked = raws.filter((r) => candidates.some((w) => askersOf(r)?.askers.has(w) === true));
+      const kept = asked.length > 0 && asked.length < raws.length ? asked : raws;
+      for (const r of kept) {
+        const own = askersOf(r);
+        const askers = candidates.filter((w) => own?.askers.has(w) === true);
         const consistent = candidates.filter((w) => known.has(`${w}\u0000${rawKey(r.raw)}`));
         let chosen: string[];
         let how: SenderEvidence;
@@ -448,8 +454,8 @@ class Inference {
         else [chosen, how] = [candidates, 'candidate'];
         for (const w of chosen) {
           const id = this.#registerCandidate(w, e.srcCluster);
-          const pods = how === 'dns-client' ? r.match?.askerPods.get(w) : undefined;
-          const share = 1 / (chosen.length * raws.length);
+          const pods = how === 'dns-client' ? own?.askerPods.get(w) : undefined;
+          const share = 1 / (chosen.length * kept.length);
           if (id !== null) this.#acc(id, r, e, protocol).add(e, how, r.name, share, pods);
         }
         if (how === 'candidate' && e.srcNode !== '') {

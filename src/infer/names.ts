@@ -45,19 +45,28 @@ interface Asked {
   readonly node: string;
 }
 
-export interface NameMatch {
+/** Who asked for one name: workloads, and their asking pods (`namespace/name`). */
+export interface NameAskers {
+  readonly askers: ReadonlySet<string>;
+  readonly askerPods: ReadonlyMap<string, ReadonlySet<string>>;
+}
+
+export interface NameMatch extends NameAskers {
   readonly names: readonly string[];
   readonly evidence: Exclude<NameEvidence, 'proxy' | 'none'>;
-  /** Workloads that asked for these names (for narrowing SNAT'd flows). */
-  readonly askers: ReadonlySet<string>;
-  /** The asking pods (`namespace/name`) per asking workload. */
-  readonly askerPods: ReadonlyMap<string, ReadonlySet<string>>;
+  /**
+   * Per name, who asked for it: an address answered for two names (shared CDN edges, an S3 address handed to two
+   * buckets) names a SNAT'd flow after both, but each name only after the pods that asked for that one.
+   * `askers` / `askerPods` are the union over the names.
+   */
+  readonly byName: ReadonlyMap<string, NameAskers>;
   /** A node's own address asked (kubelet, a host daemon): the node's own traffic, not a pod's. */
   readonly nodeAsked: boolean;
 }
 
 /** A client that asked for a name over [first, last], resolved to its pod's workload and node. */
 interface Question {
+  readonly name: string;
   readonly workload: string | null;
   readonly pod: string;
   readonly node: string;
@@ -112,6 +121,7 @@ export class NameIndex {
       let list = this.#questions.get(q.name);
       if (list === undefined) this.#questions.set(q.name, (list = timeline()));
       list.items.push({
+        name: q.name,
         workload: lease === null ? null : workloadId(lease.workload),
         pod: lease === null ? '' : `${lease.namespace}/${lease.podName}`,
         node: lease !== null ? lease.node : (holders.nodeOf.get(q.client) ?? ''),
@@ -234,18 +244,30 @@ function match(
   questions: readonly Question[] = [],
 ): NameMatch {
   const names = [...new Set(hit.map((x) => x.answer.name))].sort();
-  // A resolver forwarding for pods (CoreDNS to Route 53) is the answers' client but not their consumer: when the
-  // cluster DNS logged who asked, those are the askers.
-  const from = questions.some((q) => q.workload !== null) ? questions : hit;
   const askers = new Set<string>();
   const askerPods = new Map<string, Set<string>>();
-  for (const x of from) {
-    if (x.workload === null) continue;
-    askers.add(x.workload);
-    let pods = askerPods.get(x.workload);
-    if (pods === undefined) askerPods.set(x.workload, (pods = new Set()));
-    if (x.pod !== '') pods.add(x.pod);
+  const byName = new Map<string, NameAskers>();
+  for (const name of names) {
+    const asked = questions.filter((q) => q.name === name);
+    // A resolver forwarding for pods (CoreDNS to Route 53) is the answers' client but not their consumer: when the
+    // cluster DNS logged who asked, those are the askers.
+    const from: readonly { workload: string | null; pod: string }[] = asked.some((q) => q.workload !== null)
+      ? asked
+      : hit.filter((x) => x.answer.name === name);
+    const mine = new Set<string>();
+    const minePods = new Map<string, Set<string>>();
+    for (const x of from) {
+      if (x.workload === null) continue;
+      mine.add(x.workload);
+      askers.add(x.workload);
+      for (const m of [minePods, askerPods]) {
+        let pods = m.get(x.workload);
+        if (pods === undefined) m.set(x.workload, (pods = new Set()));
+        if (x.pod !== '') pods.add(x.pod);
+      }
+    }
+    byName.set(name, { askers: mine, askerPods: minePods });
   }
   const nodeAsked = askers.size === 0 && hit.some((x) => x.workload === null && x.node !== '');
-  return { names, evidence, askers, askerPods, nodeAsked };
+  return { names, evidence, askers, askerPods, byName, nodeAsked };
 }

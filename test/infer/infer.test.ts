@@ -267,6 +267,49 @@ describe('inference from edges, leases and DNS answers', () => {
     expect(of(r, 'shop/Deployment/checkout')).toEqual([]);
   });
 
+  it('credits each name of a shared address only to the candidates that asked for that name', () => {
+    // Two buckets answered with the same S3 address within minutes: cart asked for one, checkout for the other.
+    const w = new World()
+      .node('node-a', '10.0.1.10', T0 - DAY)
+      .pods(T0 - DAY, [
+        checkout(),
+        { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
+      ]);
+    w.dns('10.244.2.9', 'cart-uploads.s3.amazonaws.com', ['52.216.8.9'], T0 + 50);
+    w.dns('10.244.1.5', 'checkout-archive.s3.amazonaws.com', ['52.216.8.9'], T0 + 55);
+    w.flow({ src: '10.0.1.10', dst: '52.216.8.9', at: T0 + 60 });
+    const r = run(w);
+    expect(r.endpoints.map((e) => [e.sender, target(e), e.evidence.sender])).toEqual([
+      ['shop/Deployment/cart', 'cart-uploads.s3.amazonaws.com[52.216.8.9/32]:443/TCP', 'dns-client'],
+      ['shop/Deployment/checkout', 'checkout-archive.s3.amazonaws.com[52.216.8.9/32]:443/TCP', 'dns-client'],
+    ]);
+  });
+
+  it('drops the names of a shared address that no candidate asked for', () => {
+    // Another node's pod asked for the second name, and both answers are hours old (no live answer prefers the
+    // node's): the SNAT'd flow from node-a went to cart's name only.
+    const w = new World()
+      .node('node-a', '10.0.1.10', T0 - DAY)
+      .pods(T0 - DAY, [
+        { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
+        {
+          uid: 'report-1',
+          namespace: 'shop',
+          workload: 'report',
+          ip: '10.244.7.7',
+          node: 'node-b',
+          start: T0 - DAY,
+        },
+      ]);
+    w.dns('10.244.2.9', 'cart-uploads.s3.amazonaws.com', ['52.216.8.9'], T0 + 50);
+    w.dns('10.244.7.7', 'report-archive.s3.amazonaws.com', ['52.216.8.9'], T0 + 55);
+    w.flow({ src: '10.0.1.10', dst: '52.216.8.9', at: T0 + 3 * HOUR });
+    const r = run(w);
+    expect(r.endpoints.map((e) => [e.sender, target(e), e.evidence.flows])).toEqual([
+      ['shop/Deployment/cart', 'cart-uploads.s3.amazonaws.com[52.216.8.9/32]:443/TCP', 1],
+    ]);
+  });
+
   it('narrows SNAT traffic with the pod CoreDNS saw asking, when the resolver only saw CoreDNS', () => {
     const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [
       checkout(),
