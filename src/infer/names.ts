@@ -26,12 +26,41 @@ export class Holders {
     }
   }
 
-  /** The pod lease holding `ip` at `t`, or null. */
+  /**
+   * The pod lease holding `ip` at `t`, or null. Two leases can both claim `t` when a pod's end was only noticed
+   * later (a snapshot diff closes at the next listing, a lingering object); the address is handed out only once
+   * freed, so the pod that started later holds it.
+   */
   leaseAt(ip: string, t: number): Lease | null {
+    let best: Lease | null = null;
     for (const l of this.#leases.get(ip) ?? []) {
-      if (l.start <= t && (l.end === null || l.end > t)) return l;
+      if (l.end !== null && l.end <= l.start) continue;
+      if (l.start <= t && (l.end === null || l.end > t) && (best === null || l.start > best.start)) best = l;
     }
-    return null;
+    return best;
+  }
+
+  /**
+   * Who held `ip` over [first, last]: one entry per holder in time order, with the part of the range it held
+   * (the later starter wins where two claim the same instant), or [] when no lease overlaps it.
+   */
+  holdersOver(ip: string, first: number, last: number): { lease: Lease; first: number; last: number }[] {
+    const list = this.#leases.get(ip);
+    if (list === undefined) return [];
+    const over = list
+      .filter(
+        (l) => (l.end === null || l.end > l.start) && l.start <= last && (l.end === null || l.end > first),
+      )
+      .sort((a, b) => a.start - b.start);
+    const out: { lease: Lease; first: number; last: number }[] = [];
+    for (let i = 0; i < over.length; i++) {
+      const l = over[i]!;
+      const next = over[i + 1];
+      const from = Math.max(first, l.start);
+      const to = Math.min(last, l.end ?? Infinity, next === undefined ? Infinity : next.start);
+      if (to >= from) out.push({ lease: l, first: from, last: to });
+    }
+    return out;
   }
 }
 
@@ -117,30 +146,37 @@ export class NameIndex {
     readonly grace: number,
   ) {
     for (const q of questions) {
-      const lease = holders.leaseAt(q.client, q.lastSeen);
       let list = this.#questions.get(q.name);
       if (list === undefined) this.#questions.set(q.name, (list = timeline()));
-      list.items.push({
-        name: q.name,
-        workload: lease === null ? null : workloadId(lease.workload),
-        pod: lease === null ? '' : `${lease.namespace}/${lease.podName}`,
-        node: lease !== null ? lease.node : (holders.nodeOf.get(q.client) ?? ''),
-        first: q.firstSeen,
-        last: q.lastSeen,
-      });
+      // A row sums one client's questions over a bucket: when the address changed hands in it, each holder asked
+      // over its own part only (the row cannot say which questions were whose).
+      for (const h of byHolder(holders, q.client, q.firstSeen, q.lastSeen)) {
+        const lease = h.lease;
+        list.items.push({
+          name: q.name,
+          workload: lease === null ? null : workloadId(lease.workload),
+          pod: lease === null ? '' : `${lease.namespace}/${lease.podName}`,
+          node: lease !== null ? lease.node : (holders.nodeOf.get(q.client) ?? ''),
+          first: h.first,
+          last: h.last,
+        });
+      }
       list.reach = Math.max(list.reach, q.lastSeen - q.firstSeen);
     }
     for (const list of this.#questions.values()) list.items.sort((a, b) => a.first - b.first);
     for (const a of answers) {
-      const lease = a.client === '' ? null : holders.leaseAt(a.client, a.lastSeen);
       let list = this.#byAddr.get(a.answer);
       if (list === undefined) this.#byAddr.set(a.answer, (list = timeline()));
-      list.items.push({
-        answer: a,
-        workload: lease === null ? null : workloadId(lease.workload),
-        pod: lease === null ? '' : `${lease.namespace}/${lease.podName}`,
-        node: lease !== null ? lease.node : (holders.nodeOf.get(a.client) ?? ''),
-      });
+      const split = a.client === '' ? [] : byHolder(holders, a.client, a.firstSeen, a.lastSeen);
+      for (const h of split.length === 0 ? [{ lease: null, first: a.firstSeen, last: a.lastSeen }] : split) {
+        const lease = h.lease;
+        list.items.push({
+          answer: split.length > 1 ? { ...a, firstSeen: h.first, lastSeen: h.last } : a,
+          workload: lease === null ? null : workloadId(lease.workload),
+          pod: lease === null ? '' : `${lease.namespace}/${lease.podName}`,
+          node: lease !== null ? lease.node : (holders.nodeOf.get(a.client) ?? ''),
+        });
+      }
       list.reach = Math.max(list.reach, a.lastSeen - a.firstSeen + (a.minTtl ?? 0));
       let addrs = this.#byName.get(a.name);
       if (addrs === undefined) this.#byName.set(a.name, (addrs = new Map()));
@@ -236,6 +272,21 @@ export class NameIndex {
     }
     return recent.length > 0 ? match(recent, 'dns-stale') : null;
   }
+}
+
+/**
+ * The holders of a DNS client address over a row's [first, last]: each with its part, when the address changed
+ * hands inside the row; else the one holding it at `last` (or none, the client is then a node or unknown).
+ */
+function byHolder(
+  holders: Holders,
+  client: string,
+  first: number,
+  last: number,
+): { lease: Lease | null; first: number; last: number }[] {
+  const over = holders.holdersOver(client, first, last);
+  if (over.length > 1 && new Set(over.map((h) => h.lease.podUid)).size > 1) return over;
+  return [{ lease: holders.leaseAt(client, last), first, last }];
 }
 
 function match(
