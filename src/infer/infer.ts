@@ -78,6 +78,11 @@ const OUTSIDE_VPC: ReadonlySet<string> = new Set(['internet', 'cloud-service']);
 const SENDER_RANK: SenderEvidence[] = ['exact', 'dns-client', 'consistent', 'candidate'];
 const NAME_RANK: NameEvidence[] = ['proxy', 'dns', 'none', 'dns-stale'];
 
+/** Who asked for a name, DNS servers replaced by the pods seen sending them queries ({@link Inference.#forwarded}). */
+interface Forwarded extends NameAskers {
+  readonly talked?: ReadonlySet<string>;
+}
+
 /** A raw destination before folding: a peer workload, a name, or an address. */
 type Raw =
   | { readonly kind: 'peer'; readonly workload: Workload }
@@ -214,8 +219,15 @@ class Inference {
   readonly #holders: Holders;
   readonly #names: NameIndex;
   readonly #published = new PrefixTable<PublishedPrefix>();
+  /**
+   * Pods' flows to DNS servers running as pods (port 53), by server address: who a forwarding CoreDNS pod asked
+   * the resolver for, when only the resolver's log names clients.
+   */
+  readonly #dnsTalkers = new Map<string, { workload: string; pod: string; first: number; last: number }[]>();
   /** Node-attributed edges, narrowed once every exact endpoint is known. */
   readonly #pending: { edge: InferenceEdge; raws: RawTarget[] }[] = [];
+  /** The longest span of any edge in {@link #dnsTalkers}. */
+  #talkerReach = 0;
   #edges = 0;
   #flows = 0;
   #unattributed = 0;
@@ -290,6 +302,16 @@ class Inference {
     this.#dataStart = Math.min(this.#dataStart, e.firstSeen);
     this.#dataEnd = Math.max(this.#dataEnd, e.lastSeen);
     const toPod = e.dstKind === 'workload' && e.dstClass === 'pod';
+    if (toPod && e.port === 53 && e.srcKind === 'workload' && e.dstAddr !== '') {
+      let talkers = this.#dnsTalkers.get(e.dstAddr);
+      if (talkers === undefined) this.#dnsTalkers.set(e.dstAddr, (talkers = []));
+      talkers.push({
+        workload: e.srcWorkloadId,
+        pod: e.srcPod === '' ? '' : `${e.srcNamespace}/${e.srcPod}`,
+        first: e.firstSeen,
+        last: e.lastSeen,
+      });
+    }
     if (toPod && e.srcKind !== 'workload' && e.srcAddr !== '')
       this.#inboundAcc(e, protocol).add(e, 'exact', 'none');
     switch (e.srcKind) {
@@ -417,6 +439,10 @@ class Inference {
    * through the node's address.
    */
   #narrow(): void {
+    for (const talkers of this.#dnsTalkers.values()) {
+      talkers.sort((a, b) => a.first - b.first);
+      for (const t of talkers) this.#talkerReach = Math.max(this.#talkerReach, t.last - t.first);
+    }
     const known = new Set<string>();
     for (const a of this.#accs.values()) known.add(`${a.senderId}\u0000${rawKey(a.raw)}`);
     for (const { edge: e, raws } of this.#pending) {
@@ -428,8 +454,8 @@ class Inference {
             .map((c) => c.workload),
         ),
       ].sort();
-      const askersOf = (r: RawTarget): NameAskers | undefined =>
-        r.raw.kind === 'name' ? r.match?.byName.get(r.raw.name) : (r.match ?? undefined);
+      const askersOf = (r: RawTarget): Forwarded | undefined =>
+        this.#forwarded(r.raw.kind === 'name' ? r.match?.byName.get(r.raw.name) : (r.match ?? undefined));
       // The VPC CNI translates only traffic leaving the VPC: a node address talking to a pod, a node or a
       // VPC-internal peer is the node itself (kubelet, host-network daemons), not one of its pods.
       if (e.srcKind === 'node' && !OUTSIDE_VPC.has(e.dstClass) && e.srcNode !== '') {
@@ -442,7 +468,10 @@ class Inference {
       for (const r of kept) {
         const own = askersOf(r);
         const askers = candidates.filter((w) => own?.askers.has(w) === true);
-        const consistent = candidates.filter((w) => known.has(`${w}\u0000${rawKey(r.raw)}`));
+        // Candidates that sent queries to the DNS server the resolver saw asking, when it forwarded for pods.
+        const talked = candidates.filter((w) => own?.talked?.has(w) === true);
+        const pool = talked.length > 0 ? talked : candidates;
+        const consistent = pool.filter((w) => known.has(`${w}\u0000${rawKey(r.raw)}`));
         let chosen: string[];
         let how: SenderEvidence;
         if (askers.length === 0 && r.match?.nodeAsked === true && e.srcNode !== '') {
@@ -451,7 +480,7 @@ class Inference {
         }
         if (askers.length > 0) [chosen, how] = [askers, 'dns-client'];
         else if (consistent.length > 0) [chosen, how] = [consistent, 'consistent'];
-        else [chosen, how] = [candidates, 'candidate'];
+        else [chosen, how] = [pool, 'candidate'];
         for (const w of chosen) {
           const id = this.#registerCandidate(w, e.srcCluster);
           const pods = how === 'dns-client' ? own?.askerPods.get(w) : undefined;
@@ -465,6 +494,38 @@ class Inference {
         }
       }
     }
+  }
+
+  /**
+   * The askers of a name without the DNS servers among them: a CoreDNS pod the resolver logged as the client
+   * forwarded for pods, and never consumes the answer itself. Without CoreDNS's own query log, the flows to it say
+   * which pods may have asked (`talkers`: every pod that sent it queries around the answer; with hourly edges, a
+   * weak hint that narrows the candidates, not a DNS client). Pods that share the server's node reach it without
+   * crossing an ENI and stay unseen.
+   */
+  #forwarded(who: NameAskers | undefined): Forwarded | undefined {
+    if (who === undefined || !who.clients.some((c) => this.#dnsTalkers.has(c.client))) return who;
+    const askers = new Set<string>();
+    const askerPods = new Map<string, Set<string>>();
+    const talked = new Set<string>();
+    for (const c of who.clients) {
+      const talkers = this.#dnsTalkers.get(c.client);
+      if (talkers === undefined) {
+        if (c.workload === null) continue;
+        askers.add(c.workload);
+        let pods = askerPods.get(c.workload);
+        if (pods === undefined) askerPods.set(c.workload, (pods = new Set()));
+        if (c.pod !== '') pods.add(c.pod);
+        continue;
+      }
+      // Sorted by first sighting in #narrow; each edge lies within one bucket, so none reaches back further.
+      for (let i = upTo(talkers, c.last) - 1; i >= 0; i--) {
+        const t = talkers[i]!;
+        if (t.first < c.first - this.opts.dnsGrace - this.#talkerReach) break;
+        if (t.last >= c.first - this.opts.dnsGrace) talked.add(t.workload);
+      }
+    }
+    return { askers, askerPods, clients: who.clients, talked };
   }
 
   /** Non-pod clients of a pod workload, by destination workload, client address, port and protocol. */
@@ -774,6 +835,18 @@ class Inference {
     const p = hits[0];
     return p === undefined ? null : { namespace: p.workload.namespace, selector: { 'k8s-app': 'kube-dns' } };
   }
+}
+
+/** Index one past the last talker first seen at or before `t` (talkers sorted by first sighting). */
+function upTo(talkers: readonly { first: number }[], t: number): number {
+  let lo = 0;
+  let hi = talkers.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (talkers[mid]!.first <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function workloadKey(w: Workload): string {

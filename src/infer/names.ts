@@ -78,6 +78,20 @@ interface Asked {
 export interface NameAskers {
   readonly askers: ReadonlySet<string>;
   readonly askerPods: ReadonlyMap<string, ReadonlySet<string>>;
+  /**
+   * The resolver log's clients the askers came from, when no cluster DNS log named the pods: one may be a DNS
+   * server forwarding for pods (CoreDNS to Route 53), which only the flows to it can tell apart.
+   */
+  readonly clients: readonly AnswerClient[];
+}
+
+/** One resolver-log client of an answer, resolved to its pod when it is one. */
+export interface AnswerClient {
+  readonly client: string;
+  readonly workload: string | null;
+  readonly pod: string;
+  readonly first: number;
+  readonly last: number;
 }
 
 export interface NameMatch extends NameAskers {
@@ -302,9 +316,9 @@ function match(
     const asked = questions.filter((q) => q.name === name);
     // A resolver forwarding for pods (CoreDNS to Route 53) is the answers' client but not their consumer: when the
     // cluster DNS logged who asked, those are the askers.
-    const from: readonly { workload: string | null; pod: string }[] = asked.some((q) => q.workload !== null)
-      ? asked
-      : hit.filter((x) => x.answer.name === name);
+    const fromQuestions = asked.some((q) => q.workload !== null);
+    const answered = fromQuestions ? [] : hit.filter((x) => x.answer.name === name);
+    const from: readonly { workload: string | null; pod: string }[] = fromQuestions ? asked : answered;
     const mine = new Set<string>();
     const minePods = new Map<string, Set<string>>();
     for (const x of from) {
@@ -317,8 +331,16 @@ function match(
         if (x.pod !== '') pods.add(x.pod);
       }
     }
-    byName.set(name, { askers: mine, askerPods: minePods });
+    const clients = answered.map((x) => ({
+      client: x.answer.client,
+      workload: x.workload,
+      pod: x.pod,
+      first: x.answer.firstSeen,
+      last: x.answer.lastSeen,
+    }));
+    byName.set(name, { askers: mine, askerPods: minePods, clients });
   }
   const nodeAsked = askers.size === 0 && hit.some((x) => x.workload === null && x.node !== '');
-  return { names, evidence, askers, askerPods, byName, nodeAsked };
+  const clients = [...byName.values()].flatMap((b) => b.clients);
+  return { names, evidence, askers, askerPods, clients, byName, nodeAsked };
 }

@@ -288,19 +288,17 @@ describe('inference from edges, leases and DNS answers', () => {
   it('drops the names of a shared address that no candidate asked for', () => {
     // Another node's pod asked for the second name, and both answers are hours old (no live answer prefers the
     // node's): the SNAT'd flow from node-a went to cart's name only.
-    const w = new World()
-      .node('node-a', '10.0.1.10', T0 - DAY)
-      .pods(T0 - DAY, [
-        { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
-        {
-          uid: 'report-1',
-          namespace: 'shop',
-          workload: 'report',
-          ip: '10.244.7.7',
-          node: 'node-b',
-          start: T0 - DAY,
-        },
-      ]);
+    const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [
+      { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
+      {
+        uid: 'report-1',
+        namespace: 'shop',
+        workload: 'report',
+        ip: '10.244.7.7',
+        node: 'node-b',
+        start: T0 - DAY,
+      },
+    ]);
     w.dns('10.244.2.9', 'cart-uploads.s3.amazonaws.com', ['52.216.8.9'], T0 + 50);
     w.dns('10.244.7.7', 'report-archive.s3.amazonaws.com', ['52.216.8.9'], T0 + 55);
     w.flow({ src: '10.0.1.10', dst: '52.216.8.9', at: T0 + 3 * HOUR });
@@ -328,6 +326,36 @@ describe('inference from edges, leases and DNS answers', () => {
     const r = run(w);
     expect(r.endpoints.map((e) => [e.sender, target(e), e.evidence.sender])).toEqual([
       ['shop/Deployment/cart', 'api.github.com[140.82.112.3/32]:443/TCP', 'dns-client'],
+    ]);
+  });
+
+  it('never credits CoreDNS with a name it forwarded: the candidates that sent it queries just before are', () => {
+    // No CoreDNS query log: Route 53 names coredns-2 as the client. cart's query to coredns-2 crossed ENIs and
+    // is in the flow log; coredns-1 runs on node-a, so it is a candidate of the SNAT'd flow, but it only serves.
+    // Hourly flow edges say who talked to CoreDNS, not who asked for this name: cart stays a low-confidence
+    // candidate (checkout, which sent no query, is left out).
+    const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [
+      checkout(),
+      { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
+      { uid: 'coredns-1', namespace: 'kube-system', workload: 'coredns', ip: '10.244.0.2', start: T0 - DAY },
+      {
+        uid: 'coredns-2',
+        namespace: 'kube-system',
+        workload: 'coredns',
+        ip: '10.244.9.2',
+        node: 'node-b',
+        start: T0 - DAY,
+      },
+    ]);
+    w.flow({ src: '10.244.2.9', dst: '10.244.9.2', port: 53, protocol: 17, at: T0 + 49 });
+    w.dns('10.244.9.2', 'api.github.com', ['140.82.112.3'], T0 + 50);
+    w.flow({ src: '10.0.1.10', dst: '140.82.112.3', at: T0 + 60 });
+    const r = run(w);
+    expect(
+      r.endpoints.filter((e) => e.port === 443).map((e) => [e.sender, target(e), e.evidence.sender]),
+    ).toEqual([
+      ['node/node-a', 'api.github.com[140.82.112.3/32]:443/TCP', 'candidate'],
+      ['shop/Deployment/cart', 'api.github.com[140.82.112.3/32]:443/TCP', 'candidate'],
     ]);
   });
 
