@@ -40,7 +40,7 @@ import {
 } from '../store/infer-query.js';
 import { foldAddresses, type PublishedPrefix } from './fold-addresses.js';
 import { foldNames } from './fold-names.js';
-import { Holders, NameIndex, type NameAskers, type NameMatch } from './names.js';
+import { Holders, NameIndex, type AnswerClient, type NameAskers, type NameMatch } from './names.js';
 import { hostSender, workloadProfiles, workloadSender, type WorkloadProfile } from './senders.js';
 import { highEntropyLabel, suspicionsOf } from './suspicion.js';
 
@@ -81,6 +81,10 @@ const NAME_RANK: NameEvidence[] = ['proxy', 'dns', 'none', 'dns-stale'];
 /** Who asked for a name, DNS servers replaced by the pods seen sending them queries ({@link Inference.#forwarded}). */
 interface Forwarded extends NameAskers {
   readonly talked?: ReadonlySet<string>;
+  /** Nodes the forwarding DNS servers ran on: their own node's pods reach them unseen by flow logs. */
+  readonly forwarderNodes?: ReadonlySet<string>;
+  /** The forwarding DNS servers' workloads: never the consumers of what they forwarded. */
+  readonly forwarders?: ReadonlySet<string>;
 }
 
 /** A raw destination before folding: a peer workload, a name, or an address. */
@@ -224,6 +228,8 @@ class Inference {
    * the resolver for, when only the resolver's log names clients.
    */
   readonly #dnsTalkers = new Map<string, { workload: string; pod: string; first: number; last: number }[]>();
+  /** Workloads seen serving DNS to pods (and the cluster DNS by its label): forwarders, not consumers. */
+  readonly #dnsServers = new Set<string>();
   /** Node-attributed edges, narrowed once every exact endpoint is known. */
   readonly #pending: { edge: InferenceEdge; raws: RawTarget[] }[] = [];
   /** The longest span of any edge in {@link #dnsTalkers}. */
@@ -303,6 +309,7 @@ class Inference {
     this.#dataEnd = Math.max(this.#dataEnd, e.lastSeen);
     const toPod = e.dstKind === 'workload' && e.dstClass === 'pod';
     if (toPod && e.port === 53 && e.srcKind === 'workload' && e.dstAddr !== '') {
+      this.#dnsServers.add(e.dstName);
       let talkers = this.#dnsTalkers.get(e.dstAddr);
       if (talkers === undefined) this.#dnsTalkers.set(e.dstAddr, (talkers = []));
       talkers.push({
@@ -439,6 +446,10 @@ class Inference {
    * through the node's address.
    */
   #narrow(): void {
+    const dns = this.#kubeDns();
+    for (const p of this.#profiles.values())
+      if (dns !== null && p.workload.namespace === dns.namespace && p.selector['k8s-app'] === 'kube-dns')
+        this.#dnsServers.add(workloadKey(p.workload));
     for (const talkers of this.#dnsTalkers.values()) {
       talkers.sort((a, b) => a.first - b.first);
       for (const t of talkers) this.#talkerReach = Math.max(this.#talkerReach, t.last - t.first);
@@ -468,9 +479,12 @@ class Inference {
       for (const r of kept) {
         const own = askersOf(r);
         const askers = candidates.filter((w) => own?.askers.has(w) === true);
-        // Candidates that sent queries to the DNS server the resolver saw asking, when it forwarded for pods.
-        const talked = candidates.filter((w) => own?.talked?.has(w) === true);
-        const pool = talked.length > 0 ? talked : candidates;
+        // Candidates that sent queries to the DNS server the resolver saw asking, when it forwarded for pods; a
+        // server on the flow's own node hides its neighbours' queries, so it narrows nothing.
+        const hidden = own?.forwarderNodes?.has(e.srcNode) === true || e.srcNode === '';
+        const talked = hidden ? [] : candidates.filter((w) => own?.talked?.has(w) === true);
+        const served = candidates.filter((w) => own?.forwarders?.has(w) !== true);
+        const pool = talked.length > 0 ? talked : served;
         const consistent = pool.filter((w) => known.has(`${w}\u0000${rawKey(r.raw)}`));
         let chosen: string[];
         let how: SenderEvidence;
@@ -481,12 +495,7 @@ class Inference {
         if (askers.length > 0) [chosen, how] = [askers, 'dns-client'];
         else if (consistent.length > 0) [chosen, how] = [consistent, 'consistent'];
         else [chosen, how] = [pool, 'candidate'];
-        for (const w of chosen) {
-          const id = this.#registerCandidate(w, e.srcCluster);
-          const pods = how === 'dns-client' ? own?.askerPods.get(w) : undefined;
-          const share = 1 / (chosen.length * kept.length);
-          if (id !== null) this.#acc(id, r, e, protocol).add(e, how, r.name, share, pods);
-        }
+        this.#credit(e, r, protocol, chosen, how, 1 / kept.length, own?.askerPods);
         if (how === 'candidate' && e.srcNode !== '') {
           // Nobody could be named: the node's own rule set (security groups) needs it too, as unexplained.
           this.#nodeAcc(e, r, protocol).add(e, 'candidate', r.name);
@@ -496,21 +505,41 @@ class Inference {
     }
   }
 
+  /** Credits `share` of a narrowed edge's flows to `chosen`, split evenly. */
+  #credit(
+    e: InferenceEdge,
+    r: RawTarget,
+    protocol: RuleProtocol,
+    chosen: readonly string[],
+    how: SenderEvidence,
+    share: number,
+    askerPods?: ReadonlyMap<string, ReadonlySet<string>>,
+  ): void {
+    for (const w of chosen) {
+      const id = this.#registerCandidate(w, e.srcCluster);
+      const pods = how === 'dns-client' ? askerPods?.get(w) : undefined;
+      if (id !== null) this.#acc(id, r, e, protocol).add(e, how, r.name, share / chosen.length, pods);
+    }
+  }
+
   /**
    * The askers of a name without the DNS servers among them: a CoreDNS pod the resolver logged as the client
    * forwarded for pods, and never consumes the answer itself. Without CoreDNS's own query log, the flows to it say
    * which pods may have asked (`talkers`: every pod that sent it queries around the answer; with hourly edges, a
    * weak hint that narrows the candidates, not a DNS client). Pods that share the server's node reach it without
-   * crossing an ENI and stay unseen.
+   * crossing an ENI and stay unseen, so a server on the flow's node narrows nothing. A DNS server is a workload
+   * seen receiving port 53 from pods, or the cluster DNS by its `k8s-app: kube-dns` label.
    */
   #forwarded(who: NameAskers | undefined): Forwarded | undefined {
-    if (who === undefined || !who.clients.some((c) => this.#dnsTalkers.has(c.client))) return who;
+    const serves = (c: AnswerClient): boolean => c.workload !== null && this.#dnsServers.has(c.workload);
+    if (who === undefined || !who.clients.some(serves)) return who;
     const askers = new Set<string>();
     const askerPods = new Map<string, Set<string>>();
     const talked = new Set<string>();
+    const forwarderNodes = new Set<string>();
+    const forwarders = new Set<string>();
     for (const c of who.clients) {
-      const talkers = this.#dnsTalkers.get(c.client);
-      if (talkers === undefined) {
+      if (!serves(c)) {
         if (c.workload === null) continue;
         askers.add(c.workload);
         let pods = askerPods.get(c.workload);
@@ -518,6 +547,9 @@ class Inference {
         if (c.pod !== '') pods.add(c.pod);
         continue;
       }
+      forwarderNodes.add(c.node);
+      forwarders.add(c.workload!);
+      const talkers = this.#dnsTalkers.get(c.client) ?? [];
       // Sorted by first sighting in #narrow; each edge lies within one bucket, so none reaches back further.
       for (let i = upTo(talkers, c.last) - 1; i >= 0; i--) {
         const t = talkers[i]!;
@@ -525,7 +557,7 @@ class Inference {
         if (t.last >= c.first - this.opts.dnsGrace) talked.add(t.workload);
       }
     }
-    return { askers, askerPods, clients: who.clients, talked };
+    return { askers, askerPods, clients: who.clients, talked, forwarderNodes, forwarders };
   }
 
   /** Non-pod clients of a pod workload, by destination workload, client address, port and protocol. */

@@ -90,6 +90,8 @@ export interface AnswerClient {
   readonly client: string;
   readonly workload: string | null;
   readonly pod: string;
+  /** The node the client ran on ('' unknown). */
+  readonly node: string;
   readonly first: number;
   readonly last: number;
 }
@@ -335,6 +337,7 @@ function match(
       client: x.answer.client,
       workload: x.workload,
       pod: x.pod,
+      node: x.node,
       first: x.answer.firstSeen,
       last: x.answer.lastSeen,
     }));

@@ -359,6 +359,34 @@ describe('inference from edges, leases and DNS answers', () => {
     ]);
   });
 
+  it("keeps every candidate when a CoreDNS pod on the flow's own node answered too: its neighbours ask it unseen", () => {
+    // Both CoreDNS pods got the answer. cart's query to coredns-2 (node-b) is in the flow log; checkout asked
+    // coredns-1 on its own node, which no flow log shows: cart alone must not take the flow.
+    const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [
+      checkout(),
+      { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
+      { uid: 'coredns-1', namespace: 'kube-system', workload: 'coredns', ip: '10.244.0.2', start: T0 - DAY },
+      {
+        uid: 'coredns-2',
+        namespace: 'kube-system',
+        workload: 'coredns',
+        ip: '10.244.9.2',
+        node: 'node-b',
+        start: T0 - DAY,
+      },
+    ]);
+    w.flow({ src: '10.244.2.9', dst: '10.244.9.2', port: 53, protocol: 17, at: T0 + 49 });
+    w.dns('10.244.9.2', 'api.github.com', ['140.82.112.3'], T0 + 50);
+    w.dns('10.244.0.2', 'api.github.com', ['140.82.112.3'], T0 + 52);
+    w.flow({ src: '10.0.1.10', dst: '140.82.112.3', at: T0 + 60 });
+    const r = run(w);
+    expect(r.endpoints.filter((e) => e.port === 443).map((e) => [e.sender, e.evidence.sender])).toEqual([
+      ['node/node-a', 'candidate'],
+      ['shop/Deployment/cart', 'candidate'],
+      ['shop/Deployment/checkout', 'candidate'],
+    ]);
+  });
+
   it('spreads SNAT traffic nobody can narrow over every candidate and the node, at low confidence', () => {
     const w = new World()
       .node('node-a', '10.0.1.10', T0 - DAY)
