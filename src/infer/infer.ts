@@ -478,7 +478,12 @@ class Inference {
       const kept = asked.length > 0 && asked.length < raws.length ? asked : raws;
       for (const r of kept) {
         const own = askersOf(r);
-        const askers = candidates.filter((w) => own?.askers.has(w) === true);
+        let askers = candidates.filter((w) => own?.askers.has(w) === true);
+        if (askers.length === 0 && r.raw.kind === 'name') {
+          // No candidate asked while the answer was live, but one may have asked earlier and cached the address.
+          const earlier = r.match?.earlier?.get(r.raw.name);
+          askers = candidates.filter((w) => earlier?.has(w) === true && !this.#dnsServers.has(w));
+        }
         // Candidates that sent queries to the DNS server the resolver saw asking, when it forwarded for pods; a
         // server on the flow's own node hides its neighbours' queries, so it narrows nothing.
         const hidden = own?.forwarderNodes?.has(e.srcNode) === true || e.srcNode === '';

@@ -107,6 +107,11 @@ export interface NameMatch extends NameAskers {
   readonly byName: ReadonlyMap<string, NameAskers>;
   /** A node's own address asked (kubelet, a host daemon): the node's own traffic, not a pod's. */
   readonly nodeAsked: boolean;
+  /**
+   * Per name, the workloads that got the address for it over the last day: a pod that cached its answer past the
+   * TTL connects long after asking, while others' live answers name the address meanwhile.
+   */
+  readonly earlier?: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 /** A client that asked for a name over [first, last], resolved to its pod's workload and node. */
@@ -275,19 +280,31 @@ export class NameIndex {
       const i = upTo(mine, (x) => x.answer.firstSeen, last) - 1;
       if (i >= 0) return match([mine[i]!], 'dns-stale');
     }
-    const nodeLive = live.filter(
-      (x) => node !== '' && (x.node === node || askedNear(x).some((q) => q.node === node)),
-    );
-    if (nodeLive.length > 0) return match(nodeLive, 'dns', nodeLive.flatMap(askedNear));
-    if (live.length > 0) return match(live, 'dns', live.flatMap(askedNear));
     const recent: Asked[] = [];
     for (let i = end - 1; i >= 0; i--) {
       const x = list.items[i]!;
       if (x.answer.firstSeen + list.reach < first - DNS_NAME_REACH) break;
       if (x.answer.lastSeen >= first - DNS_NAME_REACH) recent.push(x);
     }
+    const nodeLive = live.filter(
+      (x) => node !== '' && (x.node === node || askedNear(x).some((q) => q.node === node)),
+    );
+    if (nodeLive.length > 0) return withEarlier(match(nodeLive, 'dns', nodeLive.flatMap(askedNear)), recent);
+    if (live.length > 0) return withEarlier(match(live, 'dns', live.flatMap(askedNear)), recent);
     return recent.length > 0 ? match(recent, 'dns-stale') : null;
   }
+}
+
+/** `m` with the workloads that got its names' address from `recent` answers (see {@link NameMatch.earlier}). */
+function withEarlier(m: NameMatch, recent: readonly Asked[]): NameMatch {
+  const earlier = new Map<string, Set<string>>();
+  for (const x of recent) {
+    if (x.workload === null || !m.names.includes(x.answer.name)) continue;
+    let ws = earlier.get(x.answer.name);
+    if (ws === undefined) earlier.set(x.answer.name, (ws = new Set()));
+    ws.add(x.workload);
+  }
+  return { ...m, earlier };
 }
 
 /**

@@ -387,6 +387,29 @@ describe('inference from edges, leases and DNS answers', () => {
     ]);
   });
 
+  it('narrows SNAT traffic to the candidate that asked before and cached the answer, while another pod asked lately', () => {
+    // cart asked at +50 and kept the address; mail, on another node, asked at +3000. The flow at +3100 is cart's.
+    const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [
+      checkout(),
+      { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
+      {
+        uid: 'mail-1',
+        namespace: 'shop',
+        workload: 'mail',
+        ip: '10.244.7.7',
+        node: 'node-b',
+        start: T0 - DAY,
+      },
+    ]);
+    w.dns('10.244.2.9', 'api.github.com', ['140.82.112.3'], T0 + 50);
+    w.dns('10.244.7.7', 'api.github.com', ['140.82.112.3'], T0 + 3000);
+    w.flow({ src: '10.0.1.10', dst: '140.82.112.3', at: T0 + 3100 });
+    const r = run(w);
+    expect(r.endpoints.map((e) => [e.sender, target(e), e.evidence.sender])).toEqual([
+      ['shop/Deployment/cart', 'api.github.com[140.82.112.3/32]:443/TCP', 'dns-client'],
+    ]);
+  });
+
   it('spreads SNAT traffic nobody can narrow over every candidate and the node, at low confidence', () => {
     const w = new World()
       .node('node-a', '10.0.1.10', T0 - DAY)
