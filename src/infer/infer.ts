@@ -481,8 +481,13 @@ class Inference {
         let askers = candidates.filter((w) => own?.askers.has(w) === true);
         if (askers.length === 0 && r.raw.kind === 'name') {
           // No candidate asked while the answer was live, but one may have asked earlier and cached the address.
-          const earlier = r.match?.earlier?.get(r.raw.name);
-          askers = candidates.filter((w) => earlier?.has(w) === true && !this.#dnsServers.has(w));
+          const name = r.raw.name;
+          const earlier = r.match?.earlier?.get(name);
+          askers = candidates.filter(
+            (w) =>
+              !this.#dnsServers.has(w) &&
+              (earlier?.has(w) === true || this.#names.askedEarlier(name, w, e.firstSeen)),
+          );
         }
         // Candidates that sent queries to the DNS server the resolver saw asking, when it forwarded for pods; a
         // server on the flow's own node hides its neighbours' queries, so it narrows nothing.

@@ -157,6 +157,8 @@ export class NameIndex {
   readonly #byAddr = new Map<string, Timeline<Asked>>();
   readonly #byName = new Map<string, Map<string, Set<number>>>();
   readonly #questions = new Map<string, Timeline<Question>>();
+  /** Per name, each asking workload's question times (CoreDNS log), sorted: who asked before caching. */
+  readonly #askedBy = new Map<string, Map<string, number[]>>();
   /** Per address, each asking workload's own answers in time order (the stale lookup). */
   readonly #byAddrAndWorkload = new Map<string, Map<string, Asked[]>>();
 
@@ -184,7 +186,18 @@ export class NameIndex {
       }
       list.reach = Math.max(list.reach, q.lastSeen - q.firstSeen);
     }
-    for (const list of this.#questions.values()) list.items.sort((a, b) => a.first - b.first);
+    for (const [name, list] of this.#questions) {
+      list.items.sort((a, b) => a.first - b.first);
+      const by = new Map<string, number[]>();
+      for (const q of list.items) {
+        if (q.workload === null) continue;
+        const times = by.get(q.workload);
+        if (times === undefined) by.set(q.workload, [q.last]);
+        else times.push(q.last);
+      }
+      for (const times of by.values()) times.sort((a, b) => a - b);
+      this.#askedBy.set(name, by);
+    }
     for (const a of answers) {
       let list = this.#byAddr.get(a.answer);
       if (list === undefined) this.#byAddr.set(a.answer, (list = timeline()));
@@ -226,6 +239,17 @@ export class NameIndex {
   /** Every address `name` was answered with, and the buckets it was answered in. */
   addressesOf(name: string): ReadonlyMap<string, ReadonlySet<number>> {
     return this.#byName.get(name) ?? new Map();
+  }
+
+  /**
+   * Did `workload` ask the cluster DNS for `name` (a CoreDNS log line) within the day before `t`? A pod that
+   * cached the answer past its TTL connects long after asking.
+   */
+  askedEarlier(name: string, workload: string, t: number): boolean {
+    const times = this.#askedBy.get(name)?.get(workload);
+    if (times === undefined) return false;
+    const i = upTo(times, (x) => x, t) - 1;
+    return i >= 0 && times[i]! >= t - DNS_NAME_REACH;
   }
 
   /** Who asked for the name of answer `x` so that its answer was still live over [first, last]. */

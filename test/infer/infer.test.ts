@@ -410,6 +410,39 @@ describe('inference from edges, leases and DNS answers', () => {
     ]);
   });
 
+  it('narrows SNAT traffic to the candidate CoreDNS saw asking earlier in the day, when it cached the answer', () => {
+    // Route 53 sees only coredns; CoreDNS's log names cart at +50 and mail (another node) at +3000.
+    const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [
+      checkout(),
+      { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
+      {
+        uid: 'mail-1',
+        namespace: 'shop',
+        workload: 'mail',
+        ip: '10.244.7.7',
+        node: 'node-b',
+        start: T0 - DAY,
+      },
+      {
+        uid: 'coredns-2',
+        namespace: 'kube-system',
+        workload: 'coredns',
+        ip: '10.244.9.2',
+        node: 'node-b',
+        start: T0 - DAY,
+      },
+    ]);
+    w.ask('10.244.2.9', 'api.github.com', T0 + 50);
+    w.dns('10.244.9.2', 'api.github.com', ['140.82.112.3'], T0 + 51);
+    w.ask('10.244.7.7', 'api.github.com', T0 + 3000);
+    w.dns('10.244.9.2', 'api.github.com', ['140.82.112.3'], T0 + 3001);
+    w.flow({ src: '10.0.1.10', dst: '140.82.112.3', at: T0 + 3100 });
+    const r = run(w);
+    expect(r.endpoints.map((e) => [e.sender, target(e), e.evidence.sender])).toEqual([
+      ['shop/Deployment/cart', 'api.github.com[140.82.112.3/32]:443/TCP', 'dns-client'],
+    ]);
+  });
+
   it('spreads SNAT traffic nobody can narrow over every candidate and the node, at low confidence', () => {
     const w = new World()
       .node('node-a', '10.0.1.10', T0 - DAY)
