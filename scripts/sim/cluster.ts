@@ -68,6 +68,11 @@ export interface SimOptions {
   /** The planted endpoint's port; null: an unusual one (4444 for the raw IP, 8444 for the name). */
   readonly plantedPort: number | null;
   readonly dnsClient: 'pod' | 'coredns';
+  /**
+   * CoreDNS runs the `log` plugin, so its query log names the asking pods. EKS's default Corefile has no `log`:
+   * without it (and with `dnsClient: 'coredns'`), only the flows to the CoreDNS pods tell who asked.
+   */
+  readonly corednsLog: boolean;
   /** Window start, epoch seconds (a UTC midnight). */
   readonly start: number;
   /**
@@ -76,6 +81,32 @@ export interface SimOptions {
    */
   readonly cdnCidrs: readonly [string, string];
   readonly s3Cidrs: readonly string[];
+  /**
+   * What ip-ranges.json publishes for the CDN, in place of `cdnCidrs` (null: the same): a wider prefix of which the
+   * names draw from a small block only (CloudFront publishes /10s to /20s; one distribution's edges sit in a few).
+   */
+  readonly cdnPublished: readonly string[] | null;
+  /**
+   * Pods cache DNS answers (an application or glibc-less resolver cache): a connection within the cache time of
+   * the pod's last lookup of a name reuses its address and sends no query. null: no cache; 0: each answer's TTL
+   * (CloudFront 60 s, S3 5 s, SaaS 300 s, RDS 5 s); else that many seconds for every name (the JVM keeps 30 s).
+   */
+  readonly dnsCache: number | null;
+  /**
+   * The flow-log aggregation interval, seconds (60 or 600, `max-aggregation-interval`): a TCP connection's record
+   * spans up to that long (a keep-alive connection), so a record's first/last seen cover more of a pod's life.
+   */
+  readonly flowInterval: number;
+  /**
+   * `ttlSecondsAfterFinished` of the CronJob's Jobs: the Job and its pod are deleted that long after finishing, so
+   * a snapshot taken later never lists them (null: kept by `successfulJobsHistoryLimit`, listed for days).
+   */
+  readonly jobTtl: number | null;
+  /**
+   * A watch saw the Job pods the snapshots miss: each is written as a single object (`kubectl get pod x -o json`,
+   * what a watch event carries) when it started running and when it finished, imported between the snapshots.
+   */
+  readonly jobWatch: boolean;
 }
 
 export const DEFAULT_SIM_OPTIONS: SimOptions = Object.freeze({
@@ -91,9 +122,15 @@ export const DEFAULT_SIM_OPTIONS: SimOptions = Object.freeze({
   planted: 'raw-ip',
   plantedPort: null,
   dnsClient: 'pod',
+  corednsLog: true,
   start: Date.UTC(2026, 2, 2) / 1000,
   cdnCidrs: ['205.251.192.0/19', '54.239.128.0/18'] as const,
   s3Cidrs: ['52.218.0.0/17', '3.5.64.0/21'],
+  cdnPublished: null,
+  dnsCache: null,
+  flowInterval: 60,
+  jobTtl: null,
+  jobWatch: false,
 });
 
 /** Which file goes to which collector; k8s snapshots in the order they must be imported. */
@@ -136,6 +173,8 @@ const PROXIED: Readonly<Record<string, string>> = {
   'api.paypal.com': '151.101.1.35',
   'hooks.slack.com': '34.227.223.7',
 };
+/** The TTLs the names are answered with (CloudFront, S3 and RDS endpoints, SaaS APIs), for `dnsCache: 0`. */
+const TTL: Partial<Record<TruthEndpoint['kind'], number>> = { cdn: 60, s3: 5, saas: 300, vpc: 5 };
 const PLANTED_IP = '185.243.115.84';
 const PLANTED_NAME = 'qx7v2m9k4p8z3w6t1n5b.cdn-sync.net';
 
@@ -241,6 +280,8 @@ interface SimJob {
   readonly workload: WorkloadDef;
   readonly scheduled: number;
   readonly finished: number;
+  /** Deleted by the TTL-after-finished controller (Infinity: kept by the history limit). */
+  readonly deleted: number;
 }
 
 const NAMESPACE_CREATED = Date.UTC(2026, 0, 5) / 1000;
@@ -592,6 +633,7 @@ class Cluster {
           workload: w,
           scheduled,
           finished: scheduled + 2 + 300,
+          deleted: this.opts.jobTtl === null ? Infinity : scheduled + 2 + 300 + this.opts.jobTtl,
         };
         this.jobs.push(job);
         const node = this.nodes[Math.floor(this.rnd() * this.nodes.length)]!;
@@ -685,6 +727,8 @@ class Traffic {
   readonly windowEnd: number;
   readonly end: number;
   readonly #coredns: WorkloadDef;
+  /** Per pod, per name: the address a cached answer gave and until when it is kept (`dnsCache`). */
+  readonly #cache = new Map<SimPod, Map<string, { ip: string; until: number }>>();
 
   constructor(
     readonly c: Cluster,
@@ -722,7 +766,12 @@ class Traffic {
     const sport = this.#ephemeral();
     const proto = protocol === 'TCP' ? 6 : 17;
     const start = Math.floor(t);
-    const end = start + 1 + Math.floor(this.rnd() * 58);
+    // A connection's record spans up to the aggregation interval (TCP keep-alive); never past its pod's end.
+    const span = protocol === 'TCP' ? Math.max(60, this.c.opts.flowInterval) - 2 : 58;
+    const end = Math.max(
+      start + 1,
+      Math.min(start + 1 + Math.floor(this.rnd() * span), Math.floor(pod.end) - 1),
+    );
     const pk = 2 + Math.floor(this.rnd() * 20);
     const rpk = pk + Math.floor(this.rnd() * 10);
     const flags = protocol === 'TCP' ? [3, 19] : [0, 0];
@@ -877,6 +926,21 @@ class Traffic {
     }
   }
 
+  /** The address `pod` connects to for `e` at `t`: from its DNS cache (no query), else from a lookup. */
+  #cachedOrLookup(pod: SimPod, e: TruthEndpoint, t: number): string {
+    const keep = this.c.opts.dnsCache;
+    let mine = keep === null ? undefined : this.#cache.get(pod);
+    const hit = mine?.get(e.name!);
+    if (hit !== undefined && t < hit.until) return hit.ip;
+    const { answers, ip } = this.#resolve(e, t);
+    this.#lookup(pod, e.name!, t, answers);
+    if (keep !== null) {
+      if (mine === undefined) this.#cache.set(pod, (mine = new Map()));
+      mine.set(e.name!, { ip, until: t + (keep > 0 ? keep : TTL[e.kind]!) });
+    }
+    return ip;
+  }
+
   /** One connection of `pod` to `use`'s endpoint at `t`. */
   connect(pod: SimPod, e: TruthEndpoint, t: number): void {
     switch (e.kind) {
@@ -951,8 +1015,7 @@ class Traffic {
         return;
       }
       default: {
-        const { answers, ip } = this.#resolve(e, t);
-        this.#lookup(pod, e.name!, t, answers);
+        const ip = this.#cachedOrLookup(pod, e, t);
         this.#record(pod, t, {
           dstIp: ip,
           dstName: e.name,
@@ -1146,10 +1209,10 @@ function snapshot(c: Cluster, at: number): object {
       });
     });
   }
-  // Jobs kept by successfulJobsHistoryLimit: 3, with their pods.
+  // Jobs kept by successfulJobsHistoryLimit: 3 (and not yet deleted by their TTL), with their pods.
   const jobs: SimJob[] = [];
   for (const w of c.workloads)
-    jobs.push(...c.jobs.filter((j) => j.workload === w && j.scheduled <= at).slice(-3));
+    jobs.push(...c.jobs.filter((j) => j.workload === w && j.scheduled <= at && j.deleted > at).slice(-3));
   for (const j of jobs) {
     const t = j.workload.truth;
     const done = j.finished <= at;
@@ -1176,73 +1239,83 @@ function snapshot(c: Cluster, at: number): object {
     const isJobPod = p.job !== null;
     if (p.created > at) continue;
     if (isJobPod ? !jobs.includes(p.job!) : p.end <= at) continue;
-    const finished = isJobPod && p.job!.finished <= at;
-    const container = p.workload.truth.name;
-    items.push({
-      apiVersion: 'v1',
-      kind: 'Pod',
-      metadata: meta(p.name, p.workload.truth.namespace, p.uid, p.created, {
-        labels: p.labels,
-        ownerReferences: [
-          {
-            apiVersion: isJobPod ? 'batch/v1' : 'apps/v1',
-            kind: p.owner.kind,
-            name: p.owner.name,
-            uid: p.owner.uid,
-            controller: true,
-            blockOwnerDeletion: true,
-          },
-        ],
-      }),
-      spec: {
-        nodeName: p.node.name,
-        dnsPolicy: 'ClusterFirst',
-        restartPolicy: isJobPod ? 'OnFailure' : 'Always',
-        containers: [
-          {
-            name: container,
-            image: `123456789012.dkr.ecr.${REGION}.amazonaws.com/${container}:1.4.2`,
-            ports: p.workload.containerPorts.map((cp) => ({
-              name: cp.name,
-              containerPort: cp.port,
-              protocol: cp.protocol,
-            })),
-          },
-        ],
-      },
-      status: {
-        phase: finished ? 'Succeeded' : 'Running',
-        hostIP: p.node.ip,
-        podIP: p.ip,
-        podIPs: [{ ip: p.ip }],
-        startTime: rfc3339(p.start),
-        containerStatuses: [
-          {
-            name: container,
-            ready: !finished,
-            restartCount: 0,
-            state: finished
-              ? {
-                  terminated: {
-                    exitCode: 0,
-                    reason: 'Completed',
-                    startedAt: rfc3339(p.start),
-                    finishedAt: rfc3339(p.job!.finished),
-                  },
-                }
-              : { running: { startedAt: rfc3339(p.start) } },
-          },
-        ],
-      },
-    });
+    items.push(podItem(p, at));
   }
   return { apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: '' }, items };
+}
+
+/** A Pod object as the API shows it at `at` (in a listing, or alone as a watch event carries it). */
+function podItem(p: SimPod, at: number): object {
+  const isJobPod = p.job !== null;
+  const finished = isJobPod && p.job!.finished <= at;
+  const container = p.workload.truth.name;
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: meta(p.name, p.workload.truth.namespace, p.uid, p.created, {
+      labels: p.labels,
+      ownerReferences: [
+        {
+          apiVersion: isJobPod ? 'batch/v1' : 'apps/v1',
+          kind: p.owner.kind,
+          name: p.owner.name,
+          uid: p.owner.uid,
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
+    }),
+    spec: {
+      nodeName: p.node.name,
+      dnsPolicy: 'ClusterFirst',
+      restartPolicy: isJobPod ? 'OnFailure' : 'Always',
+      containers: [
+        {
+          name: container,
+          image: `123456789012.dkr.ecr.${REGION}.amazonaws.com/${container}:1.4.2`,
+          ports: p.workload.containerPorts.map((cp) => ({
+            name: cp.name,
+            containerPort: cp.port,
+            protocol: cp.protocol,
+          })),
+        },
+      ],
+    },
+    status: {
+      phase: finished ? 'Succeeded' : 'Running',
+      hostIP: p.node.ip,
+      podIP: p.ip,
+      podIPs: [{ ip: p.ip }],
+      startTime: rfc3339(p.start),
+      containerStatuses: [
+        {
+          name: container,
+          ready: !finished,
+          restartCount: 0,
+          state: finished
+            ? {
+                terminated: {
+                  exitCode: 0,
+                  reason: 'Completed',
+                  startedAt: rfc3339(p.start),
+                  finishedAt: rfc3339(p.job!.finished),
+                },
+              }
+            : { running: { startedAt: rfc3339(p.start) } },
+        },
+      ],
+    },
+  };
 }
 
 function ipRangesDocument(opts: SimOptions): object {
   const start = opts.start;
   const published = [
-    ...opts.cdnCidrs.map((cidr) => ({ cidr, service: 'CLOUDFRONT', region: 'GLOBAL' })),
+    ...(opts.cdnPublished ?? opts.cdnCidrs).map((cidr) => ({
+      cidr,
+      service: 'CLOUDFRONT',
+      region: 'GLOBAL',
+    })),
     ...opts.s3Cidrs.map((cidr) => ({ cidr, service: 'S3', region: REGION })),
     ...OTHER_PUBLISHED,
   ];
@@ -1329,12 +1402,25 @@ export function generateCluster(
   const times = new Set<number>();
   for (let t = opts.start; t < windowEnd; t += opts.snapshotEvery) times.add(t);
   times.add(windowEnd);
-  for (const t of [...times].sort((a, b) => a - b)) {
-    const file = write(
-      `k8s/${rfc3339(t).replace(/:/g, '')}.json`,
-      `${JSON.stringify(snapshot(cluster, t), null, 1)}\n`,
-    );
-    snapshots.push({ file, at: rfc3339(t) });
+  // What a watch saw of the Job pods, as single objects: running from its start, then finished.
+  const watched: { t: number; pod: SimPod }[] = [];
+  if (opts.jobWatch) {
+    for (const p of cluster.pods) {
+      if (p.job === null || p.start >= windowEnd || p.job.finished < opts.start) continue;
+      watched.push({ t: p.start + 1, pod: p }, { t: p.job.finished + 1, pod: p });
+    }
+  }
+  const views = [
+    ...[...times].map((t) => ({ t, pod: null as SimPod | null })),
+    ...watched.filter((w) => w.t >= opts.start && w.t <= windowEnd),
+  ].sort((a, b) => a.t - b.t || (a.pod === null ? -1 : 1));
+  for (const v of views) {
+    const stamp = rfc3339(v.t).replace(/:/g, '');
+    const file =
+      v.pod === null
+        ? write(`k8s/${stamp}.json`, `${JSON.stringify(snapshot(cluster, v.t), null, 1)}\n`)
+        : write(`k8s/${stamp}-${v.pod.name}.json`, `${JSON.stringify(podItem(v.pod, v.t), null, 1)}\n`);
+    snapshots.push({ file, at: rfc3339(v.t) });
   }
   const vpcFlow: string[] = [];
   for (const [key, list] of [...traffic.logs.flows].sort()) {
@@ -1352,7 +1438,7 @@ export function generateCluster(
       ),
     );
   const route53 = lines(traffic.logs.route53, 'dns/route53/');
-  const coredns = lines(traffic.logs.coredns, 'dns/coredns/');
+  const coredns = opts.corednsLog ? lines(traffic.logs.coredns, 'dns/coredns/') : [];
   const squid = lines(traffic.logs.squid, 'squid/access-');
   const ipRanges = write('ip-ranges.json', `${JSON.stringify(ipRangesDocument(opts), null, 2)}\n`);
 

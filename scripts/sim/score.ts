@@ -89,7 +89,8 @@ export function runPipeline(manifest: SimManifest, opts: PipelineOptions): Pipel
   opts.log?.(`imported ${manifest.snapshots.length} inventory snapshots`);
   run('collect vpc-flow', ['collect', 'vpc-flow', '-q', ...manifest.vpcFlow]);
   run('collect dns', ['collect', 'dns', '-q', '--format', 'route53', ...manifest.route53]);
-  run('collect dns', ['collect', 'dns', '-q', '--format', 'coredns', ...manifest.coredns]);
+  if (manifest.coredns.length > 0)
+    run('collect dns', ['collect', 'dns', '-q', '--format', 'coredns', ...manifest.coredns]);
   if (manifest.squid.length > 0) run('collect squid', ['collect', 'squid', '-q', ...manifest.squid]);
   opts.log?.('collected flow, DNS and proxy logs');
   const summary = run('suggest', [
@@ -533,7 +534,12 @@ export function renderScore(s: Score, opts: Partial<SimOptions> = {}): string {
   const w0 = Math.max(...rows.map((r) => r[0].length));
   const w1 = Math.max(...rows.map((r) => r[1].length));
   const lines = [
-    `simulated cluster: seed ${o.seed}, ${o.windowDays}-day window + ${o.afterDays} day(s) after, ${o.namespaces} namespace(s), SNAT ${o.snat ? 'on' : 'off'}, DNS client ${o.dnsClient}, planted ${o.planted}`,
+    `simulated cluster: seed ${o.seed}, ${o.windowDays}-day window + ${o.afterDays} day(s) after, ${o.namespaces} namespace(s), SNAT ${o.snat ? 'on' : 'off'}, DNS client ${o.dnsClient}, planted ${o.planted}` +
+      (o.corednsLog ? '' : ', no CoreDNS query log') +
+      (o.dnsCache === null ? '' : `, DNS cache ${o.dnsCache === 0 ? 'TTL' : `${o.dnsCache} s`}`) +
+      (o.flowInterval === 60 ? '' : `, flow interval ${o.flowInterval} s`) +
+      (o.jobTtl === null ? '' : `, job TTL ${o.jobTtl} s${o.jobWatch ? ' (watched)' : ''}`) +
+      (o.cdnPublished === null ? '' : `, CDN published ${o.cdnPublished.join(',')}`),
     '',
     ...rows.map((r) => `${r[0].padEnd(w0)}  ${r[1].padEnd(w1)}  ${r[2]}`),
   ];
@@ -603,6 +609,28 @@ function main(argv: string[]): number {
       DEFAULT_SIM_OPTIONS.cdnCidrs.join(','),
     )
     .option('--s3-cidrs <list>', 'regional S3 prefixes of the buckets', DEFAULT_SIM_OPTIONS.s3Cidrs.join(','))
+    .option('--no-coredns-log', "CoreDNS logs no queries (EKS's default Corefile has no `log` plugin)")
+    .option(
+      '--cdn-published <list>',
+      'CLOUDFRONT prefixes ip-ranges.json publishes, wider than the blocks the names draw from (default: --cdn-cidrs)',
+    )
+    .option(
+      '--dns-cache [seconds]',
+      "pods cache DNS answers: for each answer's TTL, or for the seconds given (fewer queries precede flows)",
+    )
+    .option(
+      '--flow-interval <seconds>',
+      'flow-log aggregation interval: 60 or 600 (a TCP record spans up to that long)',
+      String(DEFAULT_SIM_OPTIONS.flowInterval),
+    )
+    .option(
+      '--job-ttl <seconds>',
+      "the CronJob's ttlSecondsAfterFinished: its Jobs and pods are gone before the next snapshot",
+    )
+    .option(
+      '--job-watch',
+      'a watch saw the Job pods: each is imported as a single object when it runs and ends',
+    )
     .option('--dir <dir>', 'keep inputs and results here (default: a temp directory, removed)')
     .option('--json', 'print the score as JSON');
   program.parse(argv);
@@ -621,8 +649,14 @@ function main(argv: string[]): number {
     planted: o.planted as SimOptions['planted'],
     plantedPort: o.plantedPort === undefined ? null : num('plantedPort'),
     dnsClient: o.dnsClient as SimOptions['dnsClient'],
+    corednsLog: o.corednsLog !== false,
     cdnCidrs: String(o.cdnCidrs).split(',') as unknown as SimOptions['cdnCidrs'],
     s3Cidrs: String(o.s3Cidrs).split(','),
+    cdnPublished: o.cdnPublished === undefined ? null : String(o.cdnPublished).split(','),
+    dnsCache: o.dnsCache === undefined ? null : o.dnsCache === true ? 0 : num('dnsCache'),
+    flowInterval: num('flowInterval'),
+    jobTtl: o.jobTtl === undefined ? null : num('jobTtl'),
+    jobWatch: o.jobWatch === true,
   };
   const keep = typeof o.dir === 'string' ? resolve(o.dir) : undefined;
   const log = (line: string): void => void process.stderr.write(`sim: ${line}\n`);

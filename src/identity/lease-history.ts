@@ -144,6 +144,7 @@ export class LeaseHistory {
       if (terminal) {
         const end = clamp(pod.finishedAt ?? at, start, at);
         const lease = leaseOf(pod, ip, start, end);
+        if (!pod.hostNetwork) this.#claimFinished(pod, lease, ops);
         s.leases.set(ip, lease);
         ops.push({ op: 'open', lease });
         continue;
@@ -181,6 +182,35 @@ export class LeaseHistory {
       s.leases.set(ip, lease);
       ops.push({ op: 'open', lease });
     }
+  }
+
+  /**
+   * A finished pod seen for the first time (a Job pod that ran between two listings) held its address over
+   * `lease`: a pod that started before it cannot have held the address past its start, whatever our late view of
+   * that pod's end said (a pod gone from a listing ends at that listing when nothing told us sooner). Its lease is
+   * cut back to where the finished one began; the finished one is then the latest close on the address.
+   */
+  #claimFinished(pod: PodRecord, lease: Lease, ops: LeaseOp[]): void {
+    const ip = lease.ip;
+    const holderUid = this.#holder.get(ip);
+    const holder = holderUid === undefined ? undefined : this.#pods.get(holderUid);
+    const held = holder?.leases.get(ip);
+    // An open holder that started later took the address after the finished pod: nothing to cut.
+    if (holder !== undefined && held !== undefined && held.end === null && holderUid !== pod.uid) {
+      if (held.start < lease.start) this.#close(holder, held, lease.start, ops);
+    }
+    const prev = this.#recentClose.get(ip);
+    if (
+      prev !== undefined &&
+      prev.podUid !== pod.uid &&
+      prev.start < lease.start &&
+      prev.end! > lease.start
+    ) {
+      ops.push({ op: 'close', podUid: prev.podUid, ip, start: prev.start, end: lease.start });
+      this.#recentClose.set(ip, { ...prev, end: lease.start });
+    }
+    const latest = this.#recentClose.get(ip);
+    if (latest === undefined || latest.end! <= lease.end!) this.#recentClose.set(ip, lease);
   }
 
   #remove(pod: PodRecord, at: number, ops: LeaseOp[]): void {

@@ -98,7 +98,7 @@ export function foldAddresses(sightings: AddressSightings, opts: FoldOptions): F
     return addrs.map((a) => exactCidr(a, why)).sort((a, b) => compareCidrs(a.cidr, b.cidr));
   }
   const moved = `rotated through ${r.distinct} addresses, at most ${r.maxAtOnce} at once`;
-  const published = new Map<string, { prefix: PublishedPrefix; count: number }>();
+  const published = new Map<string, { prefix: PublishedPrefix; inside: Uint8Array[] }>();
   const rest: Uint8Array[] = [];
   for (const a of addrs) {
     const bytes = addressBytes(a)!;
@@ -107,22 +107,61 @@ export function foldAddresses(sightings: AddressSightings, opts: FoldOptions): F
     const entry = hit === null ? null : pickSpecific(hit.values);
     if (hit !== null && entry !== null && hit.prefix >= budget) {
       const cur = published.get(entry.cidr);
-      if (cur === undefined) published.set(entry.cidr, { prefix: entry, count: 1 });
-      else cur.count++;
+      if (cur === undefined) published.set(entry.cidr, { prefix: entry, inside: [bytes] });
+      else cur.inside.push(bytes);
     } else rest.push(bytes);
   }
   const out: FoldedCidr[] = [];
-  for (const [cidr, { prefix, count }] of published) {
-    out.push({
-      cidr,
-      basis: 'published',
-      addresses: count,
-      provider: `${prefix.service} ${prefix.region}`,
-      reason: `${moved}; ${count} of them inside the published ${prefix.service} ${prefix.region} prefix ${cidr}`,
-    });
+  for (const [cidr, { prefix, inside }] of published) {
+    const count = inside.length;
+    const provider = `${prefix.service} ${prefix.region}`;
+    const block = drawnBlock(inside, parseCidr(cidr)!.prefix);
+    out.push(
+      block === null
+        ? {
+            cidr,
+            basis: 'published',
+            addresses: count,
+            provider,
+            reason: `${moved}; ${count} of them inside the published ${provider} prefix ${cidr}`,
+          }
+        : {
+            cidr: block,
+            basis: 'observed',
+            addresses: count,
+            provider,
+            reason: `${moved}; all ${count} inside ${block} of the published ${provider} prefix ${cidr}, too many to be there by chance`,
+          },
+    );
   }
   out.push(...coverObserved(rest, opts, moved));
   return out.sort((a, b) => compareCidrs(a.cidr, b.cidr));
+}
+
+/**
+ * How unlikely a concentration of addresses must be before a fold trusts it: the chance that addresses drawn
+ * evenly from a wider block all land in one block of the observed size.
+ */
+const DRAW_CHANCE = 1e-6;
+
+/**
+ * The block a name really draws its addresses from, when they all sit in a small part of the published prefix
+ * (`publishedBits` long): a provider publishes a /19 or a /12, one distribution or bucket rotates through a few
+ * /24s of it. Null when the published prefix itself is the answer.
+ *
+ * The n addresses are covered by a block C. Had they been drawn evenly from a block B of 2^k × C's size, all n
+ * would land in one C-sized block with chance about (2^-k)^(n-1); every B for which that is at least
+ * {@link DRAW_CHANCE} stays plausible, so the fold opens the widest of them (never wider than the published
+ * prefix): a handful of addresses keeps the whole prefix, hundreds in one /22 open that /22.
+ */
+function drawnBlock(inside: Uint8Array[], publishedBits: number): string | null {
+  if (inside.length < 2) return null;
+  const sorted = [...inside].sort(compareAddressBytes);
+  const first = sorted[0]!;
+  const cover = commonBits(first, sorted[sorted.length - 1]!);
+  const wider = Math.floor(Math.log2(1 / DRAW_CHANCE) / (inside.length - 1));
+  const bits = Math.max(publishedBits, cover - wider);
+  return bits > publishedBits ? cidrOf(first, bits) : null;
 }
 
 /** Prefer the entry naming a service over the generic `AMAZON` one, then the first by name. */

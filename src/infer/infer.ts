@@ -40,7 +40,7 @@ import {
 } from '../store/infer-query.js';
 import { foldAddresses, type PublishedPrefix } from './fold-addresses.js';
 import { foldNames } from './fold-names.js';
-import { Holders, NameIndex, type NameMatch } from './names.js';
+import { Holders, NameIndex, type AnswerClient, type NameAskers, type NameMatch } from './names.js';
 import { hostSender, workloadProfiles, workloadSender, type WorkloadProfile } from './senders.js';
 import { highEntropyLabel, suspicionsOf } from './suspicion.js';
 
@@ -77,6 +77,15 @@ const FOLD_MIN = 3;
 const OUTSIDE_VPC: ReadonlySet<string> = new Set(['internet', 'cloud-service']);
 const SENDER_RANK: SenderEvidence[] = ['exact', 'dns-client', 'consistent', 'candidate'];
 const NAME_RANK: NameEvidence[] = ['proxy', 'dns', 'none', 'dns-stale'];
+
+/** Who asked for a name, DNS servers replaced by the pods seen sending them queries ({@link Inference.#forwarded}). */
+interface Forwarded extends NameAskers {
+  readonly talked?: ReadonlySet<string>;
+  /** Nodes the forwarding DNS servers ran on: their own node's pods reach them unseen by flow logs. */
+  readonly forwarderNodes?: ReadonlySet<string>;
+  /** The forwarding DNS servers' workloads: never the consumers of what they forwarded. */
+  readonly forwarders?: ReadonlySet<string>;
+}
 
 /** A raw destination before folding: a peer workload, a name, or an address. */
 type Raw =
@@ -214,8 +223,17 @@ class Inference {
   readonly #holders: Holders;
   readonly #names: NameIndex;
   readonly #published = new PrefixTable<PublishedPrefix>();
+  /**
+   * Pods' flows to DNS servers running as pods (port 53), by server address: who a forwarding CoreDNS pod asked
+   * the resolver for, when only the resolver's log names clients.
+   */
+  readonly #dnsTalkers = new Map<string, { workload: string; pod: string; first: number; last: number }[]>();
+  /** Workloads seen serving DNS to pods (and the cluster DNS by its label): forwarders, not consumers. */
+  readonly #dnsServers = new Set<string>();
   /** Node-attributed edges, narrowed once every exact endpoint is known. */
   readonly #pending: { edge: InferenceEdge; raws: RawTarget[] }[] = [];
+  /** The longest span of any edge in {@link #dnsTalkers}. */
+  #talkerReach = 0;
   #edges = 0;
   #flows = 0;
   #unattributed = 0;
@@ -290,6 +308,17 @@ class Inference {
     this.#dataStart = Math.min(this.#dataStart, e.firstSeen);
     this.#dataEnd = Math.max(this.#dataEnd, e.lastSeen);
     const toPod = e.dstKind === 'workload' && e.dstClass === 'pod';
+    if (toPod && e.port === 53 && e.srcKind === 'workload' && e.dstAddr !== '') {
+      this.#dnsServers.add(e.dstName);
+      let talkers = this.#dnsTalkers.get(e.dstAddr);
+      if (talkers === undefined) this.#dnsTalkers.set(e.dstAddr, (talkers = []));
+      talkers.push({
+        workload: e.srcWorkloadId,
+        pod: e.srcPod === '' ? '' : `${e.srcNamespace}/${e.srcPod}`,
+        first: e.firstSeen,
+        last: e.lastSeen,
+      });
+    }
     if (toPod && e.srcKind !== 'workload' && e.srcAddr !== '')
       this.#inboundAcc(e, protocol).add(e, 'exact', 'none');
     switch (e.srcKind) {
@@ -417,6 +446,14 @@ class Inference {
    * through the node's address.
    */
   #narrow(): void {
+    const dns = this.#kubeDns();
+    for (const p of this.#profiles.values())
+      if (dns !== null && p.workload.namespace === dns.namespace && p.selector['k8s-app'] === 'kube-dns')
+        this.#dnsServers.add(workloadKey(p.workload));
+    for (const talkers of this.#dnsTalkers.values()) {
+      talkers.sort((a, b) => a.first - b.first);
+      for (const t of talkers) this.#talkerReach = Math.max(this.#talkerReach, t.last - t.first);
+    }
     const known = new Set<string>();
     for (const a of this.#accs.values()) known.add(`${a.senderId}\u0000${rawKey(a.raw)}`);
     for (const { edge: e, raws } of this.#pending) {
@@ -428,15 +465,37 @@ class Inference {
             .map((c) => c.workload),
         ),
       ].sort();
-      for (const r of raws) {
-        // The VPC CNI translates only traffic leaving the VPC: a node address talking to a pod, a node or a
-        // VPC-internal peer is the node itself (kubelet, host-network daemons), not one of its pods.
-        if (e.srcKind === 'node' && !OUTSIDE_VPC.has(e.dstClass) && e.srcNode !== '') {
-          this.#nodeAcc(e, r, protocol).add(e, 'exact', r.name);
-          continue;
+      const askersOf = (r: RawTarget): Forwarded | undefined =>
+        this.#forwarded(r.raw.kind === 'name' ? r.match?.byName.get(r.raw.name) : (r.match ?? undefined));
+      // The VPC CNI translates only traffic leaving the VPC: a node address talking to a pod, a node or a
+      // VPC-internal peer is the node itself (kubelet, host-network daemons), not one of its pods.
+      if (e.srcKind === 'node' && !OUTSIDE_VPC.has(e.dstClass) && e.srcNode !== '') {
+        for (const r of raws) this.#nodeAcc(e, r, protocol).add(e, 'exact', r.name);
+        continue;
+      }
+      // An address answered for several names: when candidates asked for some of them, the flow went to those.
+      const asked = raws.filter((r) => candidates.some((w) => askersOf(r)?.askers.has(w) === true));
+      const kept = asked.length > 0 && asked.length < raws.length ? asked : raws;
+      for (const r of kept) {
+        const own = askersOf(r);
+        let askers = candidates.filter((w) => own?.askers.has(w) === true);
+        if (askers.length === 0 && r.raw.kind === 'name') {
+          // No candidate asked while the answer was live, but one may have asked earlier and cached the address.
+          const name = r.raw.name;
+          const earlier = r.match?.earlier?.get(name);
+          askers = candidates.filter(
+            (w) =>
+              !this.#dnsServers.has(w) &&
+              (earlier?.has(w) === true || this.#names.askedEarlier(name, w, e.firstSeen)),
+          );
         }
-        const askers = candidates.filter((w) => r.match?.askers.has(w) === true);
-        const consistent = candidates.filter((w) => known.has(`${w}\u0000${rawKey(r.raw)}`));
+        // Candidates that sent queries to the DNS server the resolver saw asking, when it forwarded for pods; a
+        // server on the flow's own node hides its neighbours' queries, so it narrows nothing.
+        const hidden = own?.forwarderNodes?.has(e.srcNode) === true || e.srcNode === '';
+        const talked = hidden ? [] : candidates.filter((w) => own?.talked?.has(w) === true);
+        const served = candidates.filter((w) => own?.forwarders?.has(w) !== true);
+        const pool = talked.length > 0 ? talked : served;
+        const consistent = pool.filter((w) => known.has(`${w}\u0000${rawKey(r.raw)}`));
         let chosen: string[];
         let how: SenderEvidence;
         if (askers.length === 0 && r.match?.nodeAsked === true && e.srcNode !== '') {
@@ -445,13 +504,8 @@ class Inference {
         }
         if (askers.length > 0) [chosen, how] = [askers, 'dns-client'];
         else if (consistent.length > 0) [chosen, how] = [consistent, 'consistent'];
-        else [chosen, how] = [candidates, 'candidate'];
-        for (const w of chosen) {
-          const id = this.#registerCandidate(w, e.srcCluster);
-          const pods = how === 'dns-client' ? r.match?.askerPods.get(w) : undefined;
-          const share = 1 / (chosen.length * raws.length);
-          if (id !== null) this.#acc(id, r, e, protocol).add(e, how, r.name, share, pods);
-        }
+        else [chosen, how] = [pool, 'candidate'];
+        this.#credit(e, r, protocol, chosen, how, 1 / kept.length, own?.askerPods);
         if (how === 'candidate' && e.srcNode !== '') {
           // Nobody could be named: the node's own rule set (security groups) needs it too, as unexplained.
           this.#nodeAcc(e, r, protocol).add(e, 'candidate', r.name);
@@ -459,6 +513,61 @@ class Inference {
         }
       }
     }
+  }
+
+  /** Credits `share` of a narrowed edge's flows to `chosen`, split evenly. */
+  #credit(
+    e: InferenceEdge,
+    r: RawTarget,
+    protocol: RuleProtocol,
+    chosen: readonly string[],
+    how: SenderEvidence,
+    share: number,
+    askerPods?: ReadonlyMap<string, ReadonlySet<string>>,
+  ): void {
+    for (const w of chosen) {
+      const id = this.#registerCandidate(w, e.srcCluster);
+      const pods = how === 'dns-client' ? askerPods?.get(w) : undefined;
+      if (id !== null) this.#acc(id, r, e, protocol).add(e, how, r.name, share / chosen.length, pods);
+    }
+  }
+
+  /**
+   * The askers of a name without the DNS servers among them: a CoreDNS pod the resolver logged as the client
+   * forwarded for pods, and never consumes the answer itself. Without CoreDNS's own query log, the flows to it say
+   * which pods may have asked (`talkers`: every pod that sent it queries around the answer; with hourly edges, a
+   * weak hint that narrows the candidates, not a DNS client). Pods that share the server's node reach it without
+   * crossing an ENI and stay unseen, so a server on the flow's node narrows nothing. A DNS server is a workload
+   * seen receiving port 53 from pods, or the cluster DNS by its `k8s-app: kube-dns` label.
+   */
+  #forwarded(who: NameAskers | undefined): Forwarded | undefined {
+    const serves = (c: AnswerClient): boolean => c.workload !== null && this.#dnsServers.has(c.workload);
+    if (who === undefined || !who.clients.some(serves)) return who;
+    const askers = new Set<string>();
+    const askerPods = new Map<string, Set<string>>();
+    const talked = new Set<string>();
+    const forwarderNodes = new Set<string>();
+    const forwarders = new Set<string>();
+    for (const c of who.clients) {
+      if (!serves(c)) {
+        if (c.workload === null) continue;
+        askers.add(c.workload);
+        let pods = askerPods.get(c.workload);
+        if (pods === undefined) askerPods.set(c.workload, (pods = new Set()));
+        if (c.pod !== '') pods.add(c.pod);
+        continue;
+      }
+      forwarderNodes.add(c.node);
+      forwarders.add(c.workload!);
+      const talkers = this.#dnsTalkers.get(c.client) ?? [];
+      // Sorted by first sighting in #narrow; each edge lies within one bucket, so none reaches back further.
+      for (let i = upTo(talkers, c.last) - 1; i >= 0; i--) {
+        const t = talkers[i]!;
+        if (t.first < c.first - this.opts.dnsGrace - this.#talkerReach) break;
+        if (t.last >= c.first - this.opts.dnsGrace) talked.add(t.workload);
+      }
+    }
+    return { askers, askerPods, clients: who.clients, talked, forwarderNodes, forwarders };
   }
 
   /** Non-pod clients of a pod workload, by destination workload, client address, port and protocol. */
@@ -768,6 +877,18 @@ class Inference {
     const p = hits[0];
     return p === undefined ? null : { namespace: p.workload.namespace, selector: { 'k8s-app': 'kube-dns' } };
   }
+}
+
+/** Index one past the last talker first seen at or before `t` (talkers sorted by first sighting). */
+function upTo(talkers: readonly { first: number }[], t: number): number {
+  let lo = 0;
+  let hi = talkers.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (talkers[mid]!.first <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function workloadKey(w: Workload): string {

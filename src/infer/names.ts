@@ -26,12 +26,41 @@ export class Holders {
     }
   }
 
-  /** The pod lease holding `ip` at `t`, or null. */
+  /**
+   * The pod lease holding `ip` at `t`, or null. Two leases can both claim `t` when a pod's end was only noticed
+   * later (a snapshot diff closes at the next listing, a lingering object); the address is handed out only once
+   * freed, so the pod that started later holds it.
+   */
   leaseAt(ip: string, t: number): Lease | null {
+    let best: Lease | null = null;
     for (const l of this.#leases.get(ip) ?? []) {
-      if (l.start <= t && (l.end === null || l.end > t)) return l;
+      if (l.end !== null && l.end <= l.start) continue;
+      if (l.start <= t && (l.end === null || l.end > t) && (best === null || l.start > best.start)) best = l;
     }
-    return null;
+    return best;
+  }
+
+  /**
+   * Who held `ip` over [first, last]: one entry per holder in time order, with the part of the range it held
+   * (the later starter wins where two claim the same instant), or [] when no lease overlaps it.
+   */
+  holdersOver(ip: string, first: number, last: number): { lease: Lease; first: number; last: number }[] {
+    const list = this.#leases.get(ip);
+    if (list === undefined) return [];
+    const over = list
+      .filter(
+        (l) => (l.end === null || l.end > l.start) && l.start <= last && (l.end === null || l.end > first),
+      )
+      .sort((a, b) => a.start - b.start);
+    const out: { lease: Lease; first: number; last: number }[] = [];
+    for (let i = 0; i < over.length; i++) {
+      const l = over[i]!;
+      const next = over[i + 1];
+      const from = Math.max(first, l.start);
+      const to = Math.min(last, l.end ?? Infinity, next === undefined ? Infinity : next.start);
+      if (to >= from) out.push({ lease: l, first: from, last: to });
+    }
+    return out;
   }
 }
 
@@ -45,19 +74,49 @@ interface Asked {
   readonly node: string;
 }
 
-export interface NameMatch {
+/** Who asked for one name: workloads, and their asking pods (`namespace/name`). */
+export interface NameAskers {
+  readonly askers: ReadonlySet<string>;
+  readonly askerPods: ReadonlyMap<string, ReadonlySet<string>>;
+  /**
+   * The resolver log's clients the askers came from, when no cluster DNS log named the pods: one may be a DNS
+   * server forwarding for pods (CoreDNS to Route 53), which only the flows to it can tell apart.
+   */
+  readonly clients: readonly AnswerClient[];
+}
+
+/** One resolver-log client of an answer, resolved to its pod when it is one. */
+export interface AnswerClient {
+  readonly client: string;
+  readonly workload: string | null;
+  readonly pod: string;
+  /** The node the client ran on ('' unknown). */
+  readonly node: string;
+  readonly first: number;
+  readonly last: number;
+}
+
+export interface NameMatch extends NameAskers {
   readonly names: readonly string[];
   readonly evidence: Exclude<NameEvidence, 'proxy' | 'none'>;
-  /** Workloads that asked for these names (for narrowing SNAT'd flows). */
-  readonly askers: ReadonlySet<string>;
-  /** The asking pods (`namespace/name`) per asking workload. */
-  readonly askerPods: ReadonlyMap<string, ReadonlySet<string>>;
+  /**
+   * Per name, who asked for it: an address answered for two names (shared CDN edges, an S3 address handed to two
+   * buckets) names a SNAT'd flow after both, but each name only after the pods that asked for that one.
+   * `askers` / `askerPods` are the union over the names.
+   */
+  readonly byName: ReadonlyMap<string, NameAskers>;
   /** A node's own address asked (kubelet, a host daemon): the node's own traffic, not a pod's. */
   readonly nodeAsked: boolean;
+  /**
+   * Per name, the workloads that got the address for it over the last day: a pod that cached its answer past the
+   * TTL connects long after asking, while others' live answers name the address meanwhile.
+   */
+  readonly earlier?: ReadonlyMap<string, ReadonlySet<string>>;
 }
 
 /** A client that asked for a name over [first, last], resolved to its pod's workload and node. */
 interface Question {
+  readonly name: string;
   readonly workload: string | null;
   readonly pod: string;
   readonly node: string;
@@ -98,6 +157,8 @@ export class NameIndex {
   readonly #byAddr = new Map<string, Timeline<Asked>>();
   readonly #byName = new Map<string, Map<string, Set<number>>>();
   readonly #questions = new Map<string, Timeline<Question>>();
+  /** Per name, each asking workload's question times (CoreDNS log), sorted: who asked before caching. */
+  readonly #askedBy = new Map<string, Map<string, number[]>>();
   /** Per address, each asking workload's own answers in time order (the stale lookup). */
   readonly #byAddrAndWorkload = new Map<string, Map<string, Asked[]>>();
 
@@ -108,29 +169,48 @@ export class NameIndex {
     readonly grace: number,
   ) {
     for (const q of questions) {
-      const lease = holders.leaseAt(q.client, q.lastSeen);
       let list = this.#questions.get(q.name);
       if (list === undefined) this.#questions.set(q.name, (list = timeline()));
-      list.items.push({
-        workload: lease === null ? null : workloadId(lease.workload),
-        pod: lease === null ? '' : `${lease.namespace}/${lease.podName}`,
-        node: lease !== null ? lease.node : (holders.nodeOf.get(q.client) ?? ''),
-        first: q.firstSeen,
-        last: q.lastSeen,
-      });
+      // A row sums one client's questions over a bucket: when the address changed hands in it, each holder asked
+      // over its own part only (the row cannot say which questions were whose).
+      for (const h of byHolder(holders, q.client, q.firstSeen, q.lastSeen)) {
+        const lease = h.lease;
+        list.items.push({
+          name: q.name,
+          workload: lease === null ? null : workloadId(lease.workload),
+          pod: lease === null ? '' : `${lease.namespace}/${lease.podName}`,
+          node: lease !== null ? lease.node : (holders.nodeOf.get(q.client) ?? ''),
+          first: h.first,
+          last: h.last,
+        });
+      }
       list.reach = Math.max(list.reach, q.lastSeen - q.firstSeen);
     }
-    for (const list of this.#questions.values()) list.items.sort((a, b) => a.first - b.first);
+    for (const [name, list] of this.#questions) {
+      list.items.sort((a, b) => a.first - b.first);
+      const by = new Map<string, number[]>();
+      for (const q of list.items) {
+        if (q.workload === null) continue;
+        const times = by.get(q.workload);
+        if (times === undefined) by.set(q.workload, [q.last]);
+        else times.push(q.last);
+      }
+      for (const times of by.values()) times.sort((a, b) => a - b);
+      this.#askedBy.set(name, by);
+    }
     for (const a of answers) {
-      const lease = a.client === '' ? null : holders.leaseAt(a.client, a.lastSeen);
       let list = this.#byAddr.get(a.answer);
       if (list === undefined) this.#byAddr.set(a.answer, (list = timeline()));
-      list.items.push({
-        answer: a,
-        workload: lease === null ? null : workloadId(lease.workload),
-        pod: lease === null ? '' : `${lease.namespace}/${lease.podName}`,
-        node: lease !== null ? lease.node : (holders.nodeOf.get(a.client) ?? ''),
-      });
+      const split = a.client === '' ? [] : byHolder(holders, a.client, a.firstSeen, a.lastSeen);
+      for (const h of split.length === 0 ? [{ lease: null, first: a.firstSeen, last: a.lastSeen }] : split) {
+        const lease = h.lease;
+        list.items.push({
+          answer: split.length > 1 ? { ...a, firstSeen: h.first, lastSeen: h.last } : a,
+          workload: lease === null ? null : workloadId(lease.workload),
+          pod: lease === null ? '' : `${lease.namespace}/${lease.podName}`,
+          node: lease !== null ? lease.node : (holders.nodeOf.get(a.client) ?? ''),
+        });
+      }
       list.reach = Math.max(list.reach, a.lastSeen - a.firstSeen + (a.minTtl ?? 0));
       let addrs = this.#byName.get(a.name);
       if (addrs === undefined) this.#byName.set(a.name, (addrs = new Map()));
@@ -159,6 +239,17 @@ export class NameIndex {
   /** Every address `name` was answered with, and the buckets it was answered in. */
   addressesOf(name: string): ReadonlyMap<string, ReadonlySet<number>> {
     return this.#byName.get(name) ?? new Map();
+  }
+
+  /**
+   * Did `workload` ask the cluster DNS for `name` (a CoreDNS log line) within the day before `t`? A pod that
+   * cached the answer past its TTL connects long after asking.
+   */
+  askedEarlier(name: string, workload: string, t: number): boolean {
+    const times = this.#askedBy.get(name)?.get(workload);
+    if (times === undefined) return false;
+    const i = upTo(times, (x) => x, t) - 1;
+    return i >= 0 && times[i]! >= t - DNS_NAME_REACH;
   }
 
   /** Who asked for the name of answer `x` so that its answer was still live over [first, last]. */
@@ -213,19 +304,46 @@ export class NameIndex {
       const i = upTo(mine, (x) => x.answer.firstSeen, last) - 1;
       if (i >= 0) return match([mine[i]!], 'dns-stale');
     }
-    const nodeLive = live.filter(
-      (x) => node !== '' && (x.node === node || askedNear(x).some((q) => q.node === node)),
-    );
-    if (nodeLive.length > 0) return match(nodeLive, 'dns', nodeLive.flatMap(askedNear));
-    if (live.length > 0) return match(live, 'dns', live.flatMap(askedNear));
     const recent: Asked[] = [];
     for (let i = end - 1; i >= 0; i--) {
       const x = list.items[i]!;
       if (x.answer.firstSeen + list.reach < first - DNS_NAME_REACH) break;
       if (x.answer.lastSeen >= first - DNS_NAME_REACH) recent.push(x);
     }
+    const nodeLive = live.filter(
+      (x) => node !== '' && (x.node === node || askedNear(x).some((q) => q.node === node)),
+    );
+    if (nodeLive.length > 0) return withEarlier(match(nodeLive, 'dns', nodeLive.flatMap(askedNear)), recent);
+    if (live.length > 0) return withEarlier(match(live, 'dns', live.flatMap(askedNear)), recent);
     return recent.length > 0 ? match(recent, 'dns-stale') : null;
   }
+}
+
+/** `m` with the workloads that got its names' address from `recent` answers (see {@link NameMatch.earlier}). */
+function withEarlier(m: NameMatch, recent: readonly Asked[]): NameMatch {
+  const earlier = new Map<string, Set<string>>();
+  for (const x of recent) {
+    if (x.workload === null || !m.names.includes(x.answer.name)) continue;
+    let ws = earlier.get(x.answer.name);
+    if (ws === undefined) earlier.set(x.answer.name, (ws = new Set()));
+    ws.add(x.workload);
+  }
+  return { ...m, earlier };
+}
+
+/**
+ * The holders of a DNS client address over a row's [first, last]: each with its part, when the address changed
+ * hands inside the row; else the one holding it at `last` (or none, the client is then a node or unknown).
+ */
+function byHolder(
+  holders: Holders,
+  client: string,
+  first: number,
+  last: number,
+): { lease: Lease | null; first: number; last: number }[] {
+  const over = holders.holdersOver(client, first, last);
+  if (over.length > 1 && new Set(over.map((h) => h.lease.podUid)).size > 1) return over;
+  return [{ lease: holders.leaseAt(client, last), first, last }];
 }
 
 function match(
@@ -234,18 +352,39 @@ function match(
   questions: readonly Question[] = [],
 ): NameMatch {
   const names = [...new Set(hit.map((x) => x.answer.name))].sort();
-  // A resolver forwarding for pods (CoreDNS to Route 53) is the answers' client but not their consumer: when the
-  // cluster DNS logged who asked, those are the askers.
-  const from = questions.some((q) => q.workload !== null) ? questions : hit;
   const askers = new Set<string>();
   const askerPods = new Map<string, Set<string>>();
-  for (const x of from) {
-    if (x.workload === null) continue;
-    askers.add(x.workload);
-    let pods = askerPods.get(x.workload);
-    if (pods === undefined) askerPods.set(x.workload, (pods = new Set()));
-    if (x.pod !== '') pods.add(x.pod);
+  const byName = new Map<string, NameAskers>();
+  for (const name of names) {
+    const asked = questions.filter((q) => q.name === name);
+    // A resolver forwarding for pods (CoreDNS to Route 53) is the answers' client but not their consumer: when the
+    // cluster DNS logged who asked, those are the askers.
+    const fromQuestions = asked.some((q) => q.workload !== null);
+    const answered = fromQuestions ? [] : hit.filter((x) => x.answer.name === name);
+    const from: readonly { workload: string | null; pod: string }[] = fromQuestions ? asked : answered;
+    const mine = new Set<string>();
+    const minePods = new Map<string, Set<string>>();
+    for (const x of from) {
+      if (x.workload === null) continue;
+      mine.add(x.workload);
+      askers.add(x.workload);
+      for (const m of [minePods, askerPods]) {
+        let pods = m.get(x.workload);
+        if (pods === undefined) m.set(x.workload, (pods = new Set()));
+        if (x.pod !== '') pods.add(x.pod);
+      }
+    }
+    const clients = answered.map((x) => ({
+      client: x.answer.client,
+      workload: x.workload,
+      pod: x.pod,
+      node: x.node,
+      first: x.answer.firstSeen,
+      last: x.answer.lastSeen,
+    }));
+    byName.set(name, { askers: mine, askerPods: minePods, clients });
   }
   const nodeAsked = askers.size === 0 && hit.some((x) => x.workload === null && x.node !== '');
-  return { names, evidence, askers, askerPods, nodeAsked };
+  const clients = [...byName.values()].flatMap((b) => b.clients);
+  return { names, evidence, askers, askerPods, clients, byName, nodeAsked };
 }

@@ -432,6 +432,32 @@ describe('services in the store', () => {
 });
 
 describe('lease history from a replayed watch', () => {
+  it('cuts a gone pod back to the start of a finished Job pod first seen on its address', () => {
+    const h = new LeaseHistory();
+    h.replace([pod({ uid: 'web', ips: ['10.0.0.5'] })], T0 + 600);
+    // Between the listings web went away and a Job pod ran on its address from +3600 to +3900; the next listing
+    // no longer shows web and shows the Job pod finished.
+    const job = pod({
+      uid: 'job',
+      ips: ['10.0.0.5'],
+      workload: { cluster: '', namespace: 'shop', kind: 'CronJob', name: 'report' },
+      createdAt: T0 + 3599,
+      startedAt: T0 + 3600,
+      phase: 'Succeeded',
+      finishedAt: T0 + 3900,
+    });
+    expect(h.replace([job], T0 + 7200)).toEqual([
+      { op: 'close', podUid: 'web', ip: '10.0.0.5', start: T0 + 1, end: T0 + 7200 },
+      { op: 'close', podUid: 'web', ip: '10.0.0.5', start: T0 + 1, end: T0 + 3600 },
+      { op: 'open', lease: expect.objectContaining({ podUid: 'job', start: T0 + 3600, end: T0 + 3900 }) },
+    ]);
+    // A pod that takes the address after the Job pod is not cut back to before it.
+    const next = pod({ uid: 'next', ips: ['10.0.0.5'], createdAt: T0 + 7999, startedAt: T0 + 8000 });
+    expect(h.replace([job, next], T0 + 9000)).toEqual([
+      { op: 'open', lease: expect.objectContaining({ podUid: 'next', start: T0 + 8000, end: null }) },
+    ]);
+  });
+
   it('cuts the old holder back when its deletion is replayed after the new holder started', () => {
     const h = new LeaseHistory();
     h.upsert(pod({ uid: 'old', ips: ['10.0.0.5'] }), T0 + 10);

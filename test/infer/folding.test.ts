@@ -80,6 +80,29 @@ describe('address folding', () => {
     expect(narrow.every((c) => c.basis !== 'published' && Number(c.cidr.split('/')[1]) >= 20)).toBe(true);
   });
 
+  it('opens only the block of a wide published prefix that many rotating addresses were drawn from', () => {
+    const published = table([{ cidr: '205.251.192.0/19', service: 'CLOUDFRONT', region: 'GLOBAL' }]);
+    // 40 hourly answers, all inside 205.251.200.0/22, an eighth of the published /19.
+    const many = sightings(
+      Array.from({ length: 40 }, (_, i): [string, number[]] => [
+        `205.251.${200 + (i % 4)}.${(i * 37) % 250}`,
+        [i],
+      ]),
+    );
+    expect(foldAddresses(many, { ...opts, published }).map((c) => [c.cidr, c.basis, c.provider])).toEqual([
+      ['205.251.200.0/22', 'observed', 'CLOUDFRONT GLOBAL'],
+    ]);
+    // Three addresses in one /22 could have come from anywhere in the /19: it stays whole.
+    const few = sightings([
+      ['205.251.200.1', [1]],
+      ['205.251.201.9', [2]],
+      ['205.251.203.7', [3]],
+    ]);
+    expect(foldAddresses(few, { ...opts, published }).map((c) => [c.cidr, c.basis])).toEqual([
+      ['205.251.192.0/19', 'published'],
+    ]);
+  });
+
   it('folds IPv6 within its own budget', () => {
     const s = sightings([
       ['2600:9000:1::1', [1]],

@@ -267,6 +267,47 @@ describe('inference from edges, leases and DNS answers', () => {
     expect(of(r, 'shop/Deployment/checkout')).toEqual([]);
   });
 
+  it('credits each name of a shared address only to the candidates that asked for that name', () => {
+    // Two buckets answered with the same S3 address within minutes: cart asked for one, checkout for the other.
+    const w = new World()
+      .node('node-a', '10.0.1.10', T0 - DAY)
+      .pods(T0 - DAY, [
+        checkout(),
+        { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
+      ]);
+    w.dns('10.244.2.9', 'cart-uploads.s3.amazonaws.com', ['52.216.8.9'], T0 + 50);
+    w.dns('10.244.1.5', 'checkout-archive.s3.amazonaws.com', ['52.216.8.9'], T0 + 55);
+    w.flow({ src: '10.0.1.10', dst: '52.216.8.9', at: T0 + 60 });
+    const r = run(w);
+    expect(r.endpoints.map((e) => [e.sender, target(e), e.evidence.sender])).toEqual([
+      ['shop/Deployment/cart', 'cart-uploads.s3.amazonaws.com[52.216.8.9/32]:443/TCP', 'dns-client'],
+      ['shop/Deployment/checkout', 'checkout-archive.s3.amazonaws.com[52.216.8.9/32]:443/TCP', 'dns-client'],
+    ]);
+  });
+
+  it('drops the names of a shared address that no candidate asked for', () => {
+    // Another node's pod asked for the second name, and both answers are hours old (no live answer prefers the
+    // node's): the SNAT'd flow from node-a went to cart's name only.
+    const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [
+      { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
+      {
+        uid: 'report-1',
+        namespace: 'shop',
+        workload: 'report',
+        ip: '10.244.7.7',
+        node: 'node-b',
+        start: T0 - DAY,
+      },
+    ]);
+    w.dns('10.244.2.9', 'cart-uploads.s3.amazonaws.com', ['52.216.8.9'], T0 + 50);
+    w.dns('10.244.7.7', 'report-archive.s3.amazonaws.com', ['52.216.8.9'], T0 + 55);
+    w.flow({ src: '10.0.1.10', dst: '52.216.8.9', at: T0 + 3 * HOUR });
+    const r = run(w);
+    expect(r.endpoints.map((e) => [e.sender, target(e), e.evidence.flows])).toEqual([
+      ['shop/Deployment/cart', 'cart-uploads.s3.amazonaws.com[52.216.8.9/32]:443/TCP', 1],
+    ]);
+  });
+
   it('narrows SNAT traffic with the pod CoreDNS saw asking, when the resolver only saw CoreDNS', () => {
     const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [
       checkout(),
@@ -282,6 +323,120 @@ describe('inference from edges, leases and DNS answers', () => {
     w.ask('10.244.2.9', 'api.github.com', T0 + 49);
     w.dns('10.244.0.2', 'api.github.com', ['140.82.112.3'], T0 + 50);
     w.flow({ src: '10.0.1.10', dst: '140.82.112.3', at: T0 + 60 });
+    const r = run(w);
+    expect(r.endpoints.map((e) => [e.sender, target(e), e.evidence.sender])).toEqual([
+      ['shop/Deployment/cart', 'api.github.com[140.82.112.3/32]:443/TCP', 'dns-client'],
+    ]);
+  });
+
+  it('never credits CoreDNS with a name it forwarded: the candidates that sent it queries just before are', () => {
+    // No CoreDNS query log: Route 53 names coredns-2 as the client. cart's query to coredns-2 crossed ENIs and
+    // is in the flow log; coredns-1 runs on node-a, so it is a candidate of the SNAT'd flow, but it only serves.
+    // Hourly flow edges say who talked to CoreDNS, not who asked for this name: cart stays a low-confidence
+    // candidate (checkout, which sent no query, is left out).
+    const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [
+      checkout(),
+      { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
+      { uid: 'coredns-1', namespace: 'kube-system', workload: 'coredns', ip: '10.244.0.2', start: T0 - DAY },
+      {
+        uid: 'coredns-2',
+        namespace: 'kube-system',
+        workload: 'coredns',
+        ip: '10.244.9.2',
+        node: 'node-b',
+        start: T0 - DAY,
+      },
+    ]);
+    w.flow({ src: '10.244.2.9', dst: '10.244.9.2', port: 53, protocol: 17, at: T0 + 49 });
+    w.dns('10.244.9.2', 'api.github.com', ['140.82.112.3'], T0 + 50);
+    w.flow({ src: '10.0.1.10', dst: '140.82.112.3', at: T0 + 60 });
+    const r = run(w);
+    expect(
+      r.endpoints.filter((e) => e.port === 443).map((e) => [e.sender, target(e), e.evidence.sender]),
+    ).toEqual([
+      ['node/node-a', 'api.github.com[140.82.112.3/32]:443/TCP', 'candidate'],
+      ['shop/Deployment/cart', 'api.github.com[140.82.112.3/32]:443/TCP', 'candidate'],
+    ]);
+  });
+
+  it("keeps every candidate when a CoreDNS pod on the flow's own node answered too: its neighbours ask it unseen", () => {
+    // Both CoreDNS pods got the answer. cart's query to coredns-2 (node-b) is in the flow log; checkout asked
+    // coredns-1 on its own node, which no flow log shows: cart alone must not take the flow.
+    const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [
+      checkout(),
+      { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
+      { uid: 'coredns-1', namespace: 'kube-system', workload: 'coredns', ip: '10.244.0.2', start: T0 - DAY },
+      {
+        uid: 'coredns-2',
+        namespace: 'kube-system',
+        workload: 'coredns',
+        ip: '10.244.9.2',
+        node: 'node-b',
+        start: T0 - DAY,
+      },
+    ]);
+    w.flow({ src: '10.244.2.9', dst: '10.244.9.2', port: 53, protocol: 17, at: T0 + 49 });
+    w.dns('10.244.9.2', 'api.github.com', ['140.82.112.3'], T0 + 50);
+    w.dns('10.244.0.2', 'api.github.com', ['140.82.112.3'], T0 + 52);
+    w.flow({ src: '10.0.1.10', dst: '140.82.112.3', at: T0 + 60 });
+    const r = run(w);
+    expect(r.endpoints.filter((e) => e.port === 443).map((e) => [e.sender, e.evidence.sender])).toEqual([
+      ['node/node-a', 'candidate'],
+      ['shop/Deployment/cart', 'candidate'],
+      ['shop/Deployment/checkout', 'candidate'],
+    ]);
+  });
+
+  it('narrows SNAT traffic to the candidate that asked before and cached the answer, while another pod asked lately', () => {
+    // cart asked at +50 and kept the address; mail, on another node, asked at +3000. The flow at +3100 is cart's.
+    const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [
+      checkout(),
+      { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
+      {
+        uid: 'mail-1',
+        namespace: 'shop',
+        workload: 'mail',
+        ip: '10.244.7.7',
+        node: 'node-b',
+        start: T0 - DAY,
+      },
+    ]);
+    w.dns('10.244.2.9', 'api.github.com', ['140.82.112.3'], T0 + 50);
+    w.dns('10.244.7.7', 'api.github.com', ['140.82.112.3'], T0 + 3000);
+    w.flow({ src: '10.0.1.10', dst: '140.82.112.3', at: T0 + 3100 });
+    const r = run(w);
+    expect(r.endpoints.map((e) => [e.sender, target(e), e.evidence.sender])).toEqual([
+      ['shop/Deployment/cart', 'api.github.com[140.82.112.3/32]:443/TCP', 'dns-client'],
+    ]);
+  });
+
+  it('narrows SNAT traffic to the candidate CoreDNS saw asking earlier in the day, when it cached the answer', () => {
+    // Route 53 sees only coredns; CoreDNS's log names cart at +50 and mail (another node) at +3000.
+    const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [
+      checkout(),
+      { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
+      {
+        uid: 'mail-1',
+        namespace: 'shop',
+        workload: 'mail',
+        ip: '10.244.7.7',
+        node: 'node-b',
+        start: T0 - DAY,
+      },
+      {
+        uid: 'coredns-2',
+        namespace: 'kube-system',
+        workload: 'coredns',
+        ip: '10.244.9.2',
+        node: 'node-b',
+        start: T0 - DAY,
+      },
+    ]);
+    w.ask('10.244.2.9', 'api.github.com', T0 + 50);
+    w.dns('10.244.9.2', 'api.github.com', ['140.82.112.3'], T0 + 51);
+    w.ask('10.244.7.7', 'api.github.com', T0 + 3000);
+    w.dns('10.244.9.2', 'api.github.com', ['140.82.112.3'], T0 + 3001);
+    w.flow({ src: '10.0.1.10', dst: '140.82.112.3', at: T0 + 3100 });
     const r = run(w);
     expect(r.endpoints.map((e) => [e.sender, target(e), e.evidence.sender])).toEqual([
       ['shop/Deployment/cart', 'api.github.com[140.82.112.3/32]:443/TCP', 'dns-client'],

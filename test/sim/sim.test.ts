@@ -31,4 +31,38 @@ describe('simulated cluster with known truth', () => {
     expect(score.baseline.share).toBeLessThan(score.legit.share - 0.1);
     expect(score.baseline.plantedAllowed).toBe(true);
   });
+
+  it('meets the bar on a harder cluster: CoreDNS forwarding without a query log, cached answers, 10-minute flow records, Jobs only a watch saw, a CDN in a small block of its published prefix', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'el-sim-'));
+    let score;
+    try {
+      ({ score } = simulate(
+        {
+          seed: 5,
+          windowDays: 3,
+          afterDays: 1,
+          namespaces: 1,
+          snapshotEvery: 86_400,
+          rate: 0.5,
+          dnsClient: 'coredns',
+          corednsLog: false,
+          dnsCache: 0,
+          flowInterval: 600,
+          jobTtl: 600,
+          jobWatch: true,
+          cdnCidrs: ['205.251.200.0/22', '54.239.130.0/23'],
+          cdnPublished: ['205.251.192.0/19', '54.239.128.0/18'],
+        },
+        { dir },
+      ));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(score.failures).toEqual([]);
+    expect(score.legit.share).toBeGreaterThanOrEqual(0.999);
+    // The CDN names open the blocks they draw from, not the published prefixes (1.6× the space before).
+    expect(score.addressSpace.ratio).toBeLessThanOrEqual(1.05);
+    expect(score.planted.allowed).toBe(false);
+    expect(score.planted.flagged).toBe(true);
+  });
 });
