@@ -232,6 +232,8 @@ class Inference {
   readonly #dnsServers = new Set<string>();
   /** Node-attributed edges, narrowed once every exact endpoint is known. */
   readonly #pending: { edge: InferenceEdge; raws: RawTarget[] }[] = [];
+  /** {@link Inference.#forwarded}'s answers, by the askers they were made from. */
+  readonly #forwardedOf = new WeakMap<NameAskers, Forwarded>();
   /** The longest span of any edge in {@link #dnsTalkers}. */
   #talkerReach = 0;
   #edges = 0;
@@ -541,8 +543,16 @@ class Inference {
    * seen receiving port 53 from pods, or the cluster DNS by its `k8s-app: kube-dns` label.
    */
   #forwarded(who: NameAskers | undefined): Forwarded | undefined {
+    if (who === undefined) return who;
+    // A pure function of `who` once the talkers are sorted: asked for again by every edge the answer narrows.
+    let out = this.#forwardedOf.get(who);
+    if (out === undefined) this.#forwardedOf.set(who, (out = this.#forwardedUncached(who)));
+    return out;
+  }
+
+  #forwardedUncached(who: NameAskers): Forwarded {
     const serves = (c: AnswerClient): boolean => c.workload !== null && this.#dnsServers.has(c.workload);
-    if (who === undefined || !who.clients.some(serves)) return who;
+    if (!who.clients.some(serves)) return who;
     const askers = new Set<string>();
     const askerPods = new Map<string, Set<string>>();
     const talked = new Set<string>();
