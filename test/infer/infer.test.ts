@@ -329,11 +329,11 @@ describe('inference from edges, leases and DNS answers', () => {
     ]);
   });
 
-  it('never credits CoreDNS with a name it forwarded: the candidates that sent it queries just before are', () => {
-    // No CoreDNS query log: Route 53 names coredns-2 as the client. cart's query to coredns-2 crossed ENIs and
-    // is in the flow log; coredns-1 runs on node-a, so it is a candidate of the SNAT'd flow, but it only serves.
-    // Hourly flow edges say who talked to CoreDNS, not who asked for this name: cart stays a low-confidence
-    // candidate (checkout, which sent no query, is left out).
+  /**
+   * checkout, cart and coredns-1 on node-a, coredns-2 on node-b; cart sends coredns-2 a query, whose answer Route
+   * 53 logs with coredns-2 as the client.
+   */
+  const forwardingWorld = (): World => {
     const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [
       checkout(),
       { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
@@ -349,6 +349,15 @@ describe('inference from edges, leases and DNS answers', () => {
     ]);
     w.flow({ src: '10.244.2.9', dst: '10.244.9.2', port: 53, protocol: 17, at: T0 + 49 });
     w.dns('10.244.9.2', 'api.github.com', ['140.82.112.3'], T0 + 50);
+    return w;
+  };
+
+  it('never credits CoreDNS with a name it forwarded: the candidates that sent it queries just before are', () => {
+    // No CoreDNS query log: Route 53 names coredns-2 as the client. cart's query to coredns-2 crossed ENIs and
+    // is in the flow log; coredns-1 runs on node-a, so it is a candidate of the SNAT'd flow, but it only serves.
+    // Hourly flow edges say who talked to CoreDNS, not who asked for this name: cart stays a low-confidence
+    // candidate (checkout, which sent no query, is left out).
+    const w = forwardingWorld();
     w.flow({ src: '10.0.1.10', dst: '140.82.112.3', at: T0 + 60 });
     const r = run(w);
     expect(
@@ -362,21 +371,7 @@ describe('inference from edges, leases and DNS answers', () => {
   it("keeps every candidate when a CoreDNS pod on the flow's own node answered too: its neighbours ask it unseen", () => {
     // Both CoreDNS pods got the answer. cart's query to coredns-2 (node-b) is in the flow log; checkout asked
     // coredns-1 on its own node, which no flow log shows: cart alone must not take the flow.
-    const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [
-      checkout(),
-      { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
-      { uid: 'coredns-1', namespace: 'kube-system', workload: 'coredns', ip: '10.244.0.2', start: T0 - DAY },
-      {
-        uid: 'coredns-2',
-        namespace: 'kube-system',
-        workload: 'coredns',
-        ip: '10.244.9.2',
-        node: 'node-b',
-        start: T0 - DAY,
-      },
-    ]);
-    w.flow({ src: '10.244.2.9', dst: '10.244.9.2', port: 53, protocol: 17, at: T0 + 49 });
-    w.dns('10.244.9.2', 'api.github.com', ['140.82.112.3'], T0 + 50);
+    const w = forwardingWorld();
     w.dns('10.244.0.2', 'api.github.com', ['140.82.112.3'], T0 + 52);
     w.flow({ src: '10.0.1.10', dst: '140.82.112.3', at: T0 + 60 });
     const r = run(w);
