@@ -38,6 +38,25 @@ function target(e: Endpoint): string {
   return `${where}:${e.port}/${e.protocol}${e.via === 'proxy' ? ' via proxy' : ''}`;
 }
 
+/** shop's cart, unlabelled, on the default node. */
+const cart = (): PodSpec => ({
+  uid: 'cart-1',
+  namespace: 'shop',
+  workload: 'cart',
+  ip: '10.244.2.9',
+  start: T0 - DAY,
+});
+
+/** A pod on node-b, running since the day before. */
+const onNodeB = (uid: string, namespace: string, workload: string, ip: string): PodSpec => ({
+  uid,
+  namespace,
+  workload,
+  ip,
+  node: 'node-b',
+  start: T0 - DAY,
+});
+
 const checkout = (ip = '10.244.1.5', uid = 'checkout-1', start = T0 - DAY): PodSpec => ({
   uid,
   namespace: 'shop',
@@ -243,22 +262,14 @@ describe('inference from edges, leases and DNS answers', () => {
 
   it('keeps the port seen on a ClusterIP when the Service lists no ports (inventory stored before they were)', () => {
     const w = new World()
-      .pods(T0 - DAY, [
-        checkout(),
-        { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
-      ])
+      .pods(T0 - DAY, [checkout(), cart()])
       .service('shop', 'cart', '172.20.0.10', { app: 'cart' }, [], T0 - DAY);
     w.flow({ src: '10.244.1.5', dst: '172.20.0.10', port: 80, at: T0 + 60 });
     expect(of(run(w), 'shop/Deployment/checkout').map(target)).toEqual(['shop/Deployment/cart:80/TCP']);
   });
 
   it('narrows SNAT traffic from a node address to the candidate pod that asked DNS for the name', () => {
-    const w = new World()
-      .node('node-a', '10.0.1.10', T0 - DAY)
-      .pods(T0 - DAY, [
-        checkout(),
-        { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
-      ]);
+    const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [checkout(), cart()]);
     w.dns('10.244.2.9', 'api.github.com', ['140.82.112.3'], T0 + 50);
     w.flow({ src: '10.0.1.10', dst: '140.82.112.3', at: T0 + 60 });
     const r = run(w);
@@ -269,12 +280,7 @@ describe('inference from edges, leases and DNS answers', () => {
 
   it('credits each name of a shared address only to the candidates that asked for that name', () => {
     // Two buckets answered with the same S3 address within minutes: cart asked for one, checkout for the other.
-    const w = new World()
-      .node('node-a', '10.0.1.10', T0 - DAY)
-      .pods(T0 - DAY, [
-        checkout(),
-        { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
-      ]);
+    const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [checkout(), cart()]);
     w.dns('10.244.2.9', 'cart-uploads.s3.amazonaws.com', ['52.216.8.9'], T0 + 50);
     w.dns('10.244.1.5', 'checkout-archive.s3.amazonaws.com', ['52.216.8.9'], T0 + 55);
     w.flow({ src: '10.0.1.10', dst: '52.216.8.9', at: T0 + 60 });
@@ -288,17 +294,9 @@ describe('inference from edges, leases and DNS answers', () => {
   it('drops the names of a shared address that no candidate asked for', () => {
     // Another node's pod asked for the second name, and both answers are hours old (no live answer prefers the
     // node's): the SNAT'd flow from node-a went to cart's name only.
-    const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [
-      { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
-      {
-        uid: 'report-1',
-        namespace: 'shop',
-        workload: 'report',
-        ip: '10.244.7.7',
-        node: 'node-b',
-        start: T0 - DAY,
-      },
-    ]);
+    const w = new World()
+      .node('node-a', '10.0.1.10', T0 - DAY)
+      .pods(T0 - DAY, [cart(), onNodeB('report-1', 'shop', 'report', '10.244.7.7')]);
     w.dns('10.244.2.9', 'cart-uploads.s3.amazonaws.com', ['52.216.8.9'], T0 + 50);
     w.dns('10.244.7.7', 'report-archive.s3.amazonaws.com', ['52.216.8.9'], T0 + 55);
     w.flow({ src: '10.0.1.10', dst: '52.216.8.9', at: T0 + 3 * HOUR });
@@ -311,7 +309,7 @@ describe('inference from edges, leases and DNS answers', () => {
   it('narrows SNAT traffic with the pod CoreDNS saw asking, when the resolver only saw CoreDNS', () => {
     const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [
       checkout(),
-      { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
+      cart(),
       {
         uid: 'coredns-1',
         namespace: 'kube-system',
@@ -334,19 +332,20 @@ describe('inference from edges, leases and DNS answers', () => {
    * 53 logs with coredns-2 as the client.
    */
   const forwardingWorld = (): World => {
-    const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [
-      checkout(),
-      { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
-      { uid: 'coredns-1', namespace: 'kube-system', workload: 'coredns', ip: '10.244.0.2', start: T0 - DAY },
-      {
-        uid: 'coredns-2',
-        namespace: 'kube-system',
-        workload: 'coredns',
-        ip: '10.244.9.2',
-        node: 'node-b',
-        start: T0 - DAY,
-      },
-    ]);
+    const w = new World()
+      .node('node-a', '10.0.1.10', T0 - DAY)
+      .pods(T0 - DAY, [
+        checkout(),
+        cart(),
+        {
+          uid: 'coredns-1',
+          namespace: 'kube-system',
+          workload: 'coredns',
+          ip: '10.244.0.2',
+          start: T0 - DAY,
+        },
+        onNodeB('coredns-2', 'kube-system', 'coredns', '10.244.9.2'),
+      ]);
     w.flow({ src: '10.244.2.9', dst: '10.244.9.2', port: 53, protocol: 17, at: T0 + 49 });
     w.dns('10.244.9.2', 'api.github.com', ['140.82.112.3'], T0 + 50);
     return w;
@@ -384,18 +383,9 @@ describe('inference from edges, leases and DNS answers', () => {
 
   it('narrows SNAT traffic to the candidate that asked before and cached the answer, while another pod asked lately', () => {
     // cart asked at +50 and kept the address; mail, on another node, asked at +3000. The flow at +3100 is cart's.
-    const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [
-      checkout(),
-      { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
-      {
-        uid: 'mail-1',
-        namespace: 'shop',
-        workload: 'mail',
-        ip: '10.244.7.7',
-        node: 'node-b',
-        start: T0 - DAY,
-      },
-    ]);
+    const w = new World()
+      .node('node-a', '10.0.1.10', T0 - DAY)
+      .pods(T0 - DAY, [checkout(), cart(), onNodeB('mail-1', 'shop', 'mail', '10.244.7.7')]);
     w.dns('10.244.2.9', 'api.github.com', ['140.82.112.3'], T0 + 50);
     w.dns('10.244.7.7', 'api.github.com', ['140.82.112.3'], T0 + 3000);
     w.flow({ src: '10.0.1.10', dst: '140.82.112.3', at: T0 + 3100 });
@@ -407,26 +397,14 @@ describe('inference from edges, leases and DNS answers', () => {
 
   it('narrows SNAT traffic to the candidate CoreDNS saw asking earlier in the day, when it cached the answer', () => {
     // Route 53 sees only coredns; CoreDNS's log names cart at +50 and mail (another node) at +3000.
-    const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [
-      checkout(),
-      { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
-      {
-        uid: 'mail-1',
-        namespace: 'shop',
-        workload: 'mail',
-        ip: '10.244.7.7',
-        node: 'node-b',
-        start: T0 - DAY,
-      },
-      {
-        uid: 'coredns-2',
-        namespace: 'kube-system',
-        workload: 'coredns',
-        ip: '10.244.9.2',
-        node: 'node-b',
-        start: T0 - DAY,
-      },
-    ]);
+    const w = new World()
+      .node('node-a', '10.0.1.10', T0 - DAY)
+      .pods(T0 - DAY, [
+        checkout(),
+        cart(),
+        onNodeB('mail-1', 'shop', 'mail', '10.244.7.7'),
+        onNodeB('coredns-2', 'kube-system', 'coredns', '10.244.9.2'),
+      ]);
     w.ask('10.244.2.9', 'api.github.com', T0 + 50);
     w.dns('10.244.9.2', 'api.github.com', ['140.82.112.3'], T0 + 51);
     w.ask('10.244.7.7', 'api.github.com', T0 + 3000);
@@ -439,12 +417,7 @@ describe('inference from edges, leases and DNS answers', () => {
   });
 
   it('spreads SNAT traffic nobody can narrow over every candidate and the node, at low confidence', () => {
-    const w = new World()
-      .node('node-a', '10.0.1.10', T0 - DAY)
-      .pods(T0 - DAY, [
-        checkout(),
-        { uid: 'cart-1', namespace: 'shop', workload: 'cart', ip: '10.244.2.9', start: T0 - DAY },
-      ]);
+    const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [checkout(), cart()]);
     w.flow({ src: '10.0.1.10', dst: '140.82.112.3', at: T0 + 60 });
     const r = run(w);
     expect(r.endpoints.map((e) => [e.sender, e.evidence.sender])).toEqual([
