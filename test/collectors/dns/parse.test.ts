@@ -40,16 +40,8 @@ describe('dnsmasq', () => {
     const p = new DnsmasqParser({ year: 2026, reference: 0 });
     const { answers, reasons } = all(fixture('dnsmasq-extra.log').map((l) => p.parse(l)));
     const t = local(2026, 10, 23, 2, 37, 45);
-    const a = (name: string, type: string, answer: string | null, rcode: string, time = t): DnsAnswer => ({
-      time,
-      client: '127.0.0.1',
-      name,
-      type,
-      answer,
-      ttl: null,
-      rcode,
-      sourceKind: 'dnsmasq',
-    });
+    const a = (name: string, type: string, answer: string | null, rcode: string, time = t): DnsAnswer =>
+      dnsmasqAnswer({ time, client: '127.0.0.1', name, type, answer, rcode });
     expect(answers).toEqual([
       a('example.test', 'A', '192.0.2.10', 'NOERROR', local(2026, 10, 23, 2, 37, 44)),
       a('example.test', 'AAAA', null, 'REFUSED'),
@@ -137,16 +129,7 @@ describe('dnsmasq', () => {
       type: string,
       answer: string | null,
       rcode: string,
-    ) => ({
-      time: Date.parse(iso) / 1000,
-      client,
-      name,
-      type,
-      answer,
-      ttl: null,
-      rcode,
-      sourceKind: 'dnsmasq',
-    });
+    ) => dnsmasqAnswer({ time: Date.parse(iso) / 1000, client, name, type, answer, rcode });
     expect(answers).toEqual([
       {
         ...a('2026-11-23T01:37:44Z', '10.1.2.3', 'example.test', 'A', '192.0.2.10', 'NOERROR'),
@@ -210,6 +193,15 @@ describe('dnsmasq', () => {
       'skip:no_time',
     ]);
   });
+});
+
+/** An answer as dnsmasq logs it: no TTL. */
+const dnsmasqAnswer = (
+  a: Pick<DnsAnswer, 'time' | 'client' | 'name' | 'type' | 'answer' | 'rcode'>,
+): DnsAnswer => ({
+  ...a,
+  ttl: null,
+  sourceKind: 'dnsmasq',
 });
 
 /** What CoreDNS logs: who asked what at time 1000, without the answer. */
