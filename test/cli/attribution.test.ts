@@ -450,8 +450,8 @@ describe('collect aws-inventory', () => {
     >[];
     expect(rows.map((x) => x.workload)).toEqual(['instance/i-old', 'instance/i-new']);
 
-    const future = cli(['collect', 'aws-inventory', '--db', db, '--at', '1h', listing('eni-0ccc', 'i-x')]);
-    expect(future.code).toBe(0);
+    const hourAgo = cli(['collect', 'aws-inventory', '--db', db, '--at', '1h', listing('eni-0ccc', 'i-x')]);
+    expect(hourAgo.code).toBe(0);
     const ahead = cli([
       'collect',
       'aws-inventory',
