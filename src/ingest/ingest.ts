@@ -411,7 +411,7 @@ async function ingestOne(
   };
   const quarantineLine = (n: number, reason: string, text: string): void => {
     delta.malformed++;
-    deltaReasons[reason] = (deltaReasons[reason] ?? 0) + 1;
+    ReasonCounts.count(deltaReasons, reason);
     quarantine.push({
       sourceId: opened.sourceId,
       sourceName: ref.name,
@@ -429,7 +429,7 @@ async function ingestOne(
   const handleLine = (n: number, text: string): void => {
     if (text.length === 0) {
       delta.skipped++;
-      deltaReasons.empty = (deltaReasons.empty ?? 0) + 1;
+      ReasonCounts.count(deltaReasons, 'empty');
       return;
     }
     const out = parse(text);
@@ -443,7 +443,7 @@ async function ingestOne(
       spans(out.start, out.end);
     } else if (out.kind === 'skip') {
       delta.skipped++;
-      deltaReasons[out.reason] = (deltaReasons[out.reason] ?? 0) + 1;
+      ReasonCounts.count(deltaReasons, out.reason);
     } else {
       quarantineLine(n, out.reason, text);
     }

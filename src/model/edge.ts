@@ -54,6 +54,10 @@ export const IngestCounts = Object.freeze({
 
 /** Skip and reject reasons with their counts, which follow the counts they break down (added, taken back). */
 export const ReasonCounts = Object.freeze({
+  /** Counts one line of `reason`. */
+  count(into: Record<string, number>, reason: string): void {
+    into[reason] = (into[reason] ?? 0) + 1;
+  },
   add(into: Record<string, number>, x: Readonly<Record<string, number>>): void {
     for (const [k, v] of Object.entries(x)) into[k] = (into[k] ?? 0) + v;
   },

@@ -10,7 +10,7 @@ import { dnsRecordPath } from '../ingest/dns-ingest.js';
 import type { RecordPath, RecordLineParser } from '../ingest/ingest.js';
 import { EdgeAggregator, sourceBit } from '../ingest/aggregate.js';
 import type { FlowSink, LineParser, ObservationScratch } from '../model/collector.js';
-import { IngestCounts, QUARANTINE_RAW_CHARS, type QuarantineRow } from '../model/edge.js';
+import { IngestCounts, QUARANTINE_RAW_CHARS, ReasonCounts, type QuarantineRow } from '../model/edge.js';
 import { observation } from '../model/observation.js';
 import { DnsStore } from '../store/dns-store.js';
 import type { Store } from '../store/store.js';
@@ -171,7 +171,7 @@ export class BatchReader {
     let dead: string | null = null;
     const reject = (lineNo: number, reason: string, raw: string): void => {
       sums.counts.malformed++;
-      sums.reasons[reason] = (sums.reasons[reason] ?? 0) + 1;
+      ReasonCounts.count(sums.reasons, reason);
       sums.quarantine.push({
         sourceId: `kafka:${where}`,
         sourceName: where,
@@ -272,7 +272,7 @@ export class BatchReader {
       widen(sums, out.start, out.end);
     } else if (out.kind === 'skip') {
       sums.counts.skipped++;
-      sums.reasons[out.reason] = (sums.reasons[out.reason] ?? 0) + 1;
+      ReasonCounts.count(sums.reasons, out.reason);
     } else {
       reject(lineNo, out.reason, text);
     }
