@@ -332,20 +332,18 @@ describe('inference from edges, leases and DNS answers', () => {
    * 53 logs with coredns-2 as the client.
    */
   const forwardingWorld = (): World => {
-    const w = new World()
-      .node('node-a', '10.0.1.10', T0 - DAY)
-      .pods(T0 - DAY, [
-        checkout(),
-        cart(),
-        {
-          uid: 'coredns-1',
-          namespace: 'kube-system',
-          workload: 'coredns',
-          ip: '10.244.0.2',
-          start: T0 - DAY,
-        },
-        onNodeB('coredns-2', 'kube-system', 'coredns', '10.244.9.2'),
-      ]);
+    const w = new World().node('node-a', '10.0.1.10', T0 - DAY).pods(T0 - DAY, [
+      checkout(),
+      cart(),
+      {
+        uid: 'coredns-1',
+        namespace: 'kube-system',
+        workload: 'coredns',
+        ip: '10.244.0.2',
+        start: T0 - DAY,
+      },
+      onNodeB('coredns-2', 'kube-system', 'coredns', '10.244.9.2'),
+    ]);
     w.flow({ src: '10.244.2.9', dst: '10.244.9.2', port: 53, protocol: 17, at: T0 + 49 });
     w.dns('10.244.9.2', 'api.github.com', ['140.82.112.3'], T0 + 50);
     return w;
