@@ -28,6 +28,7 @@ import type {
   VpcCidrRecord,
 } from '../../src/model/cloud-inventory.js';
 import { canonicalIp } from '../../src/model/ip.js';
+import { parseRfc3339 } from '../../src/model/rfc3339.js';
 
 export const AWS_DOCUMENT_KINDS = [
   'network-interfaces',
@@ -250,7 +251,6 @@ function toNetworkInterface(x: unknown): { value: NetworkInterfaceRecord } | { r
   }
   groups.sort((a, b) => (a.groupId < b.groupId ? -1 : a.groupId > b.groupId ? 1 : 0));
   const attachment = isObject(x.Attachment) ? x.Attachment : {};
-  const attachedMs = typeof attachment.AttachTime === 'string' ? Date.parse(attachment.AttachTime) : NaN;
   return {
     value: {
       interfaceId: x.NetworkInterfaceId,
@@ -264,7 +264,7 @@ function toNetworkInterface(x: unknown): { value: NetworkInterfaceRecord } | { r
       status: str(x.Status),
       addresses,
       primaryAddress: typeof x.PrivateIpAddress === 'string' ? (canonicalIp(x.PrivateIpAddress) ?? '') : '',
-      attachedAt: Number.isNaN(attachedMs) ? null : attachedMs / 1000,
+      attachedAt: typeof attachment.AttachTime === 'string' ? parseRfc3339(attachment.AttachTime) : null,
       prefixes,
       securityGroups: groups,
     },

@@ -30,6 +30,7 @@ export interface CloudImportCounts {
  */
 export class CloudInventoryStore {
   readonly #upsertEni: Database.Statement;
+  readonly #eniImportedAt: Database.Statement;
   readonly #clearEniAddresses: Database.Statement;
   readonly #eniAddresses: Database.Statement;
   readonly #insertEniAddress: Database.Statement;
@@ -59,6 +60,7 @@ export class CloudInventoryStore {
         subnet_id = excluded.subnet_id, availability_zone = excluded.availability_zone, owner_id = excluded.owner_id,
         interface_type = excluded.interface_type, description = excluded.description, status = excluded.status,
         security_groups = excluded.security_groups, prefixes = excluded.prefixes, imported_at = excluded.imported_at`);
+    this.#eniImportedAt = db.prepare('SELECT imported_at FROM cloud_enis WHERE interface_id = ?');
     this.#clearEniAddresses = db.prepare('DELETE FROM cloud_eni_addresses WHERE interface_id = ?');
     this.#eniAddresses = db.prepare(
       'SELECT address FROM cloud_eni_addresses WHERE interface_id = ? ORDER BY address',
@@ -78,7 +80,8 @@ export class CloudInventoryStore {
       VALUES (@groupId, @groupName, @vpcId, @ownerId, @description, @ingress, @egress, @at)
       ON CONFLICT DO UPDATE SET group_name = excluded.group_name, vpc_id = excluded.vpc_id,
         owner_id = excluded.owner_id, description = excluded.description, ingress = excluded.ingress,
-        egress = excluded.egress, imported_at = excluded.imported_at`);
+        egress = excluded.egress, imported_at = excluded.imported_at
+      WHERE excluded.imported_at >= cloud_security_groups.imported_at`);
     this.#insertVpcCidr = db.prepare(
       'INSERT OR IGNORE INTO vpc_cidrs (cidr, vpc_id, origin) VALUES (?, ?, ?)',
     );
@@ -100,32 +103,42 @@ export class CloudInventoryStore {
         vpcCidrs: 0,
         cloudPrefixes: 0,
       };
+      // Every claim of the listing before any release, so that the order of its interfaces does not matter.
+      const releases: (() => void)[] = [];
       for (const e of enis) {
-        // The addresses are rewritten only when they changed, so a re-import of the same listing is no change.
-        this.#upsertEni.run({
-          interfaceId: e.interfaceId,
-          instanceId: e.instanceId,
-          vpcId: e.vpcId,
-          subnetId: e.subnetId,
-          availabilityZone: e.availabilityZone,
-          ownerId: e.ownerId,
-          interfaceType: e.interfaceType,
-          description: e.description,
-          status: e.status,
-          securityGroups: JSON.stringify(e.securityGroups),
-          prefixes: JSON.stringify(e.prefixes),
-          at,
-        });
-        const stored = (this.#eniAddresses.all(e.interfaceId) as { address: string }[]).map((r) => r.address);
         const wanted = [...new Set<string>(e.addresses)].sort();
-        if (stored.join(' ') !== wanted.join(' ')) {
-          this.#clearEniAddresses.run(e.interfaceId);
-          for (const a of wanted) this.#insertEniAddress.run(a, e.interfaceId);
+        const before = this.#eniImportedAt.get(e.interfaceId) as { imported_at: number } | undefined;
+        // A listing older than the interface's last one (`--at` on an archive) only adds to the history.
+        if (before === undefined || before.imported_at <= at) {
+          this.#upsertEni.run({
+            interfaceId: e.interfaceId,
+            instanceId: e.instanceId,
+            vpcId: e.vpcId,
+            subnetId: e.subnetId,
+            availabilityZone: e.availabilityZone,
+            ownerId: e.ownerId,
+            interfaceType: e.interfaceType,
+            description: e.description,
+            status: e.status,
+            securityGroups: JSON.stringify(e.securityGroups),
+            prefixes: JSON.stringify(e.prefixes),
+            at,
+          });
+          const stored = (this.#eniAddresses.all(e.interfaceId) as { address: string }[]).map(
+            (r) => r.address,
+          );
+          // The addresses are rewritten only when they changed, so a re-import of the same listing is no change.
+          if (stored.join(' ') !== wanted.join(' ')) {
+            this.#clearEniAddresses.run(e.interfaceId);
+            for (const a of wanted) this.#insertEniAddress.run(a, e.interfaceId);
+          }
+          releases.push(() => this.#release(e, stored, wanted, at));
         }
-        this.#recordHolders(e, stored, wanted, at);
+        this.#claim(e, wanted, at);
         counts.networkInterfaces++;
         counts.addresses += wanted.length;
       }
+      for (const release of releases) release();
       for (const g of groups) {
         this.#upsertGroup.run({
           groupId: g.groupId,
@@ -156,23 +169,16 @@ export class CloudInventoryStore {
   }
 
   /**
-   * Adds to each address's history of holders (migration 0015) what this listing of `e` says at `at`: it holds
-   * `wanted`, and lets go of those of `stored` it no longer lists, unless another interface took them since. A new
-   * holder is dated by the import, or by the interface's attachment when that tells when it changed and is after the
-   * holder before: an interface moved to another instance took all its addresses along then, and a new instance's
-   * own interface had its primary address from launch, moments before it was attached. So an instance replaced
-   * between two imports has its flows before the second.
+   * Adds to each address's history of holders (migration 0015) that `e` holds `wanted` at `at`. A new holder is
+   * dated by the import, or by the interface's attachment when that tells when it changed and is after the holder
+   * before: an interface moved to another instance took all its addresses along then, and a new instance's own
+   * interface had its primary address from launch, moments before it was attached. So an instance replaced between
+   * two imports has its flows before the second.
    */
-  #recordHolders(
-    e: NetworkInterfaceRecord,
-    stored: readonly string[],
-    wanted: readonly string[],
-    at: number,
-  ): void {
+  #claim(e: NetworkInterfaceRecord, wanted: readonly string[], at: number): void {
     const groups = JSON.stringify(e.securityGroups);
-    const holderAt = (a: string): HolderRow | undefined => this.#holderAt.get(a, at) as HolderRow | undefined;
     for (const a of wanted) {
-      const h = holderAt(a);
+      const h = this.#holderAt.get(a, at) as HolderRow | undefined;
       if (h?.interface_id === e.interfaceId && h.instance_id === e.instanceId && h.security_groups === groups)
         continue;
       const moved = h?.interface_id === e.interfaceId && h.instance_id !== e.instanceId;
@@ -182,10 +188,19 @@ export class CloudInventoryStore {
         attached !== null && attached < at && (h === undefined || attached > h.since) ? attached : at;
       this.#putHolder.run(a, since, e.interfaceId, e.instanceId, groups);
     }
+  }
+
+  /** `e` lets go at `at` of the addresses of `stored` it no longer lists, unless another interface took them. */
+  #release(
+    e: NetworkInterfaceRecord,
+    stored: readonly string[],
+    wanted: readonly string[],
+    at: number,
+  ): void {
     const kept = new Set(wanted);
     for (const a of stored) {
-      if (!kept.has(a) && holderAt(a)?.interface_id === e.interfaceId)
-        this.#putHolder.run(a, at, '', '', '[]');
+      const h = this.#holderAt.get(a, at) as HolderRow | undefined;
+      if (!kept.has(a) && h?.interface_id === e.interfaceId) this.#putHolder.run(a, at, '', '', '[]');
     }
   }
 

@@ -563,6 +563,45 @@ describe('ENI addresses', () => {
     f.store.close();
   });
 
+  it('dates a replacement by its attachment whatever the order of the interfaces in the listing', () => {
+    for (const order of ['old first', 'new first']) {
+      const f = new Fixture();
+      const cloud = new CloudInventoryStore(f.store.db);
+      f.flow('10.0.3.51', '140.82.112.3', T0 + 6 * 3600);
+      const primary = (id: string, instance: string, addresses: string[], attachedAt: number) => ({
+        ...eni(id, instance, '10.0.3.51'),
+        addresses,
+        primaryAddress: '10.0.3.51',
+        attachedAt,
+      });
+      cloud.import({ enis: [primary('eni-b', 'i-old', ['10.0.3.51'], T0 - DAY)] }, T0);
+      // One listing: eni-b no longer holds the address, eni-a (attached 5 hours after T0) does.
+      const listing = [
+        primary('eni-b', 'i-old', [], T0 - DAY),
+        primary('eni-a', 'i-new', ['10.0.3.51'], T0 + 5 * 3600),
+      ];
+      cloud.import({ enis: order === 'old first' ? listing : listing.reverse() }, T0 + DAY);
+      refreshAttribution(f.store.db);
+      expect(idsOf(f, '10.0.3.51'), order).toEqual([`${6 * 3600} instance/i-new`]);
+      f.store.close();
+    }
+  });
+
+  it('adds a listing older than the last one to the history only, leaving the current interfaces as they are', () => {
+    const f = new Fixture();
+    const cloud = new CloudInventoryStore(f.store.db);
+    for (const at of [3600, DAY + 3600]) f.flow('10.0.3.51', '140.82.112.3', T0 + at);
+    cloud.import({ enis: [eni('eni-b', 'i-new', '10.0.3.51')] }, T0 + DAY);
+    // An archived listing of the day before, imported afterwards with --at.
+    cloud.import({ enis: [eni('eni-b', 'i-old', '10.0.3.51')], securityGroups: [] }, T0);
+    refreshAttribution(f.store.db);
+    expect(idsOf(f, '10.0.3.51')).toEqual(['3600 instance/i-old', `${DAY + 3600} instance/i-new`]);
+    expect(f.store.db.prepare('SELECT instance_id, imported_at - ? FROM cloud_enis').raw().all(T0)).toEqual([
+      ['i-new', DAY],
+    ]);
+    f.store.close();
+  });
+
   it('lets an address go when its interface is listed without it, and not when another took it since', () => {
     const f = new Fixture();
     const cloud = new CloudInventoryStore(f.store.db);
