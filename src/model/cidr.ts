@@ -9,7 +9,6 @@ export interface Cidr {
   readonly text: string;
 }
 
-/** Address bytes (4 for IPv4, 16 for IPv6) of a canonical or non-canonical address, or null. */
 /** Orders addresses as bytes: IPv4 before IPv6, then numerically. */
 export function compareAddressBytes(a: Uint8Array, b: Uint8Array): number {
   if (a.length !== b.length) return a.length - b.length;
@@ -17,6 +16,7 @@ export function compareAddressBytes(a: Uint8Array, b: Uint8Array): number {
   return 0;
 }
 
+/** Address bytes (4 for IPv4, 16 for IPv6) of a canonical or non-canonical address, or null. */
 export function addressBytes(text: string): Uint8Array | null {
   if (text.indexOf(':') === -1) {
     const v4 = canonicalIpv4(text);
