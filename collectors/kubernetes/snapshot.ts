@@ -8,10 +8,9 @@
  * (Deployments, Events, …) are counted as ignored; a malformed item is reported with its position and reason,
  * and never stops the rest.
  */
-import { createRequire } from 'node:module';
 import type { V1Job, V1Namespace, V1Node, V1Pod, V1ReplicaSet, V1Service } from '@kubernetes/client-node';
-import type * as Yaml from 'yaml';
 import type { NamespaceRecord, NodeRecord, PodRecord, ServiceRecord } from '../../src/model/workload.js';
+import { yaml } from '../../src/util/lazy.js';
 import {
   indexOwner,
   toNamespaceRecord,
@@ -147,12 +146,10 @@ export function parseKubectlList(text: string, cluster = ''): SnapshotParseResul
   return { ok: true, shape, snapshot: { pods, nodes, services, namespaces }, rejects, ignored };
 }
 
-const require = createRequire(import.meta.url);
-
 /**
  * The document as JSON, else as YAML (`kubectl get -o yaml`); undefined when it is neither. JSON goes first: it is
  * what kubectl is told to print, and JSON.parse reads a large listing many times faster. The YAML package is loaded
- * only for a document JSON refused, so that every other command starts without it (src/util/lazy.ts says why).
+ * only for a document JSON refused (src/util/lazy.ts), so that every other command starts without it.
  */
 function decode(text: string): unknown {
   try {
@@ -162,7 +159,7 @@ function decode(text: string): unknown {
   }
   try {
     // The core schema keeps RFC 3339 times as the strings the JSON form has (YAML 1.1 would make Dates of them).
-    return (require('yaml') as typeof Yaml).parse(text, { schema: 'core' });
+    return yaml().parse(text, { schema: 'core' });
   } catch {
     return undefined;
   }
