@@ -23,7 +23,7 @@ import type {
 } from '../model/endpoint.js';
 import { destinationKey, RULE_PROTOCOL_NUMBERS } from '../model/endpoint.js';
 import { SOURCE_KINDS, edgeVia, type SourceKind } from '../model/observation.js';
-import { targetPorts, type Workload } from '../model/workload.js';
+import { targetPorts, workloadId, type Workload } from '../model/workload.js';
 import { PrefixTable } from '../identity/prefix-table.js';
 import type { FlowFilter } from '../store/flow-query.js';
 import {
@@ -40,7 +40,7 @@ import {
 } from '../store/infer-query.js';
 import { foldAddresses, type PublishedPrefix } from './fold-addresses.js';
 import { foldNames } from './fold-names.js';
-import { Holders, NameIndex, type AnswerClient, type NameAskers, type NameMatch } from './names.js';
+import { Holders, NameIndex, upTo, type AnswerClient, type NameAskers, type NameMatch } from './names.js';
 import { hostSender, workloadProfiles, workloadSender, type WorkloadProfile } from './senders.js';
 import { highEntropyLabel, suspicionsOf } from './suspicion.js';
 
@@ -451,7 +451,7 @@ class Inference {
     const dns = this.#kubeDns();
     for (const p of this.#profiles.values())
       if (dns !== null && p.workload.namespace === dns.namespace && p.selector['k8s-app'] === 'kube-dns')
-        this.#dnsServers.add(workloadKey(p.workload));
+        this.#dnsServers.add(workloadId(p.workload));
     for (const talkers of this.#dnsTalkers.values()) {
       talkers.sort((a, b) => a.first - b.first);
       for (const t of talkers) this.#talkerReach = Math.max(this.#talkerReach, t.last - t.first);
@@ -571,7 +571,7 @@ class Inference {
       forwarders.add(c.workload!);
       const talkers = this.#dnsTalkers.get(c.client) ?? [];
       // Sorted by first sighting in #narrow; each edge lies within one bucket, so none reaches back further.
-      for (let i = upTo(talkers, c.last) - 1; i >= 0; i--) {
+      for (let i = upTo(talkers, (t) => t.first, c.last) - 1; i >= 0; i--) {
         const t = talkers[i]!;
         if (t.first < c.first - this.opts.dnsGrace - this.#talkerReach) break;
         if (t.last >= c.first - this.opts.dnsGrace) talked.add(t.workload);
@@ -626,7 +626,7 @@ class Inference {
     }
     return out.sort(
       (x, y) =>
-        cmp(workloadKey(x.destination), workloadKey(y.destination)) ||
+        cmp(workloadId(x.destination), workloadId(y.destination)) ||
         cmp(x.source, y.source) ||
         cmp(x.cidrs[0]!.cidr, y.cidrs[0]!.cidr) ||
         x.port - y.port ||
@@ -887,22 +887,6 @@ class Inference {
     const p = hits[0];
     return p === undefined ? null : { namespace: p.workload.namespace, selector: { 'k8s-app': 'kube-dns' } };
   }
-}
-
-/** Index one past the last talker first seen at or before `t` (talkers sorted by first sighting). */
-function upTo(talkers: readonly { first: number }[], t: number): number {
-  let lo = 0;
-  let hi = talkers.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (talkers[mid]!.first <= t) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
-}
-
-function workloadKey(w: Workload): string {
-  return `${w.namespace}/${w.kind}/${w.name}`;
 }
 
 function cmp(a: string, b: string): number {

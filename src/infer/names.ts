@@ -136,7 +136,7 @@ function timeline<T>(): Timeline<T> {
 }
 
 /** Index one past the last item whose start is at or before `t` (items sorted by start). */
-function upTo<T>(items: readonly T[], startOf: (x: T) => number, t: number): number {
+export function upTo<T>(items: readonly T[], startOf: (x: T) => number, t: number): number {
   let lo = 0;
   let hi = items.length;
   while (lo < hi) {
