@@ -31,6 +31,15 @@ export type { VpcFlowRejectReason, VpcFlowSkipReason } from './parse.js';
 const CLOUDWATCH_TIME = 'timestamp';
 const CLOUDWATCH_TIME_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2}) /;
 
+const STAMPED = new WeakMap<FieldLayout, FieldLayout>();
+
+/** `layout` with CloudWatch's time column in front, built once per layout (layouts are immutable). */
+function stampedLayout(layout: FieldLayout): FieldLayout {
+  let stamped = STAMPED.get(layout);
+  if (stamped === undefined) STAMPED.set(layout, (stamped = layoutOf([CLOUDWATCH_TIME, ...layout.names])));
+  return stamped;
+}
+
 /**
  * Reads the lines of one input in order. It starts with the `--fields` layout (or the version 2 default), and a
  * header line anywhere replaces the layout for the lines after it: `cat`-ing several S3 export files into stdin
@@ -74,7 +83,7 @@ export class VpcFlowLineParser implements LineParser {
   /** `text` read as a CloudWatch Logs export's line, which then sets the layout; null when it is not one. */
   #cloudWatch(text: string, into: ObservationScratch | null): ParseOutcome<VpcFlowRejectReason> | null {
     if (this.#layout.names[0] === CLOUDWATCH_TIME || !CLOUDWATCH_TIME_RE.test(text)) return null;
-    const layout = layoutOf([CLOUDWATCH_TIME, ...this.#layout.names]);
+    const layout = stampedLayout(this.#layout);
     const outcome = parseVpcFlowLineInto(text, layout, into);
     if (outcome.kind === 'reject') return null;
     this.#layout = layout;
