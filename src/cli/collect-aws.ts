@@ -29,14 +29,13 @@ export interface AwsImportSummary {
 
 /**
  * Reads AWS CLI JSON documents (describe-network-interfaces, describe-security-groups, describe-vpcs,
- * describe-subnets) and ip-ranges.json, and stores them in one transaction. Every file is read and parsed before
+ * describe-subnets) and ip-ranges.json, and stores them in one transaction, as of `at`. Every file is read and parsed before
  * anything is written, so an unreadable file leaves the database as it was.
  */
 export async function importAwsFiles(
   store: Store,
   paths: readonly string[],
-  now: () => number,
-  at: number = now(),
+  at: number,
 ): Promise<AwsImportSummary> {
   const enis: NetworkInterfaceRecord[] = [];
   const groups: SecurityGroupRecord[] = [];
@@ -132,7 +131,7 @@ Examples:
       const store = openForWrite(g);
       let summary: AwsImportSummary;
       try {
-        summary = await importAwsFiles(store, paths, now, at);
+        summary = await importAwsFiles(store, paths, at);
       } finally {
         store.close();
       }

@@ -225,7 +225,7 @@ export async function openAttributed(
   const store = typeof opts.ipRanges === 'string' ? openForWrite(g) : openForRead(g);
   try {
     if (typeof opts.ipRanges === 'string') {
-      const r = await importAwsFiles(store, [opts.ipRanges], now);
+      const r = await importAwsFiles(store, [opts.ipRanges], now());
       if (r.files[0]!.document !== 'ip-ranges')
         throw new UsageError(`--ip-ranges ${opts.ipRanges}: not an ip-ranges.json document`, 'ip_ranges');
     }
