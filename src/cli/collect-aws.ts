@@ -28,9 +28,9 @@ export interface AwsImportSummary {
 }
 
 /**
- * Reads AWS CLI JSON documents (describe-network-interfaces, describe-security-groups, describe-vpcs,
- * describe-subnets) and ip-ranges.json, and stores them in one transaction, as of `at`. Every file is read and parsed before
- * anything is written, so an unreadable file leaves the database as it was.
+ * Reads AWS CLI JSON documents (describe-network-interfaces or -instances, describe-security-groups,
+ * describe-vpcs, describe-subnets) and ip-ranges.json, and stores them in one transaction, as of `at`. Every file
+ * is read and parsed before anything is written, so an unreadable file leaves the database as it was.
  */
 export async function importAwsFiles(
   store: Store,
