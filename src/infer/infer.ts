@@ -468,7 +468,7 @@ class Inference {
         ),
       ].sort();
       const askersOf = (r: RawTarget): Forwarded | undefined =>
-        this.#forwarded(r.raw.kind === 'name' ? r.match?.byName.get(r.raw.name) : (r.match ?? undefined));
+        this.#forwarded(r.raw.kind === 'name' ? r.match?.byName.get(r.raw.name) : undefined);
       // The VPC CNI translates only traffic leaving the VPC: a node address talking to a pod, a node or a
       // VPC-internal peer is the node itself (kubelet, host-network daemons), not one of its pods.
       if (e.srcKind === 'node' && !OUTSIDE_VPC.has(e.dstClass) && e.srcNode !== '') {
@@ -484,7 +484,7 @@ class Inference {
         if (askers.length === 0 && r.raw.kind === 'name') {
           // No candidate asked while the answer was live, but one may have asked earlier and cached the address.
           const name = r.raw.name;
-          const earlier = r.match?.earlier?.get(name);
+          const earlier = r.match?.earlier?.(name);
           askers = candidates.filter(
             (w) =>
               !this.#dnsServers.has(w) &&

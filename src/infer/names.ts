@@ -96,22 +96,22 @@ export interface AnswerClient {
   readonly last: number;
 }
 
-export interface NameMatch extends NameAskers {
+export interface NameMatch {
   readonly names: readonly string[];
   readonly evidence: Exclude<NameEvidence, 'proxy' | 'none'>;
   /**
    * Per name, who asked for it: an address answered for two names (shared CDN edges, an S3 address handed to two
    * buckets) names a SNAT'd flow after both, but each name only after the pods that asked for that one.
-   * `askers` / `askerPods` are the union over the names.
    */
   readonly byName: ReadonlyMap<string, NameAskers>;
   /** A node's own address asked (kubelet, a host daemon): the node's own traffic, not a pod's. */
   readonly nodeAsked: boolean;
   /**
-   * Per name, the workloads that got the address for it over the last day: a pod that cached its answer past the
-   * TTL connects long after asking, while others' live answers name the address meanwhile.
+   * The workloads that got the address for `name` over the last day: a pod that cached its answer past the TTL
+   * connects long after asking, while others' live answers name the address meanwhile. Only SNAT'd flows that no
+   * live asker explains need it, so it is worked out when first asked for.
    */
-  readonly earlier?: ReadonlyMap<string, ReadonlySet<string>>;
+  readonly earlier?: (name: string) => ReadonlySet<string> | undefined;
 }
 
 /** A client that asked for a name over [first, last], resolved to its pod's workload and node. */
@@ -304,31 +304,43 @@ export class NameIndex {
       const i = upTo(mine, (x) => x.answer.firstSeen, last) - 1;
       if (i >= 0) return match([mine[i]!], 'dns-stale');
     }
-    const recent: Asked[] = [];
-    for (let i = end - 1; i >= 0; i--) {
-      const x = list.items[i]!;
-      if (x.answer.firstSeen + list.reach < first - DNS_NAME_REACH) break;
-      if (x.answer.lastSeen >= first - DNS_NAME_REACH) recent.push(x);
-    }
+    // Anyone's answer of the last day, scanned only when a match needs it.
+    let recentList: Asked[] | undefined;
+    const recent = (): readonly Asked[] => {
+      if (recentList !== undefined) return recentList;
+      recentList = [];
+      for (let i = end - 1; i >= 0; i--) {
+        const x = list.items[i]!;
+        if (x.answer.firstSeen + list.reach < first - DNS_NAME_REACH) break;
+        if (x.answer.lastSeen >= first - DNS_NAME_REACH) recentList.push(x);
+      }
+      return recentList;
+    };
     const nodeLive = live.filter(
       (x) => node !== '' && (x.node === node || askedNear(x).some((q) => q.node === node)),
     );
     if (nodeLive.length > 0) return withEarlier(match(nodeLive, 'dns', nodeLive.flatMap(askedNear)), recent);
     if (live.length > 0) return withEarlier(match(live, 'dns', live.flatMap(askedNear)), recent);
-    return recent.length > 0 ? match(recent, 'dns-stale') : null;
+    return recent().length > 0 ? match(recent(), 'dns-stale') : null;
   }
 }
 
 /** `m` with the workloads that got its names' address from `recent` answers (see {@link NameMatch.earlier}). */
-function withEarlier(m: NameMatch, recent: readonly Asked[]): NameMatch {
-  const earlier = new Map<string, Set<string>>();
-  for (const x of recent) {
-    if (x.workload === null || !m.names.includes(x.answer.name)) continue;
-    let ws = earlier.get(x.answer.name);
-    if (ws === undefined) earlier.set(x.answer.name, (ws = new Set()));
-    ws.add(x.workload);
-  }
-  return { ...m, earlier };
+function withEarlier(m: NameMatch, recent: () => readonly Asked[]): NameMatch {
+  let earlier: Map<string, Set<string>> | undefined;
+  const of = (name: string): ReadonlySet<string> | undefined => {
+    if (earlier === undefined) {
+      earlier = new Map();
+      for (const x of recent()) {
+        if (x.workload === null || !m.names.includes(x.answer.name)) continue;
+        let ws = earlier.get(x.answer.name);
+        if (ws === undefined) earlier.set(x.answer.name, (ws = new Set()));
+        ws.add(x.workload);
+      }
+    }
+    return earlier.get(name);
+  };
+  return { ...m, earlier: of };
 }
 
 /**
@@ -352,8 +364,6 @@ function match(
   questions: readonly Question[] = [],
 ): NameMatch {
   const names = [...new Set(hit.map((x) => x.answer.name))].sort();
-  const askers = new Set<string>();
-  const askerPods = new Map<string, Set<string>>();
   const byName = new Map<string, NameAskers>();
   for (const name of names) {
     const asked = questions.filter((q) => q.name === name);
@@ -367,12 +377,9 @@ function match(
     for (const x of from) {
       if (x.workload === null) continue;
       mine.add(x.workload);
-      askers.add(x.workload);
-      for (const m of [minePods, askerPods]) {
-        let pods = m.get(x.workload);
-        if (pods === undefined) m.set(x.workload, (pods = new Set()));
-        if (x.pod !== '') pods.add(x.pod);
-      }
+      let pods = minePods.get(x.workload);
+      if (pods === undefined) minePods.set(x.workload, (pods = new Set()));
+      if (x.pod !== '') pods.add(x.pod);
     }
     const clients = answered.map((x) => ({
       client: x.answer.client,
@@ -384,7 +391,8 @@ function match(
     }));
     byName.set(name, { askers: mine, askerPods: minePods, clients });
   }
-  const nodeAsked = askers.size === 0 && hit.some((x) => x.workload === null && x.node !== '');
-  const clients = [...byName.values()].flatMap((b) => b.clients);
-  return { names, evidence, askers, askerPods, clients, byName, nodeAsked };
+  const nodeAsked =
+    [...byName.values()].every((b) => b.askers.size === 0) &&
+    hit.some((x) => x.workload === null && x.node !== '');
+  return { names, evidence, byName, nodeAsked };
 }

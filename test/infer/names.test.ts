@@ -54,10 +54,12 @@ describe('DNS askers over reused pod addresses', () => {
     );
     const index = new NameIndex([answer(T0 + 100, T0 + 3000)], [], holders, 600);
     const early = index.namesFor('205.251.193.4', T0 + 200, T0 + 260, null, 'node-a');
-    expect([...(early?.askers ?? [])]).toEqual(['shop/Deployment/cart']);
+    expect([...(early?.byName.get('assets.example.com')?.askers ?? [])]).toEqual(['shop/Deployment/cart']);
     const own = index.namesFor('205.251.193.4', T0 + 200, T0 + 260, 'shop/Deployment/cart', '');
     expect(own?.evidence).toBe('dns');
     const late = index.namesFor('205.251.193.4', T0 + 3100, T0 + 3160, null, 'node-a');
-    expect([...(late?.askers ?? [])].sort()).toEqual(['shop/Deployment/report']);
+    expect([...(late?.byName.get('assets.example.com')?.askers ?? [])].sort()).toEqual([
+      'shop/Deployment/report',
+    ]);
   });
 });
