@@ -41,24 +41,29 @@ export class Holders {
   }
 
   /**
-   * Who held `ip` over [first, last]: one entry per holder in time order, with the part of the range it held
-   * (the later starter wins where two claim the same instant), or [] when no lease overlaps it.
+   * Who held `ip` over [first, last]: one entry per holder in time order, with the part of the range it held as
+   * {@link Holders.leaseAt} says at each instant (so an open lease holds again after a later one inside it ended),
+   * or [] when no lease overlaps it.
    */
   holdersOver(ip: string, first: number, last: number): { lease: Lease; first: number; last: number }[] {
     const list = this.#leases.get(ip);
     if (list === undefined) return [];
-    const over = list
-      .filter(
-        (l) => (l.end === null || l.end > l.start) && l.start <= last && (l.end === null || l.end > first),
-      )
-      .sort((a, b) => a.start - b.start);
+    // Where a lease starts or ends inside the range, the holder may change.
+    const points = new Set([first]);
+    for (const l of list) {
+      if (l.start > first && l.start < last) points.add(l.start);
+      if (l.end !== null && l.end > first && l.end < last) points.add(l.end);
+    }
+    const sorted = [...points].sort((a, b) => a - b);
     const out: { lease: Lease; first: number; last: number }[] = [];
-    for (let i = 0; i < over.length; i++) {
-      const l = over[i]!;
-      const next = over[i + 1];
-      const from = Math.max(first, l.start);
-      const to = Math.min(last, l.end ?? Infinity, next === undefined ? Infinity : next.start);
-      if (to >= from) out.push({ lease: l, first: from, last: to });
+    for (let i = 0; i < sorted.length; i++) {
+      const from = sorted[i]!;
+      const to = sorted[i + 1] ?? last;
+      const lease = this.leaseAt(ip, from);
+      if (lease === null) continue;
+      const prev = out.at(-1);
+      if (prev?.lease === lease && prev.last === from) prev.last = to;
+      else out.push({ lease, first: from, last: to });
     }
     return out;
   }

@@ -46,6 +46,19 @@ describe('DNS askers over reused pod addresses', () => {
     expect(holders.leaseAt(IP, T0 + 600)?.workload.name).toBe('cart');
   });
 
+  it('gives an open lease back the range after a later lease inside it ended, as leaseAt does', () => {
+    const holders = new Holders([lease('cart', T0, null), lease('report', T0 + 10, T0 + 20)], new Map());
+    expect(
+      holders.holdersOver(IP, T0, T0 + 30).map((h) => [h.lease.workload.name, h.first - T0, h.last - T0]),
+    ).toEqual([
+      ['cart', 0, 10],
+      ['report', 10, 20],
+      ['cart', 20, 30],
+    ]);
+    expect(holders.leaseAt(IP, T0 + 25)?.workload.name).toBe('cart');
+    expect(holders.holdersOver(IP, T0 - 50, T0 - 10)).toEqual([]);
+  });
+
   it('credits the questions of one DNS row to each pod that held the asking address during it', () => {
     // One hourly row: cart asked at T0+100, then its address went to report, which asked at T0+3000.
     const holders = new Holders(
