@@ -150,10 +150,9 @@ export class LeaseHistory {
         continue;
       }
       if (!pod.hostNetwork) {
-        const holderUid = this.#holder.get(ip);
-        const holder = holderUid === undefined ? undefined : this.#pods.get(holderUid);
-        const held = holder?.leases.get(ip);
-        if (holder !== undefined && held !== undefined && held.end === null && holderUid !== pod.uid) {
+        const other = this.#otherHolder(ip, pod.uid);
+        if (other !== null) {
+          const { holder, held } = other;
           // API timestamps have one-second resolution: on a tie the newcomer wins.
           if (held.start > start) {
             // The other pod started later: this claim is stale (e.g. a lingering terminating pod). Remember it
@@ -172,11 +171,8 @@ export class LeaseHistory {
           continue;
         }
         this.#holder.set(ip, pod.uid);
-        if (prev !== undefined && prev.podUid !== pod.uid && prev.end! > start) {
-          const end = Math.max(prev.start, start);
-          ops.push({ op: 'close', podUid: prev.podUid, ip, start: prev.start, end });
-          this.#recentClose.set(ip, { ...prev, end });
-        }
+        if (prev !== undefined && prev.podUid !== pod.uid && prev.end! > start)
+          this.#cutBack(prev, Math.max(prev.start, start), ops);
       }
       const lease = leaseOf(pod, ip, start, null);
       s.leases.set(ip, lease);
@@ -192,25 +188,30 @@ export class LeaseHistory {
    */
   #claimFinished(pod: PodRecord, lease: Lease, ops: LeaseOp[]): void {
     const ip = lease.ip;
-    const holderUid = this.#holder.get(ip);
-    const holder = holderUid === undefined ? undefined : this.#pods.get(holderUid);
-    const held = holder?.leases.get(ip);
+    const other = this.#otherHolder(ip, pod.uid);
     // An open holder that started later took the address after the finished pod: nothing to cut.
-    if (holder !== undefined && held !== undefined && held.end === null && holderUid !== pod.uid) {
-      if (held.start < lease.start) this.#close(holder, held, lease.start, ops);
-    }
+    if (other !== null && other.held.start < lease.start)
+      this.#close(other.holder, other.held, lease.start, ops);
     const prev = this.#recentClose.get(ip);
-    if (
-      prev !== undefined &&
-      prev.podUid !== pod.uid &&
-      prev.start < lease.start &&
-      prev.end! > lease.start
-    ) {
-      ops.push({ op: 'close', podUid: prev.podUid, ip, start: prev.start, end: lease.start });
-      this.#recentClose.set(ip, { ...prev, end: lease.start });
-    }
+    if (prev !== undefined && prev.podUid !== pod.uid && prev.start < lease.start && prev.end! > lease.start)
+      this.#cutBack(prev, lease.start, ops);
     const latest = this.#recentClose.get(ip);
     if (latest === undefined || latest.end! <= lease.end!) this.#recentClose.set(ip, lease);
+  }
+
+  /** The open lease another pod than `uid` holds `ip` by, with its pod, or null. */
+  #otherHolder(ip: string, uid: string): { readonly holder: PodState; readonly held: Lease } | null {
+    const holderUid = this.#holder.get(ip);
+    if (holderUid === undefined || holderUid === uid) return null;
+    const holder = this.#pods.get(holderUid);
+    const held = holder?.leases.get(ip);
+    return holder !== undefined && held !== undefined && held.end === null ? { holder, held } : null;
+  }
+
+  /** Ends `prev`, the latest closed lease on its address, earlier: at `end`, where another pod took the address. */
+  #cutBack(prev: Lease, end: number, ops: LeaseOp[]): void {
+    ops.push({ op: 'close', podUid: prev.podUid, ip: prev.ip, start: prev.start, end });
+    this.#recentClose.set(prev.ip, { ...prev, end });
   }
 
   #remove(pod: PodRecord, at: number, ops: LeaseOp[]): void {
