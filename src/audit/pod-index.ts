@@ -6,6 +6,7 @@
  */
 import { overlaps } from '../identity/attribution.js';
 import {
+  serviceSelects,
   targetPorts,
   workloadId,
   type Lease,
@@ -62,12 +63,11 @@ export class PodIndex {
    */
   backends(service: string, port: number, protocol: PortProtocol, first: number, last: number): Backend[] {
     const s = this.services.get(service);
-    const keys = Object.keys(s?.selector ?? {});
-    if (s === undefined || keys.length === 0) return [];
+    if (s === undefined) return [];
     const namespace = service.slice(0, service.indexOf('/'));
     const out = new Map<string, Backend>();
     for (const l of this.#byNamespace.get(namespace) ?? []) {
-      if (!keys.every((k) => l.labels[k] === s.selector[k]) || !overlaps(l, first, last)) continue;
+      if (!serviceSelects(s.selector, l.labels) || !overlaps(l, first, last)) continue;
       const workload = workloadId(l.workload);
       for (const target of targetPorts(s.ports, port, protocol, l.ports)) {
         const key = JSON.stringify([workload, l.labels, l.ports, target]);

@@ -23,7 +23,7 @@ import type {
 } from '../model/endpoint.js';
 import { destinationKey, RULE_PROTOCOL_NUMBERS } from '../model/endpoint.js';
 import { SOURCE_KINDS, edgeVia, type SourceKind } from '../model/observation.js';
-import { targetPorts, workloadId, type Workload } from '../model/workload.js';
+import { serviceSelects, targetPorts, workloadId, type Workload } from '../model/workload.js';
 import { PrefixTable } from '../identity/prefix-table.js';
 import type { FlowFilter } from '../store/flow-query.js';
 import {
@@ -195,15 +195,6 @@ function workloadOf(id: string, cluster: string): Workload | null {
   const parts = id.split('/');
   if (parts.length !== 3) return null;
   return { cluster, namespace: parts[0]!, kind: parts[1]!, name: parts[2]! };
-}
-
-/** Is every key of `selector` among `labels` with the same value (a Service selecting a workload's pods)? */
-function selects(
-  selector: Readonly<Record<string, string>>,
-  labels: Readonly<Record<string, string>>,
-): boolean {
-  const keys = Object.keys(selector);
-  return keys.length > 0 && keys.every((k) => labels[k] === selector[k]);
 }
 
 export function infer(
@@ -421,7 +412,7 @@ class Inference {
     const protocol = RULE_PROTOCOL_NUMBERS[e.protocol];
     const out: { workload: Workload; port: number }[] = [];
     for (const p of this.#profiles.values()) {
-      if (p.workload.namespace !== ns || !selects(service.selector, p.selector)) continue;
+      if (p.workload.namespace !== ns || !serviceSelects(service.selector, p.selector)) continue;
       const ports =
         protocol === 'TCP' || protocol === 'UDP' || protocol === 'SCTP'
           ? targetPorts(service.ports, e.port, protocol, p.ports)

@@ -91,6 +91,18 @@ export interface ServicePort {
 }
 
 /**
+ * Does a Service's `selector` select a pod with `labels`: every key of it among them with the same value? An empty
+ * selector selects nothing (a Service without one has its endpoints managed by hand).
+ */
+export function serviceSelects(
+  selector: Readonly<Record<string, string>>,
+  labels: Readonly<Record<string, string>>,
+): boolean {
+  const keys = Object.keys(selector);
+  return keys.length > 0 && keys.every((k) => labels[k] === selector[k]);
+}
+
+/**
  * The ports a backing pod receives on for traffic sent to a Service's ClusterIP on `port` / `protocol`: kube-proxy
  * (or the CNI) translates the destination to podIP:targetPort before NetworkPolicy sees it. A named targetPort
  * resolves through the pod's named container ports, as the endpoints controller does (`FindPort`); `podPorts` may
