@@ -8,7 +8,7 @@ import {
   shadowAttributionCache,
 } from '../identity/refresh-attribution.js';
 import { UNATTRIBUTED } from '../identity/attribution.js';
-import { parseAddressFilter } from '../model/cidr.js';
+import { parseAddressFilter, type Cidr } from '../model/cidr.js';
 import { KnownError, UsageError } from '../model/errors.js';
 import { HOST_FILTER } from '../model/dns.js';
 import { ACTIONS, DIRECTIONS, PROTOCOL, SOURCE_KINDS, type SourceKind } from '../model/observation.js';
@@ -519,6 +519,11 @@ function presentFlow(r: FlowRow): OutputRow {
   return out;
 }
 
+/** An address filter as stored addresses compare with it: an IPv4-mapped one as the IPv4 address or block it maps. */
+function asStored(text: string, c: Cidr | null): string {
+  return c !== null && c.family === 4 && text.includes(':') ? c.text : text;
+}
+
 export function parseFilter(opts: Record<string, unknown>, now: number): FlowFilter {
   const list = (k: string): string[] | undefined => opts[k] as string[] | undefined;
   // Addresses as stored: an IPv4-mapped one (`::ffff:10.0.0.6`) is its IPv4 address (see parseAddressFilter).
@@ -526,7 +531,7 @@ export function parseFilter(opts: Record<string, unknown>, now: number): FlowFil
     const c = parseAddressFilter(s);
     if (c === null)
       throw new UsageError(`--src ${JSON.stringify(s)}: expected an IP address or CIDR (without host bits)`);
-    return c.family === 4 && s.includes(':') ? c.text : s;
+    return asStored(s, c);
   });
   const dst = list('dst')?.map((d) => {
     // Anything with a '/' or shaped like an address (digits and dots, or a ':') must parse as one: a typo such as
@@ -537,7 +542,7 @@ export function parseFilter(opts: Record<string, unknown>, now: number): FlowFil
       throw new UsageError(
         `--dst ${JSON.stringify(d)}: expected an IP address, CIDR (without host bits), host name or *.suffix`,
       );
-    return c !== null && c.family === 4 && d.includes(':') ? c.text : d;
+    return asStored(d, c);
   });
   for (const ns of list('namespace') ?? []) {
     if (!NAMESPACE.test(ns))
