@@ -132,18 +132,15 @@ interface Unwrapped {
 }
 
 /**
- * Parses one CoreDNS log line, unwrapping a container runtime's wrapper. Pure except for the reference time it
- * is built with; never throws. A split line's start is a `partial` skip here: `CorednsParser` joins it.
+ * Parses one CoreDNS log line on its own, unwrapping a container runtime's wrapper; never throws. A split line's
+ * start is a `partial` skip: a `CorednsParser` reading the whole input joins it to its end.
  */
 export function parseCorednsLine(text: string, reference: number): Outcome {
-  const u = unwrap(text);
-  if ('kind' in u) return u;
-  if (u.partial) return DnsParseOutcome.skip('partial');
-  return parseMessage(u.text, u.time ?? reference);
+  return new CorednsParser(reference).parse(text);
 }
 
 /**
- * Reads an input's lines in order: as `parseCorednsLine`, but a line a container runtime split is joined to
+ * Reads an input's lines in order, unwrapping a container runtime's wrapper; a line the runtime split is joined to
  * its end, also across a checkpoint (the start waits in the snapshot).
  */
 export class CorednsParser implements DnsLineParser {
