@@ -122,10 +122,7 @@ export function buildReport(
   denied: readonly DeniedTraffic[] | null = null,
 ): ReportData {
   const review = new ReviewStore(db);
-  // Runs over the whole window: a run narrowed to a few workloads would read as every other rule removed.
-  const every = review.runs();
-  const whole = every.filter((r) => r.scope === '');
-  const runs = whole.length > 0 ? whole : every;
+  const runs = review.wholeRuns();
   const current = runs.at(-1)?.run ?? null;
   const previous = runs.at(-2)?.run ?? null;
   const all = review.candidates(opts.now);

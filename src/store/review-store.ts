@@ -151,6 +151,16 @@ export class ReviewStore {
       .all() as SuggestRun[];
   }
 
+  /**
+   * The runs over the whole window, oldest first, or every run when none was (see LATEST_RUN): a run narrowed to a
+   * few workloads would read as every other rule removed.
+   */
+  wholeRuns(): SuggestRun[] {
+    const every = this.runs();
+    const whole = every.filter((r) => r.scope === '');
+    return whole.length > 0 ? whole : every;
+  }
+
   /** The ids of the candidates run `run` produced. */
   runMembers(run: number): Set<string> {
     return new Set(
