@@ -138,10 +138,9 @@ function compareEndpoints(a: Endpoint, b: Endpoint): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-/** Per sender, how many endpoints were left out for a reason that holds for the whole sender, or moved. */
+/** Per sender, how many endpoints were moved to the node groups, or left out for a reason that holds for the whole sender. */
 interface SenderSkips {
-  /** Moved to the node groups. */
-  podTraffic: number;
+  onNodeGroups: number;
   noGroups: number;
   proxy: number;
   peer: number;
@@ -185,7 +184,7 @@ function buildPlan(result: InferenceResult, options: EmitOptions): Plan {
   const skip = (id: string): SenderSkips => {
     let s = skips.get(id);
     if (s === undefined) {
-      s = { podTraffic: 0, noGroups: 0, proxy: 0, peer: 0 };
+      s = { onNodeGroups: 0, noGroups: 0, proxy: 0, peer: 0 };
       skips.set(id, s);
     }
     return s;
@@ -260,7 +259,7 @@ function buildPlan(result: InferenceResult, options: EmitOptions): Plan {
         }
       }
     }
-    if (onNodeGroups && targets.length > 0) skip(s.id).podTraffic++;
+    if (onNodeGroups && targets.length > 0) skip(s.id).onNodeGroups++;
     const accepted = options.accepted.has(e.id) ? ' (accepted by a reviewer)' : '';
     const contribution: Contribution = { endpoint: e, what: `${what}${accepted}` };
     const suspicious = e.suspicions.length > 0;
@@ -278,9 +277,9 @@ function buildPlan(result: InferenceResult, options: EmitOptions): Plan {
     const k = skips.get(sid)!;
     const s = senders.get(sid);
     const who = senderText(s, sid);
-    if (k.podTraffic > 0)
+    if (k.onNodeGroups > 0)
       checks.push(
-        `${who}: ${k.podTraffic} endpoint(s) on the node groups: a pod without pod security groups (SecurityGroupPolicy, seeds/eks-traffic-controls-overview.txt) sends through its node's network interface`,
+        `${who}: ${k.onNodeGroups} endpoint(s) on the node groups: a pod without pod security groups (SecurityGroupPolicy, seeds/eks-traffic-controls-overview.txt) sends through its node's network interface`,
       );
     if (k.noGroups > 0)
       notes.push(
