@@ -363,16 +363,16 @@ class Inference {
   /** The raw destinations of an edge: a peer, the proxy's name, DNS names of the address, or the address. */
   #raws(e: InferenceEdge, workload: string | null, node: string): RawTarget[] {
     const port = e.port;
-    const addr: RawTarget = {
+    const addr = (): RawTarget => ({
       raw: { kind: 'addr', addr: e.dstAddr, dstClass: e.dstClass, dstName: e.dstName },
       name: 'none',
       match: null,
       port,
-    };
+    });
     if (e.dstHost !== '')
       return [{ raw: { kind: 'name', name: e.dstHost }, name: 'proxy', match: null, port }];
     // A request the proxy logged to an address: the proxy matches that literal, whatever DNS named it.
-    if (edgeVia(e.dstHost, e.sources) === 'proxy') return e.dstAddr === '' ? [] : [addr];
+    if (edgeVia(e.dstHost, e.sources) === 'proxy') return e.dstAddr === '' ? [] : [addr()];
     if (e.dstKind === 'workload' && e.dstClass === 'pod') {
       const w = workloadOf(e.dstName, e.dstCluster) ?? {
         cluster: e.dstCluster,
@@ -396,7 +396,7 @@ class Inference {
     const m = this.#names.namesFor(e.dstAddr, e.firstSeen, e.lastSeen, workload, node);
     if (m !== null)
       return m.names.map((n) => ({ raw: { kind: 'name', name: n }, name: m.evidence, match: m, port }));
-    return [addr];
+    return [addr()];
   }
 
   /**
@@ -440,9 +440,10 @@ class Inference {
    */
   #narrow(): void {
     const dns = this.#kubeDns();
-    for (const p of this.#profiles.values())
-      if (dns !== null && p.workload.namespace === dns.namespace && p.selector['k8s-app'] === 'kube-dns')
-        this.#dnsServers.add(workloadId(p.workload));
+    if (dns !== null)
+      for (const p of this.#profiles.values())
+        if (p.workload.namespace === dns.namespace && p.selector['k8s-app'] === 'kube-dns')
+          this.#dnsServers.add(workloadId(p.workload));
     for (const talkers of this.#dnsTalkers.values()) {
       talkers.sort((a, b) => a.first - b.first);
       for (const t of talkers) this.#talkerReach = Math.max(this.#talkerReach, t.last - t.first);
