@@ -98,7 +98,7 @@ export function foldAddresses(sightings: AddressSightings, opts: FoldOptions): F
     return addrs.map((a) => exactCidr(a, why)).sort((a, b) => compareCidrs(a.cidr, b.cidr));
   }
   const moved = `rotated through ${r.distinct} addresses, at most ${r.maxAtOnce} at once`;
-  const published = new Map<string, { prefix: PublishedPrefix; inside: Uint8Array[] }>();
+  const published = new Map<string, { prefix: PublishedPrefix; length: number; inside: Uint8Array[] }>();
   const rest: Uint8Array[] = [];
   for (const a of addrs) {
     const bytes = addressBytes(a)!;
@@ -107,15 +107,16 @@ export function foldAddresses(sightings: AddressSightings, opts: FoldOptions): F
     const entry = hit === null ? null : pickSpecific(hit.values);
     if (hit !== null && entry !== null && hit.prefix >= budget) {
       const cur = published.get(entry.cidr);
-      if (cur === undefined) published.set(entry.cidr, { prefix: entry, inside: [bytes] });
+      if (cur === undefined)
+        published.set(entry.cidr, { prefix: entry, length: hit.prefix, inside: [bytes] });
       else cur.inside.push(bytes);
     } else rest.push(bytes);
   }
   const out: FoldedCidr[] = [];
-  for (const [cidr, { prefix, inside }] of published) {
+  for (const [cidr, { prefix, length, inside }] of published) {
     const count = inside.length;
     const provider = `${prefix.service} ${prefix.region}`;
-    const block = drawnBlock(inside, parseCidr(cidr)!.prefix);
+    const block = drawnBlock(inside, length);
     out.push(
       block === null
         ? {
