@@ -11,6 +11,7 @@
  */
 
 import { MONTH_INDEX as MONTHS } from '../../src/model/months.js';
+import { offsetSeconds } from '../../src/model/rfc3339.js';
 
 /** `Mon dd HH:MM:SS`, day padded with a space or a zero. */
 export const SYSLOG_TIME_RE = /^([A-Z][a-z]{2}) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2})$/;
@@ -54,11 +55,8 @@ export function parseTimeZone(text: string): WallClockZone | null {
   if (text === 'Z') return offsetZone(0);
   const m = OFFSET_RE.exec(text);
   if (m !== null) {
-    const hours = Number(m[2]);
-    const minutes = Number(m[3] ?? '0');
-    // Offsets in use run from -12:00 to +14:00.
-    if (hours > 14 || minutes > 59) return null;
-    return offsetZone((m[1] === '-' ? -1 : 1) * (hours * 3600 + minutes * 60));
+    const offset = offsetSeconds(m[1]!, Number(m[2]), Number(m[3] ?? '0'));
+    return offset === null ? null : offsetZone(offset);
   }
   try {
     return ianaZone(

@@ -39,18 +39,20 @@ function fields(text: string): { wholeMs: number; fraction: string } | null {
   if (month < 1 || month > 12 || day < 1 || hour > 23 || minute > 59 || second > 60) return null;
   if (day > daysInMonth(year, month)) return null;
   const zone = m[8]!;
-  let offset = 0;
-  if (zone !== 'Z') {
-    const hours = Number(zone.slice(1, 3));
-    const minutes = Number(zone.slice(zone.length - 2));
-    // Offsets in use run from -12:00 to +14:00.
-    if (hours > 14 || minutes > 59) return null;
-    offset = (zone[0] === '-' ? -1 : 1) * (hours * 3600 + minutes * 60);
-  }
+  const offset =
+    zone === 'Z' ? 0 : offsetSeconds(zone[0]!, Number(zone.slice(1, 3)), Number(zone.slice(zone.length - 2)));
+  if (offset === null) return null;
   return {
     wholeMs: Date.UTC(year, month - 1, day, hour, minute, second) - offset * 1000,
     fraction: m[7] ?? '',
   };
+}
+
+/** An offset from UTC (`+` or `-`, hours, minutes) in seconds east, or null when no zone uses it. */
+export function offsetSeconds(sign: string, hours: number, minutes: number): number | null {
+  // Offsets in use run from -12:00 to +14:00.
+  if (hours > 14 || minutes > 59) return null;
+  return (sign === '-' ? -1 : 1) * (hours * 3600 + minutes * 60);
 }
 
 const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
